@@ -1,0 +1,1 @@
+"""The CDK application: one construct per file, composed by a thin stack."""

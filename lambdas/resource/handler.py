@@ -1,0 +1,43 @@
+"""Resource agent Lambda: AssessResources state."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
+from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.agents import resource as agent
+from mecroute.domain.messages import CloudStatus
+from mecroute.domain.tasks import AssessResourcesTask
+from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.settings import ResourceSettings
+
+settings = ResourceSettings.from_env()
+registry = DynamoModelRegistry(settings.models_table)
+directory = DynamoNodeDirectory(settings.nodes_table)
+stats = DynamoStatsStore(settings.stats_table)
+nodes = HttpMecNodes()
+cloud = CloudStatus(
+    available=True,
+    provider=settings.cloud_provider,
+    region=settings.cloud_region,
+    backhaul_rtt_ms=settings.cloud_backhaul_ms,
+)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=AssessResourcesTask)
+def handler(task: AssessResourcesTask, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(request_id=task.context.request_id)
+    snapshot = agent.assess(
+        registry, directory, nodes, stats, cloud, time.time(), settings.heartbeat_timeout_s
+    )
+    healthy = sum(node.healthy for node in snapshot.nodes)
+    metrics.add_metric(name="HealthyMecNodes", unit="Count", value=healthy)
+    return snapshot.model_dump(mode="json")

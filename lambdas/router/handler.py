@@ -1,0 +1,35 @@
+"""Router agent Lambda: RouteRequest state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mecroute.agents import router as agent
+from mecroute.domain.request import CriterionWeights
+from mecroute.domain.tasks import RouteRequestTask
+from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.settings import RouterSettings
+
+settings = RouterSettings.from_env()
+default_weights = CriterionWeights(
+    latency=settings.weight_latency,
+    accuracy=settings.weight_accuracy,
+    cost=settings.weight_cost,
+    availability=settings.weight_availability,
+)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@event_parser(model=RouteRequestTask)
+def handler(task: RouteRequestTask, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(request_id=task.context.request_id)
+    decision = agent.route(task.context, task.resources, default_weights)
+    logger.info("routed", extra={"reason": decision.reason, "confidence": decision.confidence})
+    if decision.primary is None:
+        metrics.add_metric(name="NoFeasibleRoute", unit="Count", value=1)
+    return decision.model_dump(mode="json")

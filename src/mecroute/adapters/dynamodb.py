@@ -1,0 +1,137 @@
+"""DynamoDB-backed stores: model registry, MEC nodes, learned statistics, decisions, cache."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from mecroute.adapters.aws import table
+from mecroute.adapters.tables import DECISIONS_USER_INDEX
+from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
+from mecroute.domain.registry import ModelSpec, NodeRecord
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB wants Decimal, not float."""
+    item: dict[str, Any] = json.loads(json.dumps(data), parse_float=Decimal)
+    return item
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, dict):
+            return {key: plain(inner) for key, inner in value.items()}
+        if isinstance(value, list | set):
+            return [plain(inner) for inner in value]
+        return value
+
+    result: dict[str, Any] = plain(item)
+    return result
+
+
+def _scan(table_name: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = table(table_name).scan(**kwargs)
+        items.extend(from_item(item) for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class DynamoModelRegistry:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def list_models(self) -> list[ModelSpec]:
+        return sorted(
+            (ModelSpec.model_validate(item) for item in _scan(self.table_name)),
+            key=lambda model: model.model_id,
+        )
+
+    def put(self, model: ModelSpec) -> None:
+        table(self.table_name).put_item(Item=to_item(model.model_dump()))
+
+
+class DynamoNodeDirectory:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def list_nodes(self) -> list[NodeRecord]:
+        return sorted(
+            (NodeRecord.model_validate(item) for item in _scan(self.table_name)),
+            key=lambda node: node.node_id,
+        )
+
+    def put(self, node: NodeRecord) -> None:
+        table(self.table_name).put_item(Item=to_item(node.model_dump()))
+
+
+class DynamoStatsStore:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def list_stats(self) -> list[TierStat]:
+        return [TierStat.model_validate(item) for item in _scan(self.table_name)]
+
+
+class DynamoResponseCache:
+    """Expired items are filtered on read; DynamoDB's TTL deletes them later."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def get(self, key: str, now: float) -> ExecutionResult | None:
+        item = table(self.table_name).get_item(Key={"cache_key": key}).get("Item")
+        if not item or float(item["expires_at"]) <= now:
+            return None
+        return ExecutionResult.model_validate_json(item["result"])
+
+    def put(self, key: str, result: ExecutionResult, expires_at: float) -> None:
+        table(self.table_name).put_item(
+            Item={
+                "cache_key": key,
+                "result": result.model_dump_json(),
+                "expires_at": int(expires_at),
+            }
+        )
+
+
+class DynamoDecisionLog:
+    """One item per request id; a GSI on (user_id, recorded_at) answers the user's history."""
+
+    def __init__(self, table_name: str, retention_s: int = 30 * 86400) -> None:
+        self.table_name = table_name
+        self.retention_s = retention_s
+
+    def put(self, record: MonitorRecord) -> None:
+        item = to_item(
+            {
+                "request_id": record.request_id,
+                "user_id": record.user_id,
+                "recorded_at": record.recorded_at,
+                "status": record.status,
+                "expires_at": int(record.recorded_at + self.retention_s),
+            }
+        )
+        item["record"] = record.model_dump_json()
+        table(self.table_name).put_item(Item=item)
+
+    def get(self, request_id: str) -> MonitorRecord | None:
+        item = table(self.table_name).get_item(Key={"request_id": request_id}).get("Item")
+        return MonitorRecord.model_validate_json(item["record"]) if item else None
+
+    def recent_count(self, user_id: str, since: float) -> int:
+        page = table(self.table_name).query(
+            IndexName=DECISIONS_USER_INDEX,
+            KeyConditionExpression=Key("user_id").eq(user_id)
+            & Key("recorded_at").gte(Decimal(str(since))),
+            Select="COUNT",
+        )
+        return int(page["Count"])

@@ -1,0 +1,62 @@
+"""HTTP client for the MEC nodes' API (the same API offline and on ECS Fargate)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from mecroute.adapters.ports import NodeAnswer, NodeHealth
+from mecroute.domain.errors import TierUnavailable
+
+
+class HttpMecNodes:
+    def __init__(self, health_timeout_s: float = 0.5) -> None:
+        self.health_timeout_s = health_timeout_s
+
+    def health(self, endpoint: str) -> NodeHealth:
+        body = self._call("GET", f"{endpoint}/health", None, self.health_timeout_s)
+        return NodeHealth(
+            in_flight=int(body["in_flight"]),
+            queue_depth=int(body["queue_depth"]),
+            slots=int(body["slots"]),
+            hot_models=list(body["loaded_models"]),
+        )
+
+    def infer(
+        self, endpoint: str, model_id: str, prompt: str, output_tokens: int, timeout_s: float
+    ) -> NodeAnswer:
+        payload = {"model_id": model_id, "prompt": prompt, "output_tokens": output_tokens}
+        body = self._call("POST", f"{endpoint}/infer", payload, timeout_s)
+        return NodeAnswer(
+            output=str(body["output"]),
+            compute_ms=float(body["compute_ms"]),
+            queued_ms=float(body["queued_ms"]),
+        )
+
+    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+        self._call(
+            "POST",
+            f"{endpoint}/models/{model_id}/load",
+            {"artifact_key": artifact_key, "sha256": sha256},
+            timeout_s=30,
+        )
+
+    @staticmethod
+    def _call(method: str, url: str, payload: Any, timeout_s: float) -> dict[str, Any]:
+        if not url.startswith(("http://", "https://")):
+            raise TierUnavailable(f"node endpoint {url!r} is not an HTTP URL")
+        data = json.dumps(payload).encode() if payload is not None else None
+        request = urllib.request.Request(  # noqa: S310 - scheme checked above
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+                body: dict[str, Any] = json.loads(response.read())
+                return body
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:300]
+            raise TierUnavailable(f"{method} {url} answered {error.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            raise TierUnavailable(f"{method} {url} failed: {error}") from None

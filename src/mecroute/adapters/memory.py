@@ -1,0 +1,69 @@
+"""In-memory fakes of the ports, for unit tests and the workload simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
+from mecroute.domain.registry import ModelSpec, NodeRecord
+
+
+@dataclass
+class MemoryRegistry:
+    models: list[ModelSpec] = field(default_factory=list)
+
+    def list_models(self) -> list[ModelSpec]:
+        return list(self.models)
+
+
+@dataclass
+class MemoryNodes:
+    nodes: list[NodeRecord] = field(default_factory=list)
+
+    def list_nodes(self) -> list[NodeRecord]:
+        return list(self.nodes)
+
+
+@dataclass
+class MemoryStats:
+    stats: list[TierStat] = field(default_factory=list)
+
+    def list_stats(self) -> list[TierStat]:
+        return list(self.stats)
+
+
+@dataclass
+class MemoryResponseCache:
+    entries: dict[str, tuple[ExecutionResult, float]] = field(default_factory=dict)
+
+    def get(self, key: str, now: float) -> ExecutionResult | None:
+        entry = self.entries.get(key)
+        return entry[0] if entry and entry[1] > now else None
+
+    def put(self, key: str, result: ExecutionResult, expires_at: float) -> None:
+        self.entries[key] = (result, expires_at)
+
+
+@dataclass
+class MemoryDecisionLog:
+    records: dict[str, MonitorRecord] = field(default_factory=dict)
+
+    def put(self, record: MonitorRecord) -> None:
+        self.records[record.request_id] = record
+
+    def get(self, request_id: str) -> MonitorRecord | None:
+        return self.records.get(request_id)
+
+    def recent_count(self, user_id: str, since: float) -> int:
+        return sum(
+            1 for r in self.records.values() if r.user_id == user_id and r.recorded_at >= since
+        )
+
+
+@dataclass
+class MemoryMetricsStream:
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def publish(self, partition_key: str, record: dict[str, Any]) -> None:
+        self.records.append((partition_key, record))

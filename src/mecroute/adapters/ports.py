@@ -1,0 +1,84 @@
+"""Interfaces the agents' logic depends on. Real adapters and in-memory fakes implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
+from mecroute.domain.registry import ModelSpec, NodeRecord
+
+
+class ModelRegistry(Protocol):
+    def list_models(self) -> list[ModelSpec]: ...
+
+
+class NodeDirectory(Protocol):
+    def list_nodes(self) -> list[NodeRecord]: ...
+
+
+class StatsStore(Protocol):
+    def list_stats(self) -> list[TierStat]: ...
+
+
+class ResponseCache(Protocol):
+    def get(self, key: str, now: float) -> ExecutionResult | None: ...
+
+    def put(self, key: str, result: ExecutionResult, expires_at: float) -> None: ...
+
+
+class DecisionLog(Protocol):
+    def put(self, record: MonitorRecord) -> None: ...
+
+    def get(self, request_id: str) -> MonitorRecord | None: ...
+
+    def recent_count(self, user_id: str, since: float) -> int: ...
+
+
+class MetricsStream(Protocol):
+    def publish(self, partition_key: str, record: dict[str, Any]) -> None: ...
+
+
+class ArtifactStore(Protocol):
+    def get(self, key: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    in_flight: int
+    queue_depth: int
+    slots: int
+    hot_models: list[str]
+
+
+@dataclass(frozen=True)
+class NodeAnswer:
+    output: str
+    compute_ms: float
+    queued_ms: float
+
+
+class MecNodes(Protocol):
+    """The HTTP API every MEC node serves."""
+
+    def health(self, endpoint: str) -> NodeHealth: ...
+
+    def infer(
+        self, endpoint: str, model_id: str, prompt: str, output_tokens: int, timeout_s: float
+    ) -> NodeAnswer: ...
+
+    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CloudAnswer:
+    output: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+
+
+class CloudModel(Protocol):
+    """Amazon Bedrock's Converse API, or the local simulator behind the same interface."""
+
+    def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer: ...

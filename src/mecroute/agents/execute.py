@@ -1,0 +1,130 @@
+"""Execute agent: run the request on the chosen tier and measure what it took."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from mecroute.adapters.ports import CloudModel, MecNodes, ModelRegistry, ResponseCache
+from mecroute.agents.cache import cache_key, cacheable
+from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.messages import (
+    CachePlan,
+    Candidate,
+    ContextAnalysis,
+    DeviceDirective,
+    ExecutionResult,
+)
+from mecroute.domain.registry import ModelSpec
+from mecroute.mec.engine import emulated_compute_ms
+from mecroute.mec.loader import VerifiedModels
+
+
+@dataclass(frozen=True)
+class Tiers:
+    registry: ModelRegistry
+    nodes: MecNodes
+    cloud: CloudModel
+    local_models: VerifiedModels
+    responses: ResponseCache
+    cloud_backhaul_ms: float
+    response_ttl_s: float
+
+
+def execute(
+    context: ContextAnalysis, target: Candidate, plan: CachePlan, tiers: Tiers, now: float
+) -> ExecutionResult:
+    if plan.cached is not None:
+        return plan.cached.model_copy(
+            update={
+                "request_id": context.request_id,
+                "from_cache": True,
+                "latency_ms": round(context.request.network.rtt_ms + tiers.cloud_backhaul_ms, 3),
+                "cost_usd": 0.0,
+            }
+        )
+    model = next((m for m in tiers.registry.list_models() if m.model_id == target.model_id), None)
+    if model is None:
+        raise TierUnavailable(f"{target.label}: model {target.model_id} is not in the registry")
+    run = {"device": _on_device, "mec": _on_mec, "cloud": _in_cloud}[target.tier]
+    result = run(context, target, model, tiers, plan)
+    if cacheable(context):
+        tiers.responses.put(cache_key(context, model.model_id), result, now + tiers.response_ttl_s)
+    return result
+
+
+def _cost(context: ContextAnalysis, model: ModelSpec, input_tokens: int, output_tokens: int) -> float:
+    return round(
+        (input_tokens * model.price_per_1k_input_usd + output_tokens * model.price_per_1k_output_usd)
+        / 1000,
+        8,
+    )
+
+
+def _on_mec(
+    context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
+) -> ExecutionResult:
+    if not target.endpoint:
+        raise TierUnavailable(f"{target.label}: no endpoint")
+    budget_s = max(0.05, context.request.sla.max_latency_ms / 1000)
+    started = time.perf_counter()
+    answer = tiers.nodes.infer(
+        target.endpoint, model.model_id, context.request.prompt, context.output_tokens, budget_s
+    )
+    served_ms = (time.perf_counter() - started) * 1000
+    return ExecutionResult(
+        request_id=context.request_id,
+        tier="mec",
+        node_id=target.node_id,
+        model_id=model.model_id,
+        output=answer.output,
+        # Loopback has no radio: the network share is the router's model from the telemetry.
+        latency_ms=round(target.network_ms + served_ms + plan.load_ms, 3),
+        compute_ms=answer.compute_ms,
+        cost_usd=_cost(context, model, context.input_tokens, context.output_tokens),
+    )
+
+
+def _in_cloud(
+    context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
+) -> ExecutionResult:
+    answer = tiers.cloud.converse(model.model_id, context.request.prompt, context.output_tokens)
+    return ExecutionResult(
+        request_id=context.request_id,
+        tier="cloud",
+        node_id=None,
+        model_id=model.model_id,
+        output=answer.output,
+        latency_ms=round(target.network_ms + answer.latency_ms, 3),
+        compute_ms=round(answer.latency_ms, 3),
+        cost_usd=_cost(context, model, answer.input_tokens, answer.output_tokens),
+    )
+
+
+def _on_device(
+    context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
+) -> ExecutionResult:
+    request = context.request
+    installed = model.model_id in request.device.installed_models
+    inference = tiers.local_models.get(model).run(request.prompt)
+    fetch_ms = 0.0 if installed else model.size_mb * 8 / request.network.bandwidth_mbps * 1000
+    speed = 0.2 + 0.8 * context.device_score
+    compute_ms = emulated_compute_ms(
+        model.latency_ms, context.input_tokens + context.output_tokens, speed
+    )
+    return ExecutionResult(
+        request_id=context.request_id,
+        tier="device",
+        node_id=None,
+        model_id=model.model_id,
+        output=inference.output,
+        latency_ms=round(fetch_ms + compute_ms, 3),
+        compute_ms=round(compute_ms, 3),
+        cost_usd=0.0,
+        device_directive=DeviceDirective(
+            model_id=model.model_id,
+            artifact_key=model.artifact_key,
+            sha256=model.sha256,
+            installed=installed,
+        ),
+    )

@@ -1,0 +1,74 @@
+"""Resource agent: a snapshot of what can serve requests right now."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from mecroute.adapters.ports import MecNodes, ModelRegistry, NodeDirectory, StatsStore
+from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.messages import CloudStatus, NodeStatus, ResourceSnapshot
+from mecroute.domain.registry import NodeRecord
+
+
+def assess(
+    registry: ModelRegistry,
+    directory: NodeDirectory,
+    nodes: MecNodes,
+    stats: StatsStore,
+    cloud: CloudStatus,
+    now: float,
+    heartbeat_timeout_s: float,
+) -> ResourceSnapshot:
+    records = directory.list_nodes()
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(records)))) as pool:
+        statuses = list(
+            pool.map(lambda record: probe(record, nodes, now, heartbeat_timeout_s), records)
+        )
+    return ResourceSnapshot(
+        taken_at=now,
+        nodes=statuses,
+        models=registry.list_models(),
+        cloud=cloud,
+        stats=stats.list_stats(),
+    )
+
+
+def probe(record: NodeRecord, nodes: MecNodes, now: float, heartbeat_timeout_s: float) -> NodeStatus:
+    """Live health from the node itself; the table's heartbeat when the node cannot be reached."""
+    base = {
+        "node_id": record.node_id,
+        "site": record.site,
+        "endpoint": record.endpoint,
+        "region": record.region,
+        "speed_factor": record.speed_factor,
+        "site_rtt_ms": record.site_rtt_ms,
+        "memory_budget_mb": record.memory_budget_mb,
+        "queue_limit": record.queue_limit,
+    }
+    try:
+        health = nodes.health(record.endpoint)
+    except TierUnavailable as error:
+        age = max(0.0, now - record.heartbeat_at)
+        return NodeStatus(
+            **base,
+            healthy=False,
+            unhealthy_reason=f"health probe failed ({error}); last heartbeat {age:.0f}s ago",
+            slots=record.slots,
+            free_slots=0,
+            queue_depth=record.queue_depth,
+            utilisation=1.0,
+            hot_models=record.hot_models,
+            heartbeat_age_s=age,
+        )
+    saturated = health.in_flight >= health.slots and health.queue_depth >= record.queue_limit
+    return NodeStatus(
+        **base,
+        healthy=not saturated,
+        unhealthy_reason="saturated: every slot busy and the queue full" if saturated else "",
+        slots=health.slots,
+        free_slots=max(0, health.slots - health.in_flight),
+        queue_depth=health.queue_depth,
+        utilisation=min(1.0, health.in_flight / health.slots),
+        hot_models=health.hot_models,
+        heartbeat_age_s=0.0,
+    )

@@ -1,0 +1,273 @@
+"""Router agent: hard constraints first, then a weighted score over the feasible candidates.
+
+Criteria: latency, accuracy, cost and availability, each scored in [0, 1] and weighted
+40/30/20/10 unless the request overrides the weights. Privacy is absolute: a `strict`
+request is never routed to the cloud, even when that leaves no candidate at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mecroute.domain.messages import (
+    Candidate,
+    ContextAnalysis,
+    CriterionScores,
+    NodeStatus,
+    Placement,
+    Rejection,
+    ResourceSnapshot,
+    RoutingDecision,
+    TierStat,
+)
+from mecroute.domain.registry import ModelSpec, Tier
+from mecroute.domain.request import CriterionWeights
+from mecroute.mec.engine import emulated_compute_ms
+
+MAX_FALLBACKS = 3
+# A request costing this much scores 0.5 on cost: roughly one short frontier-model call.
+COST_REFERENCE_USD = 0.001
+# Loading a warm model: fetch from S3 within the region plus session creation.
+LOAD_MB_PER_S = 100.0
+LOAD_FIXED_MS = 40.0
+LEARNED_MIN_SAMPLES = 5
+AVAILABILITY = {"device": 0.999, "mec": 0.9995, "cloud": 0.9999}  # the design's targets
+
+
+@dataclass(frozen=True)
+class Option:
+    """A (tier, node, model) before constraints and scoring."""
+
+    tier: Tier
+    model: ModelSpec
+    node: NodeStatus | None
+    placement: Placement
+
+    @property
+    def label(self) -> str:
+        where = f"{self.tier}/{self.node.node_id}" if self.node else self.tier
+        return f"{where}/{self.model.model_id}"
+
+
+def route(
+    context: ContextAnalysis, snapshot: ResourceSnapshot, defaults: CriterionWeights
+) -> RoutingDecision:
+    weights = (context.request.weights or defaults).normalised()
+    stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
+    feasible: list[Candidate] = []
+    rejected: list[Rejection] = []
+    for option in enumerate_options(snapshot):
+        estimate = _estimate(option, context, snapshot, stats)
+        violation = _violation(option, estimate, context, snapshot)
+        if violation:
+            rejected.append(Rejection(candidate=option.label, constraint=violation[0], detail=violation[1]))
+        else:
+            feasible.append(_score(option, estimate, context, weights))
+    feasible, preference_rejections = _apply_preference(feasible, context.request.model_preference)
+    rejected.extend(preference_rejections)
+    ordered = _order_with_diversity(feasible)
+    primary = ordered[0] if ordered else None
+    return RoutingDecision(
+        request_id=context.request_id,
+        primary=primary,
+        fallbacks=ordered[1:],
+        candidates=ordered,
+        rejected=rejected,
+        weights=weights,
+        confidence=_confidence(ordered),
+        reason=_explain(primary, rejected),
+    )
+
+
+def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:
+    for model in snapshot.models:
+        if "device" in model.tiers:
+            yield Option("device", model, None, "device")
+        if "mec" in model.tiers:
+            for node in snapshot.nodes:
+                placement: Placement = "hot" if model.model_id in node.hot_models else "warm"
+                yield Option("mec", model, node, placement)
+        if "cloud" in model.tiers:
+            yield Option("cloud", model, None, "cold")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    latency_ms: float
+    network_ms: float
+    accuracy: float
+    cost_usd: float
+    availability: float
+
+
+def _estimate(
+    option: Option,
+    context: ContextAnalysis,
+    snapshot: ResourceSnapshot,
+    stats: dict[tuple[str, str, str], TierStat],
+) -> Estimate:
+    request, model = context.request, option.model
+    tokens = context.input_tokens + context.output_tokens
+    network = request.network
+    transfer_ms = context.input_tokens * 4 * 8 / (network.bandwidth_mbps * 1000)
+    availability = AVAILABILITY[option.tier]
+    if option.tier == "device":
+        installed = model.model_id in request.device.installed_models
+        fetch_ms = 0.0 if installed else model.size_mb * 8 / network.bandwidth_mbps * 1000
+        speed = 0.2 + 0.8 * context.device_score
+        network_ms = fetch_ms
+        latency = fetch_ms + emulated_compute_ms(model.latency_ms, tokens, speed)
+        availability *= 0.5 + 0.5 * min(1.0, context.device_score * 2)
+    elif option.tier == "mec":
+        node = option.node
+        assert node is not None
+        compute = emulated_compute_ms(model.latency_ms, tokens, node.speed_factor)
+        waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
+        load = 0.0 if option.placement == "hot" else LOAD_FIXED_MS + model.size_mb / LOAD_MB_PER_S * 1000
+        network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
+        latency = network_ms + waiting + load + compute
+        availability *= 1 - 0.5 * node.utilisation
+    else:
+        network_ms = network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
+        latency = network_ms + emulated_compute_ms(model.latency_ms, tokens, 1.0)
+        availability *= 1.0 if snapshot.cloud.available else 0.0
+    learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
+    if learned and learned.samples >= LEARNED_MIN_SAMPLES:
+        latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
+        availability *= learned.success_rate
+    cost = (
+        context.input_tokens * model.price_per_1k_input_usd
+        + context.output_tokens * model.price_per_1k_output_usd
+    ) / 1000
+    accuracy = predicted_accuracy(model, context.complexity)
+    return Estimate(latency, network_ms, accuracy, cost, availability)
+
+
+def predicted_accuracy(model: ModelSpec, complexity: float) -> float:
+    """The registry's average accuracy, lowered for hard requests as capability is lower."""
+    adjusted = model.accuracy - (complexity - 0.5) * (1 - model.capability) * 0.8
+    return round(min(1.0, max(0.0, adjusted)), 4)
+
+
+def _violation(
+    option: Option, estimate: Estimate, context: ContextAnalysis, snapshot: ResourceSnapshot
+) -> tuple[str, str] | None:
+    request = context.request
+    privacy = context.effective_privacy
+    if option.tier == "cloud" and privacy == "strict":
+        return "privacy", "strict privacy: the request never leaves device or MEC"
+    if privacy == "regional" and option.tier != "device":
+        region = request.device.region
+        where = option.node.region if option.node else snapshot.cloud.region
+        # MEC sites sit in the operator's network next to the device; the cloud needs proof.
+        allowed = where == region if region else option.tier == "mec"
+        if not allowed:
+            return "privacy", f"regional privacy: {where} is not the device's region ({region})"
+    if option.tier == "cloud" and not snapshot.cloud.available:
+        return "health", "cloud tier unavailable"
+    if option.node is not None and not option.node.healthy:
+        return "health", option.node.unhealthy_reason or "node unhealthy"
+    if option.tier == "device":
+        device = request.device
+        if device.memory_free_mb < option.model.memory_mb:
+            return "device", f"needs {option.model.memory_mb:.0f} MB, device has {device.memory_free_mb}"
+        if device.battery_pct < 15 and not device.charging:
+            return "device", f"battery at {device.battery_pct:.0f}% and not charging"
+    if estimate.accuracy < request.sla.min_accuracy:
+        return "accuracy", f"expected accuracy {estimate.accuracy:.2f} < {request.sla.min_accuracy:.2f}"
+    if estimate.latency_ms > request.sla.max_latency_ms:
+        return "sla", f"predicted {estimate.latency_ms:.0f} ms > {request.sla.max_latency_ms} ms"
+    if estimate.cost_usd > request.sla.max_cost_usd:
+        return "budget", f"cost ${estimate.cost_usd:.5f} > ${request.sla.max_cost_usd:.5f}"
+    return None
+
+
+def _score(
+    option: Option, estimate: Estimate, context: ContextAnalysis, weights: CriterionWeights
+) -> Candidate:
+    scores = CriterionScores(
+        latency=round(max(0.0, 1 - estimate.latency_ms / context.request.sla.max_latency_ms), 4),
+        accuracy=estimate.accuracy,
+        cost=round(1 / (1 + estimate.cost_usd / COST_REFERENCE_USD), 4),
+        availability=round(min(1.0, max(0.0, estimate.availability)), 4),
+    )
+    total = (
+        weights.latency * scores.latency
+        + weights.accuracy * scores.accuracy
+        + weights.cost * scores.cost
+        + weights.availability * scores.availability
+    )
+    return Candidate(
+        tier=option.tier,
+        node_id=option.node.node_id if option.node else None,
+        endpoint=option.node.endpoint if option.node else None,
+        model_id=option.model.model_id,
+        placement=option.placement,
+        predicted_latency_ms=round(estimate.latency_ms, 2),
+        network_ms=round(estimate.network_ms, 2),
+        predicted_accuracy=estimate.accuracy,
+        predicted_cost_usd=round(estimate.cost_usd, 8),
+        scores=scores,
+        score=round(total, 4),
+    )
+
+
+def _apply_preference(
+    feasible: list[Candidate], preference: str | None
+) -> tuple[list[Candidate], list[Rejection]]:
+    """A model preference narrows the choice when the preferred model is feasible at all."""
+    if not preference or not any(c.model_id == preference for c in feasible):
+        return feasible, []
+    kept = [c for c in feasible if c.model_id == preference]
+    dropped = [
+        Rejection(candidate=c.label, constraint="preference", detail=f"caller prefers {preference}")
+        for c in feasible
+        if c.model_id != preference
+    ]
+    return kept, dropped
+
+
+def _order_with_diversity(feasible: list[Candidate]) -> list[Candidate]:
+    """Best first; fallbacks prefer a different node or tier, so one failure does not repeat.
+
+    Among equal scores the less loaded node comes first, which spreads load across MEC nodes.
+    """
+    ranked = sorted(feasible, key=lambda c: (-c.score, -c.scores.availability, c.label))
+    chosen: list[Candidate] = []
+    places: set[tuple[str, str | None]] = set()
+    for candidate in ranked:
+        place = (candidate.tier, candidate.node_id)
+        if place not in places:
+            chosen.append(candidate)
+            places.add(place)
+        if len(chosen) > MAX_FALLBACKS:
+            return chosen
+    for candidate in ranked:
+        if candidate not in chosen and len(chosen) <= MAX_FALLBACKS:
+            chosen.append(candidate)
+    return chosen
+
+
+def _confidence(ordered: list[Candidate]) -> float:
+    """High when the winner is clearly ahead and likely available."""
+    if not ordered:
+        return 0.0
+    primary = ordered[0]
+    margin = primary.score - ordered[1].score if len(ordered) > 1 else 0.2
+    return round(min(1.0, max(0.0, (0.5 + 2.5 * margin) * primary.scores.availability)), 4)
+
+
+def _explain(primary: Candidate | None, rejected: list[Rejection]) -> str:
+    removed: dict[str, int] = {}
+    for rejection in rejected:
+        removed[rejection.constraint] = removed.get(rejection.constraint, 0) + 1
+    removed_text = ", ".join(f"{name} {count}" for name, count in sorted(removed.items()))
+    if primary is None:
+        return f"no feasible candidate: removed by {removed_text or 'nothing (no candidates)'}"
+    s = primary.scores
+    return (
+        f"{primary.label} scored {primary.score:.2f} (latency {s.latency:.2f}, accuracy "
+        f"{s.accuracy:.2f}, cost {s.cost:.2f}, availability {s.availability:.2f}); "
+        f"removed: {removed_text or 'none'}"
+    )

@@ -1,0 +1,198 @@
+"""Messages between the six agents, in pipeline order."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mecroute.domain.registry import ModelSpec, Tier
+from mecroute.domain.request import CriterionWeights, InferenceRequest, Privacy, TaskType
+
+Placement = Literal["device", "hot", "warm", "cold"]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# 1. Context agent -------------------------------------------------------------------------------
+
+
+class ContextAnalysis(Message):
+    request_id: str
+    request: InferenceRequest
+    task_type: TaskType
+    complexity: float = Field(ge=0, le=1, description="Likelihood the request needs a large model.")
+    complexity_source: Literal["heuristic", "onnx"]
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
+    device_score: float = Field(ge=0, le=1)
+    network_score: float = Field(ge=0, le=1)
+    personal_data: list[str] = Field(
+        default_factory=list, description="Kinds of personal data found, e.g. email, phone."
+    )
+    effective_privacy: Privacy
+    prompt_sha256: str
+    recent_requests: int = Field(default=0, ge=0, description="The user's recent request count.")
+    received_at: float
+
+
+# 2. Resource agent ------------------------------------------------------------------------------
+
+
+class NodeStatus(Message):
+    node_id: str
+    site: str
+    endpoint: str
+    region: str
+    healthy: bool
+    unhealthy_reason: str = ""
+    slots: int
+    free_slots: int
+    queue_depth: int
+    queue_limit: int
+    utilisation: float = Field(ge=0, le=1)
+    speed_factor: float
+    site_rtt_ms: float
+    memory_budget_mb: float
+    hot_models: list[str]
+    heartbeat_age_s: float
+
+
+class CloudStatus(Message):
+    available: bool
+    provider: Literal["bedrock", "simulator"]
+    region: str
+    backhaul_rtt_ms: float = Field(description="Extra RTT from the MEC site to the cloud region.")
+
+
+class TierStat(Message):
+    """Learned from outcomes by the aggregator (the learning loop)."""
+
+    tier: Tier
+    node_id: str = "-"
+    model_id: str
+    latency_ewma_ms: float
+    latency_p95_ms: float
+    success_rate: float = Field(ge=0, le=1)
+    samples: int = Field(ge=0)
+
+
+class ResourceSnapshot(Message):
+    taken_at: float
+    nodes: list[NodeStatus]
+    models: list[ModelSpec]
+    cloud: CloudStatus
+    stats: list[TierStat] = Field(default_factory=list)
+    budget_remaining_usd: float | None = None
+
+
+# 3. Router agent --------------------------------------------------------------------------------
+
+
+class CriterionScores(Message):
+    latency: float = Field(ge=0, le=1)
+    accuracy: float = Field(ge=0, le=1)
+    cost: float = Field(ge=0, le=1)
+    availability: float = Field(ge=0, le=1)
+
+
+class Candidate(Message):
+    tier: Tier
+    node_id: str | None = None
+    endpoint: str | None = None
+    model_id: str
+    placement: Placement
+    predicted_latency_ms: float
+    network_ms: float = Field(ge=0, description="The network share of the predicted latency.")
+    predicted_accuracy: float
+    predicted_cost_usd: float
+    scores: CriterionScores
+    score: float
+
+    @property
+    def label(self) -> str:
+        where = f"{self.tier}/{self.node_id}" if self.node_id else self.tier
+        return f"{where}/{self.model_id}"
+
+
+class Rejection(Message):
+    candidate: str
+    constraint: Literal["privacy", "sla", "accuracy", "budget", "device", "health", "preference"]
+    detail: str
+
+
+class RoutingDecision(Message):
+    request_id: str
+    primary: Candidate | None
+    fallbacks: list[Candidate]
+    candidates: list[Candidate] = Field(description="Primary first, then fallbacks: the try order.")
+    rejected: list[Rejection]
+    weights: CriterionWeights
+    confidence: float = Field(ge=0, le=1)
+    reason: str
+
+
+# 4. Cache agent ---------------------------------------------------------------------------------
+
+
+class CachePlan(Message):
+    request_id: str
+    target: Candidate
+    placement: Placement
+    action: Literal["none", "loaded", "cache_hit"]
+    load_ms: float = 0.0
+    cached: ExecutionResult | None = None
+
+
+# 5. Execute agent -------------------------------------------------------------------------------
+
+
+class DeviceDirective(Message):
+    """What the client must do to run the request on the device itself."""
+
+    model_id: str
+    artifact_key: str
+    sha256: str
+    installed: bool
+
+
+class ExecutionResult(Message):
+    request_id: str
+    tier: Tier
+    node_id: str | None
+    model_id: str
+    output: str
+    latency_ms: float = Field(description="Measured compute plus modelled network time.")
+    compute_ms: float
+    cost_usd: float
+    from_cache: bool = False
+    device_directive: DeviceDirective | None = None
+
+
+# 6. Monitor agent -------------------------------------------------------------------------------
+
+
+class AttemptFailure(Message):
+    candidate: str
+    error: str
+    cause: str
+
+
+class MonitorRecord(Message):
+    """One per request id: the decision with its outcome. Also the API's response body."""
+
+    request_id: str
+    user_id: str
+    status: Literal["succeeded", "failed"]
+    error: str | None = None
+    error_detail: str | None = None
+    decision: RoutingDecision | None
+    result: ExecutionResult | None
+    failures: list[AttemptFailure] = Field(default_factory=list)
+    sla_met: bool
+    recorded_at: float
+
+
+CachePlan.model_rebuild()

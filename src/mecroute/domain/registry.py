@@ -1,0 +1,59 @@
+"""What the system knows about models and MEC nodes: the registry and node tables' records."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Tier = Literal["device", "mec", "cloud"]
+TIERS: tuple[Tier, ...] = ("device", "mec", "cloud")
+
+
+class Record(BaseModel):
+    """Stored records are read back leniently about extra keys (table attributes may grow)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ModelSpec(Record):
+    """A registry entry: one servable model and where its figures come from."""
+
+    model_id: str
+    version: str = "1"
+    tiers: list[Tier]
+    size_mb: float = Field(ge=0)
+    memory_mb: float = Field(ge=0, description="Resident memory once loaded.")
+    sha256: str = ""
+    artifact_key: str = Field(default="", description="S3 key of the ONNX artifact; empty for cloud.")
+    latency_ms: float = Field(
+        gt=0, description="Compute time for a 100-token request on reference hardware."
+    )
+    accuracy: float = Field(ge=0, le=1, description="Expected accuracy on an average request.")
+    accuracy_source: str = ""
+    capability: float = Field(
+        ge=0,
+        le=1,
+        description="How well accuracy holds up as requests get harder (1 = not at all affected).",
+    )
+    price_per_1k_input_usd: float = Field(default=0.0, ge=0)
+    price_per_1k_output_usd: float = Field(default=0.0, ge=0)
+    use_cases: list[str] = Field(default_factory=list)
+
+
+class NodeRecord(Record):
+    """A MEC node as registered in the nodes table (heartbeats refresh the load fields)."""
+
+    node_id: str
+    site: str
+    endpoint: str
+    region: str = "local"
+    slots: int = Field(default=4, ge=1)
+    queue_limit: int = Field(default=16, ge=0)
+    speed_factor: float = Field(default=1.0, gt=0, description="Compute speed relative to reference.")
+    site_rtt_ms: float = Field(default=0.0, ge=0, description="Extra RTT from the radio to this site.")
+    memory_budget_mb: float = Field(default=2048, ge=0)
+    hot_models: list[str] = Field(default_factory=list)
+    heartbeat_at: float = 0.0
+    in_flight: int = 0
+    queue_depth: int = 0

@@ -1,0 +1,128 @@
+"""The `mecroute` command: one request end to end, or the local API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from mecroute.local.runtime import OfflineRuntime, Run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mecroute", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    invoke = commands.add_parser("invoke", help="run one request through the offline pipeline")
+    invoke.add_argument("prompt")
+    invoke.add_argument("--privacy", choices=["none", "regional", "strict"], default="none")
+    invoke.add_argument("--max-latency-ms", type=int)
+    invoke.add_argument("--min-accuracy", type=float)
+    invoke.add_argument("--json", action="store_true", help="print one JSON object")
+    invoke.add_argument("--verbose", action="store_true", help="show moto's and the agents' logs")
+
+    serve = commands.add_parser("serve", help="serve the local API on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--verbose", action="store_true")
+
+    node = commands.add_parser("node", help="run one MEC node (see mecroute.mec.node)")
+    node.add_argument("args", nargs=argparse.REMAINDER)
+
+    args = parser.parse_args(argv)
+    if args.command == "invoke":
+        return _invoke(args)
+    if args.command == "serve":
+        return _serve(args)
+    from mecroute.mec import node as mec_node
+
+    mec_node.main(args.args)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    request: dict[str, Any] = {"prompt": args.prompt, "privacy": args.privacy}
+    sla = {"max_latency_ms": args.max_latency_ms, "min_accuracy": args.min_accuracy}
+    if any(value is not None for value in sla.values()):
+        request["sla"] = {key: value for key, value in sla.items() if value is not None}
+    with OfflineRuntime(verbose=args.verbose) as runtime:
+        run = runtime.run(request)
+    if args.json:
+        print(json.dumps(_as_json(run), indent=2))
+    else:
+        print(_as_text(run))
+    return 0 if run.status == "SUCCEEDED" else 1
+
+
+def _as_json(run: Run) -> dict[str, Any]:
+    output = run.output or run.record or {}
+    return {
+        "request_id": run.request_id,
+        "status": run.status,
+        "error": run.error,
+        "cause": run.cause,
+        "decision": output.get("decision"),
+        "result": output.get("result"),
+        "sla_met": output.get("sla_met"),
+        "states": run.states,
+        "pipeline_ms": round(run.duration_ms, 1),
+    }
+
+
+def _as_text(run: Run) -> str:
+    lines = [f"request {run.request_id}: {run.status} in {run.duration_ms:.0f} ms (offline pipeline)"]
+    output = run.output or run.record or {}
+    decision = output.get("decision")
+    if decision and decision.get("primary"):
+        primary = decision["primary"]
+        where = f"{primary['tier']}/{primary['node_id']}" if primary["node_id"] else primary["tier"]
+        lines.append(f"decision: {where} model {primary['model_id']} (score {primary['score']})")
+        lines.append("scores:   " + ", ".join(f"{k} {v}" for k, v in primary["scores"].items()))
+        lines.append(f"reason:   {decision['reason']}")
+        fallbacks = [f"{c['tier']}/{c['node_id'] or '-'}/{c['model_id']}" for c in decision["fallbacks"]]
+        lines.append(f"fallbacks: {', '.join(fallbacks) or 'none'}")
+    result = output.get("result")
+    if result:
+        lines.append(
+            f"result:   {result['output']} on {result['tier']} in {result['latency_ms']:.1f} ms, "
+            f"${result['cost_usd']:.6f}, SLA {'met' if output.get('sla_met') else 'missed'}"
+        )
+    for failure in output.get("failures", []):
+        lines.append(f"fallback after {failure['candidate']}: {failure['error']}")
+    if run.error:
+        lines.append(f"error:    {run.error}: {run.cause}")
+    lines.append("states:   " + " -> ".join(run.states))
+    return "\n".join(lines)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mecroute.local.api import serve
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print("starting moto, MEC nodes and the pipeline ...", file=sys.stderr, flush=True)
+    with OfflineRuntime(verbose=args.verbose) as runtime:
+        server = serve(runtime, args.port)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_port}"
+        nodes = ", ".join(f"{n.profile.node_id}={n.endpoint}" for n in runtime.nodes)
+        print(f"mecroute local API listening on {url}", flush=True)
+        print(f"MEC nodes: {nodes}", flush=True)
+        print(f"moto (AWS APIs): {runtime.endpoint_url}", flush=True)
+        print(
+            f"try: curl -s -X POST {url}/v1/inference -H 'Content-Type: application/json' "
+            """-d '{"prompt": "What is the capital of France?"}'""",
+            flush=True,
+        )
+        stop.wait()
+        print("shutting down", file=sys.stderr, flush=True)
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The offline runtime: moto (DynamoDB, S3, Kinesis, Step Functions), the real handlers
+in-process, and MEC nodes as local processes. The deployed ASL file runs unchanged."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.request
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mecroute.domain.registry import NodeRecord
+from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, SiteProfile, free_port, start_nodes
+from mecroute.local.lambdas import AGENTS, InProcessLambdas, function_arn, load_handler
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ASL_PATH = REPO_ROOT / "statemachines" / "inference_pipeline.asl.json"
+LAMBDAS_DIR = REPO_ROOT / "lambdas"
+ZOO_DIR = REPO_ROOT / "build" / "zoo"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Resource names; the CDK stack passes its own through the same environment variables."""
+
+    models_table: str = "mecroute-models"
+    nodes_table: str = "mecroute-nodes"
+    decisions_table: str = "mecroute-decisions"
+    stats_table: str = "mecroute-stats"
+    cache_table: str = "mecroute-response-cache"
+    artifacts_bucket: str = "mecroute-artifacts"
+    metrics_stream: str = "mecroute-metrics"
+    state_machine: str = "mecroute-inference-pipeline"
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "MODELS_TABLE": self.models_table,
+            "NODES_TABLE": self.nodes_table,
+            "DECISIONS_TABLE": self.decisions_table,
+            "STATS_TABLE": self.stats_table,
+            "CACHE_TABLE": self.cache_table,
+            "ARTIFACTS_BUCKET": self.artifacts_bucket,
+            "METRICS_STREAM": self.metrics_stream,
+        }
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of the pipeline, as the Step Functions console would show it."""
+
+    execution_arn: str
+    request_id: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    states: list[str]
+    duration_ms: float
+    record: dict[str, Any] | None = None
+
+
+@dataclass
+class OfflineRuntime:
+    sites: tuple[SiteProfile, ...] = DEFAULT_SITES
+    names: Names = field(default_factory=Names)
+    time_scale: float = 1.0
+    verbose: bool = False
+    moto_port: int = 0
+    nodes: list[NodeProcess] = field(default_factory=list)
+    lambdas: InProcessLambdas | None = None
+    state_machine_arn: str = ""
+    _server: Any = None
+    _saved_env: dict[str, str | None] = field(default_factory=dict)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> OfflineRuntime:
+        self._quieten()
+        self._start_moto()
+        try:
+            from mecroute.local import seed
+
+            specs = seed.create_resources(self.names, ZOO_DIR)
+            self.nodes = start_nodes(
+                self.sites, self.names.artifacts_bucket, self._aws_env(), self.time_scale
+            )
+            seed.register_nodes(self.names, [n.record(REGION, time.time()) for n in self.nodes])
+            seed.preload(self.nodes, specs)
+            self.lambdas = InProcessLambdas(
+                {agent: load_handler(LAMBDAS_DIR, agent) for agent in AGENTS}
+            )
+            self.lambdas.install()
+            self.state_machine_arn = self._create_state_machine()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.nodes = []
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+        from mecroute.adapters.aws import reset_clients
+
+        reset_clients()
+
+    def __enter__(self) -> OfflineRuntime:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def run(self, request: Any, request_id: str | None = None, timeout_s: float = 120) -> Run:
+        """Start an execution and wait for it (moto has no StartSyncExecution)."""
+        from mecroute.adapters.aws import client
+
+        sfn = client("stepfunctions")
+        request_id = request_id or str(uuid.uuid4())
+        started = time.perf_counter()
+        execution_arn = sfn.start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=request_id,
+            input=json.dumps({"request_id": request_id, "request": request}),
+        )["executionArn"]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {request_id} still running after {timeout_s}s")
+            time.sleep(0.005)
+        duration_ms = (time.perf_counter() - started) * 1000
+        output = json.loads(described["output"]) if described.get("output") else None
+        return Run(
+            record=None if output else self.decision_record(request_id),
+            execution_arn=execution_arn,
+            request_id=request_id,
+            status=described["status"],
+            output=output,
+            error=described.get("error"),
+            cause=described.get("cause"),
+            states=self.states(execution_arn),
+            duration_ms=duration_ms,
+        )
+
+    def states(self, execution_arn: str) -> list[str]:
+        from mecroute.adapters.aws import client
+
+        events = client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
+        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+    def decision_record(self, request_id: str) -> dict[str, Any] | None:
+        from mecroute.adapters.dynamodb import DynamoDecisionLog
+
+        record = DynamoDecisionLog(self.names.decisions_table).get(request_id)
+        return record.model_dump(mode="json") if record else None
+
+    def node_records(self) -> list[NodeRecord]:
+        from mecroute.adapters.dynamodb import DynamoNodeDirectory
+
+        return DynamoNodeDirectory(self.names.nodes_table).list_nodes()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _aws_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's placeholder credentials
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _start_moto(self) -> None:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        self.moto_port = self.moto_port or free_port()
+        self._set_env(
+            {
+                **self._aws_env(),
+                **self.names.environment(),
+                "MOTO_PORT": str(self.moto_port),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "DEBUG" if self.verbose else "CRITICAL",
+            }
+        )
+        from mecroute.adapters.aws import reset_clients
+
+        reset_clients()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._server.start()
+        # moto's backends live in this process: start from an empty account every time.
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - our loopback moto
+
+    def _create_state_machine(self) -> str:
+        from mecroute.adapters.aws import client
+
+        definition = ASL_PATH.read_text()
+        for agent in AGENTS:
+            placeholder = "${" + agent.capitalize() + "FunctionArn}"
+            definition = definition.replace(placeholder, function_arn(agent, REGION, ACCOUNT))
+        arn: str = client("stepfunctions").create_state_machine(
+            name=self.names.state_machine,
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/mecroute-pipeline",
+            type="EXPRESS",
+        )["stateMachineArn"]
+        return arn
+
+    def _quieten(self) -> None:
+        # One Metrics object serves every in-process handler; in Lambda each has its own.
+        warnings.filterwarnings("ignore", message="Dimension .* has already been added")
+        level = logging.DEBUG if self.verbose else logging.CRITICAL
+        for name in ("moto", "werkzeug", "botocore", "mecroute.local.lambdas"):
+            logging.getLogger(name).setLevel(level)

@@ -1,0 +1,76 @@
+"""Creates the offline AWS resources in moto and seeds the model registry and MEC nodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mecroute.adapters.aws import client
+from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory
+from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.adapters.streams import S3ArtifactStore
+from mecroute.adapters.tables import DECISIONS_USER_INDEX, TABLE_KEYS
+from mecroute.domain.registry import ModelSpec, NodeRecord
+from mecroute.mec.zoo import build_zoo
+
+if TYPE_CHECKING:
+    from mecroute.local.fleet import NodeProcess
+    from mecroute.local.runtime import Names
+
+
+
+def create_resources(names: Names, zoo_dir: Path) -> list[ModelSpec]:
+    dynamodb = client("dynamodb")
+    for attribute, (key, _ttl) in TABLE_KEYS.items():
+        kwargs: dict[str, Any] = {
+            "TableName": getattr(names, attribute),
+            "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if attribute == "decisions_table":
+            kwargs["AttributeDefinitions"] += [
+                {"AttributeName": "user_id", "AttributeType": "S"},
+                {"AttributeName": "recorded_at", "AttributeType": "N"},
+            ]
+            kwargs["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": DECISIONS_USER_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "user_id", "KeyType": "HASH"},
+                        {"AttributeName": "recorded_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ]
+        dynamodb.create_table(**kwargs)
+    client("s3").create_bucket(Bucket=names.artifacts_bucket)
+    client("kinesis").create_stream(StreamName=names.metrics_stream, ShardCount=1)
+    return seed_registry(names, zoo_dir)
+
+
+def seed_registry(names: Names, zoo_dir: Path) -> list[ModelSpec]:
+    registry = DynamoModelRegistry(names.models_table)
+    artifacts = S3ArtifactStore(names.artifacts_bucket)
+    specs = []
+    for spec, path in build_zoo(zoo_dir):
+        artifacts.put(spec.artifact_key, path.read_bytes())
+        registry.put(spec)
+        specs.append(spec)
+    return specs
+
+
+def register_nodes(names: Names, records: list[NodeRecord]) -> None:
+    directory = DynamoNodeDirectory(names.nodes_table)
+    for record in records:
+        directory.put(record)
+
+
+def preload(nodes: list[NodeProcess], specs: list[ModelSpec]) -> None:
+    """Load each site's hot models the way the cache agent does: from S3, sha256-checked."""
+    by_id = {spec.model_id: spec for spec in specs}
+    http = HttpMecNodes()
+    for node in nodes:
+        for model_id in node.profile.preload:
+            spec = by_id[model_id]
+            http.load(node.endpoint, model_id, spec.artifact_key, spec.sha256)

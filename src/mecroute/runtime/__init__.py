@@ -1,0 +1,1 @@
+"""What every Lambda handler shares: validated settings, observability, adapters."""

@@ -1,0 +1,71 @@
+"""Each agent's environment, validated at cold start so a bad deployment fails on the first call."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class MissingConfiguration(RuntimeError):
+    """An environment variable the agent needs is absent or malformed."""
+
+
+class AgentSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls) -> Self:
+        """Field `models_table` reads MODELS_TABLE, and so on."""
+        values = {
+            name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+            )
+            raise MissingConfiguration(f"{cls.__name__}: {problems}") from None
+
+
+class ContextSettings(AgentSettings):
+    decisions_table: str
+
+
+class ResourceSettings(AgentSettings):
+    models_table: str
+    nodes_table: str
+    stats_table: str
+    cloud_provider: Literal["bedrock", "simulator"] = "simulator"
+    cloud_region: str = Field(default_factory=lambda: os.environ.get("AWS_REGION", "us-east-1"))
+    cloud_backhaul_ms: float = Field(default=60.0, ge=0)
+    heartbeat_timeout_s: float = Field(default=30.0, gt=0)
+
+
+class RouterSettings(AgentSettings):
+    weight_latency: float = Field(default=0.4, ge=0)
+    weight_accuracy: float = Field(default=0.3, ge=0)
+    weight_cost: float = Field(default=0.2, ge=0)
+    weight_availability: float = Field(default=0.1, ge=0)
+
+
+class CacheSettings(AgentSettings):
+    models_table: str
+    cache_table: str
+
+
+class ExecuteSettings(AgentSettings):
+    models_table: str
+    cache_table: str
+    artifacts_bucket: str
+    cloud_provider: Literal["bedrock", "simulator"] = "simulator"
+    bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    cloud_backhaul_ms: float = Field(default=60.0, ge=0)
+    response_ttl_s: float = Field(default=600.0, ge=0)
+
+
+class MonitorSettings(AgentSettings):
+    decisions_table: str
+    metrics_stream: str

@@ -1,0 +1,92 @@
+"""The deployed ASL executed offline by moto, with the six real handlers and real MEC nodes."""
+
+import json
+
+from mecroute.local.runtime import OfflineRuntime
+
+HARD_PROMPT = (
+    "Prove step by step that the integral of x^2 from 0 to 1 equals 1/3, derive the general "
+    "formula for x^n, explain why the fundamental theorem of calculus applies, and compare "
+    "it with the Riemann-sum derivation. Evaluate the implication for n = 2.5 and justify "
+    "each step; compute the error of a 10-interval trapezoid estimate."
+)
+ALL_AGENT_STATES = [
+    "AnalyzeContext", "AssessResources", "RouteRequest", "PrepareModel", "Execute", "RecordOutcome",
+]
+
+
+def test_simple_prompt_runs_through_all_six_agents_on_device_or_mec(runtime: OfflineRuntime):
+    run = runtime.run({"prompt": "What is the capital of France?"})
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert [s for s in run.states if s in ALL_AGENT_STATES] == ALL_AGENT_STATES
+    assert run.output is not None
+    assert run.output["result"]["tier"] in {"device", "mec"}
+    assert run.output["decision"]["primary"]["tier"] == run.output["result"]["tier"]
+    assert run.output["sla_met"] is True
+
+
+def test_hard_prompt_needing_high_accuracy_lands_in_the_cloud(runtime: OfflineRuntime):
+    run = runtime.run({"prompt": HARD_PROMPT, "sla": {"min_accuracy": 0.78}})
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output is not None
+    assert run.output["result"]["tier"] == "cloud"
+    assert run.output["result"]["cost_usd"] > 0
+    rejected = {r["constraint"] for r in run.output["decision"]["rejected"]}
+    assert "accuracy" in rejected
+
+
+def test_strict_privacy_is_served_at_the_edge_never_in_the_cloud(runtime: OfflineRuntime):
+    run = runtime.run({"prompt": HARD_PROMPT, "privacy": "strict"})
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output is not None
+    assert run.output["result"]["tier"] in {"device", "mec"}
+    candidates = run.output["decision"]["candidates"]
+    assert all(c["tier"] != "cloud" for c in candidates)
+
+
+def test_strict_privacy_fails_closed_when_only_the_cloud_would_do(
+    runtime: OfflineRuntime, invocations
+):
+    run = runtime.run({"prompt": HARD_PROMPT, "privacy": "strict", "sla": {"min_accuracy": 0.78}})
+
+    assert run.status == "FAILED"
+    assert run.error == "NoFeasibleRoute"
+    assert "privacy" in (run.cause or "")
+    assert "Execute" not in run.states
+    assert ("execute", True) not in invocations and ("execute", False) not in invocations
+    assert run.record is not None and run.record["error"] == "NoFeasibleRoute"
+
+
+def test_invalid_input_fails_with_the_field_named_and_no_inference(
+    runtime: OfflineRuntime, invocations
+):
+    run = runtime.run({"prompt": "hi", "sla": {"max_latency_ms": 1}})
+
+    assert run.status == "FAILED"
+    assert run.error == "InvalidRequest"
+    problems = json.loads(json.loads(run.cause or "{}")["errorMessage"])["problems"]
+    assert problems[0]["field"] == "sla.max_latency_ms"
+    assert [agent for agent, _ in invocations] == ["context", "monitor"]
+    assert run.states == ["AnalyzeContext", "RecordRejection", "InvalidRequest"]
+
+
+def test_every_request_leaves_exactly_one_decision_record(runtime: OfflineRuntime):
+    succeeded = runtime.run({"prompt": "Classify the sentiment: I love it"})
+    rejected = runtime.run({"prompt": "", "user_id": "u1"})
+
+    assert runtime.decision_record(succeeded.request_id)["status"] == "succeeded"
+    assert runtime.decision_record(rejected.request_id)["error"] == "InvalidRequest"
+
+
+def test_a_repeated_request_is_answered_from_the_response_cache(runtime: OfflineRuntime):
+    request = {"prompt": "Translate 'good morning' to French", "user_id": "cache-test"}
+    first = runtime.run(request)
+    second = runtime.run(request)
+
+    assert first.output is not None and second.output is not None
+    assert first.output["result"]["from_cache"] is False
+    assert second.output["result"]["from_cache"] is True
+    assert second.output["result"]["output"] == first.output["result"]["output"]
