@@ -1,4 +1,4 @@
-"""One offline runtime per test module: moto executing the deployed ASL, real handlers, MEC nodes."""
+"""One offline runtime per test module: moto runs the deployed ASL with the real handlers."""
 
 from collections.abc import Iterator
 

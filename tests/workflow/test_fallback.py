@@ -33,7 +33,8 @@ def test_node_killed_mid_request_falls_back_and_history_shows_it(runtime: Offlin
     assert run.states.count("Execute") == 2
     assert "RecordAttemptFailure" in run.states
     failures = run.output["failures"]
-    assert len(failures) == 1 and killed[0] in failures[0]["candidate"]
+    assert len(failures) == 1
+    assert killed[0] in failures[0]["candidate"]
     assert failures[0]["error"] == "TierUnavailable"
 
 
@@ -46,5 +47,7 @@ def test_a_dead_node_is_marked_unhealthy_and_not_routed_to(runtime: OfflineRunti
 
     assert run.output is not None
     rejected = run.output["decision"]["rejected"]
-    assert any(r["constraint"] == "health" and any(d in r["candidate"] for d in dead) for r in rejected)
+    assert any(
+        r["constraint"] == "health" and any(d in r["candidate"] for d in dead) for r in rejected
+    )
     assert all(c["node_id"] not in dead for c in run.output["decision"]["candidates"])

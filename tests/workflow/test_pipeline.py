@@ -11,7 +11,12 @@ HARD_PROMPT = (
     "each step; compute the error of a 10-interval trapezoid estimate."
 )
 ALL_AGENT_STATES = [
-    "AnalyzeContext", "AssessResources", "RouteRequest", "PrepareModel", "Execute", "RecordOutcome",
+    "AnalyzeContext",
+    "AssessResources",
+    "RouteRequest",
+    "PrepareModel",
+    "Execute",
+    "RecordOutcome",
 ]
 
 
@@ -56,8 +61,10 @@ def test_strict_privacy_fails_closed_when_only_the_cloud_would_do(
     assert run.error == "NoFeasibleRoute"
     assert "privacy" in (run.cause or "")
     assert "Execute" not in run.states
-    assert ("execute", True) not in invocations and ("execute", False) not in invocations
-    assert run.record is not None and run.record["error"] == "NoFeasibleRoute"
+    assert ("execute", True) not in invocations
+    assert ("execute", False) not in invocations
+    assert run.record is not None
+    assert run.record["error"] == "NoFeasibleRoute"
 
 
 def test_invalid_input_fails_with_the_field_named_and_no_inference(
@@ -86,7 +93,8 @@ def test_a_repeated_request_is_answered_from_the_response_cache(runtime: Offline
     first = runtime.run(request)
     second = runtime.run(request)
 
-    assert first.output is not None and second.output is not None
+    assert first.output is not None
+    assert second.output is not None
     assert first.output["result"]["from_cache"] is False
     assert second.output["result"]["from_cache"] is True
     assert second.output["result"]["output"] == first.output["result"]["output"]

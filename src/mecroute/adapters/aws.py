@@ -18,7 +18,7 @@ CLIENT_CONFIG = Config(
 @functools.cache
 def client(service: str) -> Any:
     """A cached client; region and endpoint come from the environment (AWS_ENDPOINT_URL offline)."""
-    return boto3.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=CLIENT_CONFIG)
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Cache agent: make sure the chosen model is loaded where it will run; answer repeats from cache."""
+"""Cache agent: load the chosen model where it will run; answer repeats from the cache."""
 
 from __future__ import annotations
 

@@ -58,11 +58,11 @@ def parse_request(raw: Any) -> InferenceRequest:
         raise InvalidRequest.from_validation_error(error) from None
 
 
-def analyze(
-    request_id: str, raw_request: Any, history: DecisionLog, now: float
-) -> ContextAnalysis:
+def analyze(request_id: str, raw_request: Any, history: DecisionLog, now: float) -> ContextAnalysis:
     request = parse_request(raw_request)
-    task_type = request.task_type if request.task_type != "auto" else infer_task_type(request.prompt)
+    task_type = (
+        request.task_type if request.task_type != "auto" else infer_task_type(request.prompt)
+    )
     input_tokens = estimate_tokens(request.prompt)
     output_tokens = _OUTPUT_TOKENS[task_type] or input_tokens
     personal = detect_personal_data(request.prompt)

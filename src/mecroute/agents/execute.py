@@ -53,9 +53,14 @@ def execute(
     return result
 
 
-def _cost(context: ContextAnalysis, model: ModelSpec, input_tokens: int, output_tokens: int) -> float:
+def _cost(
+    context: ContextAnalysis, model: ModelSpec, input_tokens: int, output_tokens: int
+) -> float:
     return round(
-        (input_tokens * model.price_per_1k_input_usd + output_tokens * model.price_per_1k_output_usd)
+        (
+            input_tokens * model.price_per_1k_input_usd
+            + output_tokens * model.price_per_1k_output_usd
+        )
         / 1000,
         8,
     )

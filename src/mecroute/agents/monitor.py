@@ -20,11 +20,22 @@ def attempt_failed(task: AttemptFailedTask, stream: MetricsStream, now: float) -
     target = task.target
     stream.publish(
         task.request_id,
-        _outcome_event(task.request_id, target.tier, target.node_id, target.model_id,
-                       success=False, latency_ms=None, sla_met=False, cost_usd=0.0, at=now,
-                       error=task.error.Error),
+        _outcome_event(
+            task.request_id,
+            target.tier,
+            target.node_id,
+            target.model_id,
+            success=False,
+            latency_ms=None,
+            sla_met=False,
+            cost_usd=0.0,
+            at=now,
+            error=task.error.Error,
+        ),
     )
-    failure = AttemptFailure(candidate=target.label, error=task.error.Error, cause=task.error.Cause[:1000])
+    failure = AttemptFailure(
+        candidate=target.label, error=task.error.Error, cause=task.error.Cause[:1000]
+    )
     return Attempts(
         index=task.attempts.index + 1,
         count=task.attempts.count,
@@ -32,7 +43,9 @@ def attempt_failed(task: AttemptFailedTask, stream: MetricsStream, now: float) -
     )
 
 
-def succeeded(task: SucceededTask, log: DecisionLog, stream: MetricsStream, now: float) -> MonitorRecord:
+def succeeded(
+    task: SucceededTask, log: DecisionLog, stream: MetricsStream, now: float
+) -> MonitorRecord:
     result = task.result
     sla_met = result.latency_ms <= task.context.request.sla.max_latency_ms
     record = MonitorRecord(
@@ -48,10 +61,19 @@ def succeeded(task: SucceededTask, log: DecisionLog, stream: MetricsStream, now:
     log.put(record)
     stream.publish(
         record.request_id,
-        _outcome_event(record.request_id, result.tier, result.node_id, result.model_id,
-                       success=True, latency_ms=result.latency_ms, sla_met=sla_met,
-                       cost_usd=result.cost_usd, at=now, from_cache=result.from_cache,
-                       fallbacks=len(task.failures)),
+        _outcome_event(
+            record.request_id,
+            result.tier,
+            result.node_id,
+            result.model_id,
+            success=True,
+            latency_ms=result.latency_ms,
+            sla_met=sla_met,
+            cost_usd=result.cost_usd,
+            at=now,
+            from_cache=result.from_cache,
+            fallbacks=len(task.failures),
+        ),
     )
     return record
 
@@ -75,12 +97,16 @@ def failed(task: FailedTask, log: DecisionLog, stream: MetricsStream, now: float
         recorded_at=now,
     )
     log.put(record)
-    stream.publish(record.request_id, {"kind": "failure", "request_id": record.request_id,
-                                       "error": task.error, "at": now})
+    stream.publish(
+        record.request_id,
+        {"kind": "failure", "request_id": record.request_id, "error": task.error, "at": now},
+    )
     return record
 
 
-def rejected(task: RejectedTask, log: DecisionLog, stream: MetricsStream, now: float) -> MonitorRecord:
+def rejected(
+    task: RejectedTask, log: DecisionLog, stream: MetricsStream, now: float
+) -> MonitorRecord:
     record = MonitorRecord(
         request_id=task.request_id,
         user_id="unknown",
@@ -93,8 +119,15 @@ def rejected(task: RejectedTask, log: DecisionLog, stream: MetricsStream, now: f
         recorded_at=now,
     )
     log.put(record)
-    stream.publish(record.request_id, {"kind": "rejection", "request_id": record.request_id,
-                                       "error": task.error.Error, "at": now})
+    stream.publish(
+        record.request_id,
+        {
+            "kind": "rejection",
+            "request_id": record.request_id,
+            "error": task.error.Error,
+            "at": now,
+        },
+    )
     return record
 
 

@@ -33,7 +33,9 @@ def assess(
     )
 
 
-def probe(record: NodeRecord, nodes: MecNodes, now: float, heartbeat_timeout_s: float) -> NodeStatus:
+def probe(
+    record: NodeRecord, nodes: MecNodes, now: float, heartbeat_timeout_s: float
+) -> NodeStatus:
     """Live health from the node itself; the table's heartbeat when the node cannot be reached."""
     base = {
         "node_id": record.node_id,

@@ -61,7 +61,9 @@ def route(
         estimate = _estimate(option, context, snapshot, stats)
         violation = _violation(option, estimate, context, snapshot)
         if violation:
-            rejected.append(Rejection(candidate=option.label, constraint=violation[0], detail=violation[1]))
+            rejected.append(
+                Rejection(candidate=option.label, constraint=violation[0], detail=violation[1])
+            )
         else:
             feasible.append(_score(option, estimate, context, weights))
     feasible, preference_rejections = _apply_preference(feasible, context.request.model_preference)
@@ -105,7 +107,7 @@ def _estimate(
     option: Option,
     context: ContextAnalysis,
     snapshot: ResourceSnapshot,
-    stats: dict[tuple[str, str, str], TierStat],
+    stats: dict[tuple[Tier, str, str], TierStat],
 ) -> Estimate:
     request, model = context.request, option.model
     tokens = context.input_tokens + context.output_tokens
@@ -124,12 +126,18 @@ def _estimate(
         assert node is not None
         compute = emulated_compute_ms(model.latency_ms, tokens, node.speed_factor)
         waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
-        load = 0.0 if option.placement == "hot" else LOAD_FIXED_MS + model.size_mb / LOAD_MB_PER_S * 1000
+        load = (
+            0.0
+            if option.placement == "hot"
+            else LOAD_FIXED_MS + model.size_mb / LOAD_MB_PER_S * 1000
+        )
         network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
         latency = network_ms + waiting + load + compute
         availability *= 1 - 0.5 * node.utilisation
     else:
-        network_ms = network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
+        network_ms = (
+            network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
+        )
         latency = network_ms + emulated_compute_ms(model.latency_ms, tokens, 1.0)
         availability *= 1.0 if snapshot.cloud.available else 0.0
     learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
@@ -171,11 +179,17 @@ def _violation(
     if option.tier == "device":
         device = request.device
         if device.memory_free_mb < option.model.memory_mb:
-            return "device", f"needs {option.model.memory_mb:.0f} MB, device has {device.memory_free_mb}"
+            return (
+                "device",
+                f"needs {option.model.memory_mb:.0f} MB, device has {device.memory_free_mb}",
+            )
         if device.battery_pct < 15 and not device.charging:
             return "device", f"battery at {device.battery_pct:.0f}% and not charging"
     if estimate.accuracy < request.sla.min_accuracy:
-        return "accuracy", f"expected accuracy {estimate.accuracy:.2f} < {request.sla.min_accuracy:.2f}"
+        return (
+            "accuracy",
+            f"expected accuracy {estimate.accuracy:.2f} < {request.sla.min_accuracy:.2f}",
+        )
     if estimate.latency_ms > request.sla.max_latency_ms:
         return "sla", f"predicted {estimate.latency_ms:.0f} ms > {request.sla.max_latency_ms} ms"
     if estimate.cost_usd > request.sla.max_cost_usd:

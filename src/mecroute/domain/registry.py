@@ -25,7 +25,9 @@ class ModelSpec(Record):
     size_mb: float = Field(ge=0)
     memory_mb: float = Field(ge=0, description="Resident memory once loaded.")
     sha256: str = ""
-    artifact_key: str = Field(default="", description="S3 key of the ONNX artifact; empty for cloud.")
+    artifact_key: str = Field(
+        default="", description="S3 key of the ONNX artifact; empty for cloud."
+    )
     latency_ms: float = Field(
         gt=0, description="Compute time for a 100-token request on reference hardware."
     )
@@ -50,8 +52,12 @@ class NodeRecord(Record):
     region: str = "local"
     slots: int = Field(default=4, ge=1)
     queue_limit: int = Field(default=16, ge=0)
-    speed_factor: float = Field(default=1.0, gt=0, description="Compute speed relative to reference.")
-    site_rtt_ms: float = Field(default=0.0, ge=0, description="Extra RTT from the radio to this site.")
+    speed_factor: float = Field(
+        default=1.0, gt=0, description="Compute speed relative to reference."
+    )
+    site_rtt_ms: float = Field(
+        default=0.0, ge=0, description="Extra RTT from the radio to this site."
+    )
     memory_budget_mb: float = Field(default=2048, ge=0)
     hot_models: list[str] = Field(default_factory=list)
     heartbeat_at: float = 0.0

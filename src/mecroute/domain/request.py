@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Privacy = Literal["none", "regional", "strict"]
 TaskType = Literal[
     "auto", "chat", "qa", "classification", "summarization", "generation", "code", "translation"
 ]
 RadioType = Literal["5g", "lte", "wifi", "3g", "ethernet"]
-Identifier = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 
 MAX_PROMPT_CHARS = 16_000
 
@@ -94,7 +99,9 @@ class InferenceRequest(StrictModel):
     """One inference request. Only `prompt` is required; every other field has a default."""
 
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
-    task_type: TaskType = Field(default="auto", description="`auto` lets the context agent infer it.")
+    task_type: TaskType = Field(
+        default="auto", description="`auto` lets the context agent infer it."
+    )
     sla: ServiceLevel = Field(default_factory=ServiceLevel)
     privacy: Privacy = Field(
         default="none",
@@ -107,9 +114,9 @@ class InferenceRequest(StrictModel):
         default=None, description="Overrides the default 40/30/20/10 criterion weights."
     )
     user_id: Identifier = "anonymous"
-    idempotency_key: Annotated[
-        str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")
-    ] | None = None
+    idempotency_key: (
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] | None
+    ) = None
 
     @field_validator("prompt")
     @classmethod

@@ -36,7 +36,7 @@ def make_handler(runtime: OfflineRuntime) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "mecroute-local"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _reply(self, status: int, body: Any) -> None:
@@ -73,21 +73,35 @@ def make_handler(runtime: OfflineRuntime) -> type[BaseHTTPRequestHandler]:
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
-                self._reply(413, {"error": "PayloadTooLarge", "message": f"over {MAX_BODY_BYTES} bytes"})
+                self._reply(
+                    413, {"error": "PayloadTooLarge", "message": f"over {MAX_BODY_BYTES} bytes"}
+                )
                 return
             raw = self.rfile.read(length)
             try:
                 body = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                self._reply(400, {"error": "InvalidRequest", "message": f"body is not JSON: {error}",
-                                  "problems": [{"field": "(body)", "problem": "not valid JSON"}]})
+                self._reply(
+                    400,
+                    {
+                        "error": "InvalidRequest",
+                        "message": f"body is not JSON: {error}",
+                        "problems": [{"field": "(body)", "problem": "not valid JSON"}],
+                    },
+                )
                 return
             try:
                 # API Gateway validates against the schema generated from this same model.
                 InferenceRequest.model_validate(body)
             except ValidationError as error:
-                self._reply(400, {"error": "InvalidRequest", "message": "invalid request",
-                                  "problems": field_problems(error)})
+                self._reply(
+                    400,
+                    {
+                        "error": "InvalidRequest",
+                        "message": "invalid request",
+                        "problems": field_problems(error),
+                    },
+                )
                 return
             run = runtime.run(body, request_id=str(uuid.uuid4()))
             self._reply(*response_for(run))

@@ -170,7 +170,9 @@ class OfflineRuntime:
         from mecroute.adapters.aws import client
 
         events = client("stepfunctions").get_execution_history(executionArn=execution_arn)["events"]
-        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+        return [
+            e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+        ]
 
     def decision_record(self, request_id: str) -> dict[str, Any] | None:
         from mecroute.adapters.dynamodb import DynamoDecisionLog
@@ -189,7 +191,7 @@ class OfflineRuntime:
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's placeholder credentials
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
         }
@@ -218,11 +220,15 @@ class OfflineRuntime:
         from mecroute.adapters.aws import reset_clients
 
         reset_clients()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._server = ThreadedMotoServer(
+            ip_address="127.0.0.1", port=self.moto_port, verbose=False
+        )
         self._server.start()
         # moto's backends live in this process: start from an empty account every time.
-        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310 - our loopback moto
+        reset = urllib.request.Request(  # noqa: S310 - our own loopback moto server
+            f"{self.endpoint_url}/moto-api/reset", method="POST"
+        )
+        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
 
     def _create_state_machine(self) -> str:
         from mecroute.adapters.aws import client

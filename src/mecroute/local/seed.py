@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from mecroute.local.runtime import Names
 
 
-
 def create_resources(names: Names, zoo_dir: Path) -> list[ModelSpec]:
     dynamodb = client("dynamodb")
     for attribute, (key, _ttl) in TABLE_KEYS.items():

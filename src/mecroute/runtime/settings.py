@@ -19,7 +19,9 @@ class AgentSettings(BaseModel):
     def from_env(cls) -> Self:
         """Field `models_table` reads MODELS_TABLE, and so on."""
         values = {
-            name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ
+            name: os.environ[name.upper()]
+            for name in cls.model_fields
+            if name.upper() in os.environ
         }
         try:
             return cls.model_validate(values)
