@@ -17,7 +17,9 @@ from mecroute.domain.request import DeviceTelemetry, InferenceRequest, NetworkCo
 _PERSONAL_DATA = {
     "email": re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b"),
     "phone": re.compile(r"(?<!\w)\+?\d[\d ()-]{7,}\d\b"),
-    "card_number": re.compile(r"\b(?:\d[ -]?){13,19}\b"),
+    "card_number": re.compile(
+        r"\b(?:\d{4}[ -]){3}\d{4,7}\b|\b\d{4}[ -]\d{6}[ -]\d{5}\b|\b\d{13,19}\b"
+    ),
     "iban": re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b"),
     "us_ssn": re.compile(r"\b\d{3}-\d{2}-\d{4}\b"),
 }
@@ -118,9 +120,20 @@ def detect_personal_data(prompt: str) -> list[str]:
         for match in pattern.finditer(prompt):
             if kind == "card_number" and not _luhn_valid(match.group()):
                 continue
+            if kind == "phone" and not _looks_like_phone(match.group()):
+                continue
             found.append(kind)
             break
     return found
+
+
+_DATE = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|\d{2}[-/]\d{2}[-/]\d{4})$")
+
+
+def _looks_like_phone(candidate: str) -> bool:
+    """Dates and grouped numbers ("1 000 000") share a phone number's characters."""
+    digits = sum(ch.isdigit() for ch in candidate)
+    return digits >= 9 and not _DATE.match(candidate.strip())
 
 
 def _luhn_valid(candidate: str) -> bool:

@@ -154,7 +154,7 @@ def _estimate(
 
 def predicted_accuracy(model: ModelSpec, complexity: float) -> float:
     """The registry's average accuracy, lowered for hard requests as capability is lower."""
-    adjusted = model.accuracy - (complexity - 0.5) * (1 - model.capability) * 0.8
+    adjusted = model.accuracy - max(0.0, complexity - 0.5) * (1 - model.capability) * 0.8
     return round(min(1.0, max(0.0, adjusted)), 4)
 
 

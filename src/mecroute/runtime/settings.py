@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class MissingConfiguration(RuntimeError):
@@ -47,10 +47,19 @@ class ResourceSettings(AgentSettings):
 
 
 class RouterSettings(AgentSettings):
-    weight_latency: float = Field(default=0.4, ge=0)
-    weight_accuracy: float = Field(default=0.3, ge=0)
-    weight_cost: float = Field(default=0.2, ge=0)
-    weight_availability: float = Field(default=0.1, ge=0)
+    """Default criterion weights, as fractions (0.4, not 40)."""
+
+    weight_latency: float = Field(default=0.4, ge=0, le=1)
+    weight_accuracy: float = Field(default=0.3, ge=0, le=1)
+    weight_cost: float = Field(default=0.2, ge=0, le=1)
+    weight_availability: float = Field(default=0.1, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Self:
+        total = self.weight_latency + self.weight_accuracy + self.weight_cost
+        if total + self.weight_availability <= 0:
+            raise ValueError("at least one WEIGHT_* must be positive")
+        return self
 
 
 class CacheSettings(AgentSettings):
@@ -71,3 +80,22 @@ class ExecuteSettings(AgentSettings):
 class MonitorSettings(AgentSettings):
     decisions_table: str
     metrics_stream: str
+
+
+class AggregatorSettings(AgentSettings):
+    stats_table: str
+
+
+class ApiReadsSettings(AgentSettings):
+    models_table: str
+    nodes_table: str
+    decisions_table: str
+
+
+class FeedbackSettings(AgentSettings):
+    decisions_table: str
+    metrics_stream: str
+    idempotency_table: str
+    feedback_window_s: int = Field(
+        default=86_400, gt=0, description="How long a repeated submission returns the first receipt."
+    )

@@ -1,0 +1,97 @@
+"""Handlers against moto in-process: environment, AWS resources, the zoo and handler loading."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from mecroute.adapters.aws import reset_clients
+from mecroute.domain.registry import ModelSpec
+from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
+from mecroute.local.runtime import Names
+from mecroute.local.seed import create_resources
+from mecroute.mec.zoo import build_zoo
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAMBDAS_DIR = REPO_ROOT / "lambdas"
+EVENTS_DIR = REPO_ROOT / "tests" / "events"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Aws:
+    names: Names
+    specs: dict[str, ModelSpec]
+
+
+@pytest.fixture(scope="session")
+def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ONNX zoo, built once per session (create_resources reuses what is already there)."""
+    directory = tmp_path_factory.mktemp("zoo")
+    build_zoo(directory)
+    return directory
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, zoo_dir: Path) -> Iterator[Aws]:
+    names = Names()
+    environment = {
+        **names.environment(),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "mecroute",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "POWERTOOLS_METRICS_DISABLED",
+        "POWERTOOLS_DEV",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    reset_clients()
+    with mock_aws():
+        specs = create_resources(names, zoo_dir)
+        yield Aws(names=names, specs={spec.model_id: spec for spec in specs})
+    reset_clients()
+
+
+@pytest.fixture
+def load(aws: Aws) -> Callable[[str], Handler]:
+    """Import an agent's handler now, after the environment is set (settings load at import)."""
+    return lambda agent: load_handler(LAMBDAS_DIR, agent)
+
+
+@pytest.fixture
+def invoke(load: Callable[[str], Handler]) -> Callable[[str, dict[str, Any]], Any]:
+    """Call an agent's handler the way Lambda does and round-trip its answer through JSON."""
+
+    def call(agent: str, event: dict[str, Any]) -> Any:
+        handler = load(agent)
+        payload = handler(event, FakeLambdaContext(function_name=f"mecroute-{agent}"))
+        return json.loads(json.dumps(payload))
+
+    return call
+
+
+@pytest.fixture
+def sample_event() -> Callable[[str], dict[str, Any]]:
+    """A sample state input from tests/events, as the state machine would hand it over."""
+
+    def read(name: str) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+        return loaded
+
+    return read

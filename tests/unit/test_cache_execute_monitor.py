@@ -1,0 +1,559 @@
+"""Cache, execute and monitor agents against in-memory fakes of their ports."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from mecroute.adapters.memory import (
+    MemoryDecisionLog,
+    MemoryMetricsStream,
+    MemoryRegistry,
+    MemoryResponseCache,
+)
+from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeHealth
+from mecroute.agents import cache, execute, monitor
+from mecroute.domain.errors import ModelIntegrityError, TierUnavailable
+from mecroute.domain.messages import (
+    AttemptFailure,
+    CachePlan,
+    Candidate,
+    ContextAnalysis,
+    ExecutionResult,
+    MonitorRecord,
+)
+from mecroute.domain.tasks import (
+    AttemptFailedTask,
+    Attempts,
+    FailedTask,
+    RejectedTask,
+    StepFunctionsError,
+    SucceededTask,
+)
+from mecroute.mec.engine import Inference
+from mecroute.mec.loader import VerifiedModels
+
+from .builders import (
+    CLOUD_MODEL,
+    DEVICE_MODEL,
+    EDGE_LARGE,
+    EDGE_SMALL,
+    NOW,
+    candidate,
+    context,
+    decision,
+    execution_result,
+    zoo_specs,
+)
+
+# -- fakes ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class FakeMecNodes:
+    """Records every call; `fail` makes every call raise TierUnavailable."""
+
+    fail: bool = False
+    loads: list[tuple[str, str, str, str]] = field(default_factory=list)
+    infers: list[tuple[str, str, str, int, float]] = field(default_factory=list)
+
+    def health(self, endpoint: str) -> NodeHealth:
+        return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=[])
+
+    def infer(
+        self, endpoint: str, model_id: str, prompt: str, output_tokens: int, timeout_s: float
+    ) -> NodeAnswer:
+        if self.fail:
+            raise TierUnavailable(f"{endpoint} is down")
+        self.infers.append((endpoint, model_id, prompt, output_tokens, timeout_s))
+        return NodeAnswer(output=f"answer from {model_id}", compute_ms=42.0, queued_ms=0.0)
+
+    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+        if self.fail:
+            raise TierUnavailable(f"{endpoint} is down")
+        self.loads.append((endpoint, model_id, artifact_key, sha256))
+
+
+@dataclass
+class SpyResponseCache(MemoryResponseCache):
+    lookups: list[str] = field(default_factory=list)
+
+    def get(self, key: str, now: float) -> ExecutionResult | None:
+        self.lookups.append(key)
+        return super().get(key, now)
+
+
+@dataclass
+class SpyDecisionLog(MemoryDecisionLog):
+    puts: list[MonitorRecord] = field(default_factory=list)
+
+    def put(self, record: MonitorRecord) -> None:
+        self.puts.append(record)
+        super().put(record)
+
+
+@dataclass
+class FakeCloud:
+    calls: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
+        self.calls.append((model_id, prompt, max_tokens))
+        return CloudAnswer(
+            output="cloud says hi", input_tokens=1000, output_tokens=1000, latency_ms=500.0
+        )
+
+
+class FakeOnnxModel:
+    def run(self, prompt: str) -> Inference:
+        return Inference(output=f"device label for {len(prompt)} chars", compute_ms=1.0)
+
+
+class FakeLocalModels:
+    def get(self, model: Any) -> FakeOnnxModel:
+        return FakeOnnxModel()
+
+
+@dataclass
+class BytesArtifacts:
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def get(self, key: str) -> bytes:
+        return self.blobs[key]
+
+
+SPECS = {spec.model_id: spec for spec in zoo_specs()}
+WARM = candidate("mec", EDGE_SMALL, placement="warm")
+
+
+def registry() -> MemoryRegistry:
+    return MemoryRegistry(list(SPECS.values()))
+
+
+def prepare(
+    ctx: ContextAnalysis,
+    target: Candidate,
+    *,
+    nodes: FakeMecNodes | None = None,
+    responses: MemoryResponseCache | None = None,
+    models: MemoryRegistry | None = None,
+) -> CachePlan:
+    return cache.prepare(
+        ctx,
+        target,
+        models or registry(),
+        nodes or FakeMecNodes(),
+        responses if responses is not None else MemoryResponseCache(),
+        NOW,
+    )
+
+
+def cache_with(
+    ctx: ContextAnalysis, model_id: str, expires_at: float = NOW + 60
+) -> SpyResponseCache:
+    responses = SpyResponseCache()
+    result = execution_result(ctx.request_id, model_id=model_id)
+    responses.put(cache.cache_key(ctx, model_id), result, expires_at)
+    return responses
+
+
+# -- cache agent ---------------------------------------------------------------------------------
+
+
+def test_cached_response_is_a_cache_hit_without_loading() -> None:
+    # Given the response cache already answered this prompt on this model
+    ctx = context()
+    responses = cache_with(ctx, EDGE_SMALL)
+    nodes = FakeMecNodes()
+
+    # When the cache agent prepares the warm target
+    plan = prepare(ctx, WARM, nodes=nodes, responses=responses)
+
+    # Then it answers from the cache and loads nothing
+    assert plan.action == "cache_hit"
+    assert plan.cached is not None
+    assert plan.cached.model_id == EDGE_SMALL
+    assert nodes.loads == []
+
+
+def test_cache_is_per_model() -> None:
+    ctx = context()
+
+    plan = prepare(ctx, WARM, responses=cache_with(ctx, EDGE_LARGE))
+
+    assert plan.action == "loaded"
+
+
+def test_cache_is_per_prompt() -> None:
+    responses = cache_with(context({"prompt": "first prompt"}), EDGE_SMALL)
+
+    plan = prepare(context({"prompt": "second prompt"}), WARM, responses=responses)
+
+    assert plan.action != "cache_hit"
+
+
+def test_expired_cache_entry_is_not_a_hit() -> None:
+    ctx = context()
+
+    plan = prepare(ctx, WARM, responses=cache_with(ctx, EDGE_SMALL, expires_at=NOW - 1))
+
+    assert plan.action == "loaded"
+
+
+def test_strict_privacy_request_never_consults_the_cache() -> None:
+    ctx = context({"privacy": "strict"})
+    responses = cache_with(ctx, EDGE_SMALL)
+
+    plan = prepare(ctx, WARM, responses=responses)
+
+    assert responses.lookups == []
+    assert plan.action != "cache_hit"
+
+
+def test_personal_data_request_never_consults_the_cache() -> None:
+    ctx = context(personal_data=["email"], effective_privacy="regional")
+    responses = cache_with(ctx, EDGE_SMALL)
+
+    plan = prepare(ctx, WARM, responses=responses)
+
+    assert responses.lookups == []
+    assert plan.action != "cache_hit"
+
+
+def test_personal_data_alone_is_enough_to_skip_the_cache() -> None:
+    ctx = context(personal_data=["phone"], effective_privacy="none")
+    responses = cache_with(ctx, EDGE_SMALL)
+
+    prepare(ctx, WARM, responses=responses)
+
+    assert responses.lookups == []
+
+
+def test_warm_mec_target_is_loaded_and_becomes_hot() -> None:
+    nodes = FakeMecNodes()
+    spec = SPECS[EDGE_SMALL]
+
+    plan = prepare(context(), WARM, nodes=nodes)
+
+    assert nodes.loads == [(WARM.endpoint, EDGE_SMALL, spec.artifact_key, spec.sha256)]
+    assert (plan.placement, plan.action) == ("hot", "loaded")
+    assert plan.load_ms >= 0
+    assert plan.target == WARM
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        candidate("mec", EDGE_SMALL, placement="hot"),
+        candidate("device", DEVICE_MODEL, placement="device"),
+        candidate("cloud", CLOUD_MODEL, placement="cold"),
+    ],
+    ids=["hot-mec", "device", "cloud"],
+)
+def test_targets_that_need_no_loading_are_left_alone(target: Candidate) -> None:
+    nodes = FakeMecNodes()
+
+    plan = prepare(context(), target, nodes=nodes)
+
+    assert nodes.loads == []
+    assert (plan.action, plan.placement) == ("none", target.placement)
+
+
+def test_unknown_model_raises_tier_unavailable() -> None:
+    target = candidate("mec", "no-such-model", placement="warm")
+
+    with pytest.raises(TierUnavailable, match="no-such-model"):
+        prepare(context(), target)
+
+
+def test_warm_target_without_endpoint_raises_tier_unavailable() -> None:
+    target = WARM.model_copy(update={"endpoint": None})
+
+    with pytest.raises(TierUnavailable):
+        prepare(context(), target)
+
+
+def test_failed_load_raises_tier_unavailable() -> None:
+    with pytest.raises(TierUnavailable):
+        prepare(context(), WARM, nodes=FakeMecNodes(fail=True))
+
+
+# -- execute agent -------------------------------------------------------------------------------
+
+
+def tiers(
+    nodes: FakeMecNodes | None = None,
+    responses: MemoryResponseCache | None = None,
+    cloud: FakeCloud | None = None,
+) -> execute.Tiers:
+    return execute.Tiers(
+        registry=registry(),
+        nodes=nodes or FakeMecNodes(),
+        cloud=cloud or FakeCloud(),
+        local_models=FakeLocalModels(),  # type: ignore[arg-type]
+        responses=responses if responses is not None else MemoryResponseCache(),
+        cloud_backhaul_ms=60.0,
+        response_ttl_s=600.0,
+    )
+
+
+def plan_for(target: Candidate, **fields: Any) -> CachePlan:
+    return CachePlan(
+        request_id="req-1", target=target, placement=target.placement, action="none", **fields
+    )
+
+
+def test_mec_execution_calls_the_node_and_reports_its_compute() -> None:
+    nodes = FakeMecNodes()
+    ctx = context({"sla": {"max_latency_ms": 2000}})
+    target = candidate("mec", EDGE_SMALL, placement="hot", network_ms=30.0)
+
+    result = execute.execute(ctx, target, plan_for(target), tiers(nodes=nodes), NOW)
+
+    ((endpoint, model_id, prompt, output_tokens, timeout_s),) = nodes.infers
+    assert (endpoint, model_id, prompt) == (target.endpoint, EDGE_SMALL, ctx.request.prompt)
+    assert output_tokens == ctx.output_tokens
+    assert timeout_s == 2.0
+    assert (result.tier, result.node_id, result.model_id) == ("mec", "mec-a", EDGE_SMALL)
+    assert result.compute_ms == 42.0
+    assert result.latency_ms >= 30.0
+    assert result.from_cache is False
+
+
+def test_cloud_execution_is_priced_from_the_tokens_it_used() -> None:
+    target = candidate("cloud", CLOUD_MODEL, placement="cold", network_ms=100.0)
+    spec = SPECS[CLOUD_MODEL]
+
+    result = execute.execute(context(), target, plan_for(target), tiers(), NOW)
+
+    assert result.tier == "cloud"
+    assert result.cost_usd == pytest.approx(
+        spec.price_per_1k_input_usd + spec.price_per_1k_output_usd
+    )
+    assert result.latency_ms == pytest.approx(600.0)
+
+
+def test_device_execution_returns_a_directive_to_fetch_the_model() -> None:
+    target = candidate("device", DEVICE_MODEL, placement="device")
+    spec = SPECS[DEVICE_MODEL]
+
+    result = execute.execute(context(), target, plan_for(target), tiers(), NOW)
+
+    assert result.tier == "device"
+    assert result.cost_usd == 0.0
+    assert result.device_directive is not None
+    assert result.device_directive.artifact_key == spec.artifact_key
+    assert result.device_directive.sha256 == spec.sha256
+    assert result.device_directive.installed is False
+
+
+def test_cached_plan_is_answered_without_running_anything() -> None:
+    nodes, cloud = FakeMecNodes(), FakeCloud()
+    ctx = context({"network": {"rtt_ms": 15}}, request_id="req-2")
+    cached = execution_result("req-1", cost_usd=0.002)
+
+    result = execute.execute(
+        ctx, WARM, plan_for(WARM, cached=cached), tiers(nodes=nodes, cloud=cloud), NOW
+    )
+
+    assert nodes.infers == []
+    assert cloud.calls == []
+    assert result.from_cache is True
+    assert result.request_id == "req-2"
+    assert result.cost_usd == 0.0
+    assert result.latency_ms == pytest.approx(75.0)
+    assert result.output == cached.output
+
+
+def test_result_is_cached_for_the_next_identical_request() -> None:
+    responses = MemoryResponseCache()
+    ctx = context()
+    target = candidate("mec", EDGE_SMALL, placement="hot")
+
+    result = execute.execute(ctx, target, plan_for(target), tiers(responses=responses), NOW)
+
+    assert responses.get(cache.cache_key(ctx, EDGE_SMALL), NOW + 1) == result
+    assert responses.get(cache.cache_key(ctx, EDGE_SMALL), NOW + 601) is None
+
+
+def test_private_result_is_never_cached() -> None:
+    responses = MemoryResponseCache()
+    target = candidate("mec", EDGE_SMALL, placement="hot")
+
+    execute.execute(
+        context({"privacy": "strict"}), target, plan_for(target), tiers(responses=responses), NOW
+    )
+
+    assert responses.entries == {}
+
+
+def test_execute_unknown_model_raises_tier_unavailable() -> None:
+    target = candidate("cloud", "ghost-model", placement="cold")
+
+    with pytest.raises(TierUnavailable, match="ghost-model"):
+        execute.execute(context(), target, plan_for(target), tiers(), NOW)
+
+
+def test_failing_node_raises_tier_unavailable() -> None:
+    target = candidate("mec", EDGE_SMALL, placement="hot")
+
+    with pytest.raises(TierUnavailable):
+        execute.execute(context(), target, plan_for(target), tiers(FakeMecNodes(fail=True)), NOW)
+
+
+def test_tampered_artifact_is_refused() -> None:
+    spec = SPECS[DEVICE_MODEL].model_copy(update={"sha256": hashlib.sha256(b"good").hexdigest()})
+    models = VerifiedModels(BytesArtifacts({spec.artifact_key: b"tampered"}))
+
+    with pytest.raises(ModelIntegrityError):
+        models.get(spec)
+
+
+# -- monitor agent -------------------------------------------------------------------------------
+
+
+def attempt_failed_task(index: int = 0, failures: list[AttemptFailure] | None = None):
+    return AttemptFailedTask(
+        action="attempt_failed",
+        request_id="req-1",
+        target=WARM,
+        error=StepFunctionsError(Error="TierUnavailable", Cause="x" * 5000),
+        attempts=Attempts(index=index, count=3, failures=failures or []),
+    )
+
+
+def test_attempt_failed_moves_the_cursor_and_keeps_earlier_failures() -> None:
+    earlier = AttemptFailure(candidate="device/x", error="TierUnavailable", cause="flat")
+    stream = MemoryMetricsStream()
+
+    attempts = monitor.attempt_failed(attempt_failed_task(1, [earlier]), stream, NOW)
+
+    assert (attempts.index, attempts.count) == (2, 3)
+    assert attempts.failures[0] == earlier
+    assert attempts.failures[1].candidate == WARM.label
+    assert attempts.failures[1].error == "TierUnavailable"
+    assert len(attempts.failures[1].cause) == 1000
+
+
+def test_attempt_failed_publishes_an_unsuccessful_outcome() -> None:
+    stream = MemoryMetricsStream()
+
+    monitor.attempt_failed(attempt_failed_task(), stream, NOW)
+
+    ((key, event),) = stream.records
+    assert key == "req-1"
+    assert event["kind"] == "outcome"
+    assert event["success"] is False
+    assert event["sla_met"] is False
+    assert (event["tier"], event["node_id"], event["model_id"]) == ("mec", "mec-a", EDGE_SMALL)
+    assert event["error"] == "TierUnavailable"
+
+
+def succeeded_task(latency_ms: float, max_latency_ms: int = 1000, failures: int = 0):
+    ctx = context({"sla": {"max_latency_ms": max_latency_ms}, "user_id": "alice"})
+    return SucceededTask(
+        action="succeeded",
+        context=ctx,
+        decision=decision(WARM),
+        result=execution_result(latency_ms=latency_ms),
+        failures=[
+            AttemptFailure(candidate=f"device/m{i}", error="TierUnavailable", cause="")
+            for i in range(failures)
+        ],
+    )
+
+
+def test_succeeded_writes_exactly_one_record() -> None:
+    log, stream = SpyDecisionLog(), MemoryMetricsStream()
+
+    record = monitor.succeeded(succeeded_task(200), log, stream, NOW)
+
+    assert log.puts == [record]
+    assert log.get("req-1") == record
+    assert record.status == "succeeded"
+    assert record.user_id == "alice"
+    assert record.error is None
+    assert record.recorded_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("latency_ms", "sla_met"), [(200.0, True), (1000.0, True), (1000.5, False), (5000.0, False)]
+)
+def test_succeeded_judges_the_sla_against_measured_latency(
+    latency_ms: float, sla_met: bool
+) -> None:
+    record = monitor.succeeded(
+        succeeded_task(latency_ms), MemoryDecisionLog(), MemoryMetricsStream(), NOW
+    )
+
+    assert record.sla_met is sla_met
+
+
+def test_succeeded_publishes_a_successful_outcome_with_fallback_count() -> None:
+    stream = MemoryMetricsStream()
+
+    monitor.succeeded(succeeded_task(200, failures=2), MemoryDecisionLog(), stream, NOW)
+
+    ((key, event),) = stream.records
+    assert key == "req-1"
+    assert event["success"] is True
+    assert event["latency_ms"] == 200
+    assert event["fallbacks"] == 2
+    assert event["from_cache"] is False
+
+
+def failed_task(failures: list[AttemptFailure]) -> FailedTask:
+    return FailedTask(
+        action="failed",
+        error="NoTierAvailable" if failures else "NoFeasibleRoute",
+        context=context(),
+        decision=decision(None, reason="no feasible candidate: removed by privacy 1"),
+        failures=failures,
+    )
+
+
+def test_failed_after_attempts_records_error_and_every_failure() -> None:
+    failures = [
+        AttemptFailure(candidate="mec/a/m", error="TierUnavailable", cause="down"),
+        AttemptFailure(candidate="cloud/c", error="States.Timeout", cause=""),
+    ]
+    log = SpyDecisionLog()
+
+    record = monitor.failed(failed_task(failures), log, MemoryMetricsStream(), NOW)
+
+    assert log.puts == [record]
+    assert record.status == "failed"
+    assert record.error == "NoTierAvailable"
+    assert record.error_detail == (
+        "every candidate failed: mec/a/m: TierUnavailable; cloud/c: States.Timeout"
+    )
+    assert record.result is None
+    assert record.sla_met is False
+
+
+def test_failed_without_attempts_explains_with_the_routing_reason() -> None:
+    stream = MemoryMetricsStream()
+
+    record = monitor.failed(failed_task([]), MemoryDecisionLog(), stream, NOW)
+
+    assert record.error == "NoFeasibleRoute"
+    assert record.error_detail == "no feasible candidate: removed by privacy 1"
+    assert stream.records[0][1]["kind"] == "failure"
+
+
+def test_rejected_request_is_recorded_for_an_unknown_user() -> None:
+    log = SpyDecisionLog()
+    task = RejectedTask(
+        action="rejected",
+        request_id="bad-1",
+        error=StepFunctionsError(Error="InvalidRequest", Cause='{"problems": []}'),
+    )
+
+    record = monitor.rejected(task, log, MemoryMetricsStream(), NOW)
+
+    assert log.puts == [record]
+    assert (record.user_id, record.status, record.error) == ("unknown", "failed", "InvalidRequest")
+    assert record.decision is None
+    assert record.error_detail == '{"problems": []}'
