@@ -9,24 +9,34 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.aws import client
-from mecroute.adapters.cloud import BedrockCloud, CloudSimulator
+from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.ports import CloudModel
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.agents import execute as agent
 from mecroute.domain.tasks import ExecuteTask
+from mecroute.mec.engine import TIER_THREADS
 from mecroute.mec.loader import VerifiedModels
 from mecroute.runtime.observability import logger, metrics, tracer
 from mecroute.runtime.settings import ExecuteSettings
 
 settings = ExecuteSettings.from_env()
 registry = DynamoModelRegistry(settings.models_table)
-local_models = VerifiedModels(S3ArtifactStore(settings.artifacts_bucket))
+artifacts = S3ArtifactStore(settings.artifacts_bucket)
+local_models = VerifiedModels(artifacts, threads=TIER_THREADS["device"])
 cloud: CloudModel = (
     BedrockCloud(client("bedrock-runtime"), settings.bedrock_model_id)
     if settings.cloud_provider == "bedrock"
-    else CloudSimulator(registry, local_models)
+    else CloudSimulator(
+        registry,
+        VerifiedModels(artifacts, threads=TIER_THREADS["cloud"]),
+        throttle=(
+            None
+            if settings.cloud_sim_requests_per_s is None
+            else Throttle.per_second(settings.cloud_sim_requests_per_s)
+        ),
+    )
 )
 tiers = agent.Tiers(
     registry=registry,

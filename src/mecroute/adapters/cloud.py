@@ -1,18 +1,54 @@
-"""The cloud tier: Amazon Bedrock's Converse API, or a local simulator with the same interface."""
+"""The cloud tier: Amazon Bedrock's Converse API, or a local stand-in for the Bedrock client.
+
+The simulator replaces the `bedrock-runtime` client, not the adapter: its answers go through
+the same parsing and its errors (ThrottlingException included) through the same mapping as
+Bedrock's, so the execute agent cannot tell which one served it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
+import random
+import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from mecroute.adapters.ports import CloudAnswer, ModelRegistry
+from mecroute.agents.context import estimate_tokens
 from mecroute.domain.errors import TierUnavailable
 from mecroute.mec.engine import emulated_compute_ms
 from mecroute.mec.loader import VerifiedModels
 
 _RETRYABLE = {"ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException"}
+
+
+def converse(client: Any, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
+    """One Converse call, with Bedrock's failures turned into the pipeline's TierUnavailable."""
+    started = time.perf_counter()
+    try:
+        response = client.converse(
+            modelId=model_id,
+            messages=[{"role": "user", "content": [{"text": prompt}]}],
+            inferenceConfig={"maxTokens": max_tokens},
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "ClientError")
+        kind = "throttled" if code in _RETRYABLE else "failed"
+        raise TierUnavailable(f"Bedrock {kind}: {code}") from None
+    text = "".join(block.get("text", "") for block in response["output"]["message"]["content"])
+    usage = response.get("usage", {})
+    return CloudAnswer(
+        output=text,
+        input_tokens=int(usage.get("inputTokens", 0)),
+        output_tokens=int(usage.get("outputTokens", 0)),
+        latency_ms=float(
+            response.get("metrics", {}).get("latencyMs", (time.perf_counter() - started) * 1000)
+        ),
+    )
 
 
 class BedrockCloud:
@@ -23,54 +59,132 @@ class BedrockCloud:
         self.bedrock_model_id = bedrock_model_id
 
     def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
-        started = time.perf_counter()
-        try:
-            response = self.client.converse(
-                modelId=self.bedrock_model_id,
-                messages=[{"role": "user", "content": [{"text": prompt}]}],
-                inferenceConfig={"maxTokens": max_tokens},
-            )
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "ClientError")
-            kind = "throttled" if code in _RETRYABLE else "failed"
-            raise TierUnavailable(f"Bedrock {kind}: {code}") from None
-        text = "".join(
-            block.get("text", "") for block in response["output"]["message"]["content"]
-        )
-        usage = response.get("usage", {})
-        return CloudAnswer(
-            output=text,
-            input_tokens=int(usage.get("inputTokens", 0)),
-            output_tokens=int(usage.get("outputTokens", 0)),
-            latency_ms=float(
-                response.get("metrics", {}).get(
-                    "latencyMs", (time.perf_counter() - started) * 1000
-                )
-            ),
-        )
+        return converse(self.client, self.bedrock_model_id, prompt, max_tokens)
 
 
-class CloudSimulator:
-    """Runs the zoo's cloud-class graph and reports a frontier model's latency profile.
+@dataclass
+class Throttle:
+    """A token bucket, the shape of a Bedrock on-demand quota. `Throttle(0, 0)` refuses all."""
 
-    Latency is modelled rather than slept so offline runs stay fast: the emulated compute
-    of the cloud model for the request's tokens, plus the measured onnxruntime time.
+    requests_per_s: float
+    burst: int
+    _tokens: float = field(init=False, repr=False, compare=False)
+    _refilled_at: float = field(
+        init=False, repr=False, compare=False, default_factory=time.monotonic
+    )
+    _lock: threading.Lock = field(
+        init=False, repr=False, compare=False, default_factory=threading.Lock
+    )
+
+    def __post_init__(self) -> None:
+        self._tokens = float(self.burst)
+
+    @classmethod
+    def per_second(cls, requests_per_s: float) -> Throttle:
+        return cls(requests_per_s, burst=math.ceil(requests_per_s))
+
+    def admit(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            elapsed, self._refilled_at = now - self._refilled_at, now
+            self._tokens = min(self.burst, self._tokens + elapsed * self.requests_per_s)
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+class LocalBedrockRuntime:
+    """Answers `converse(...)` as the bedrock-runtime client does, from the zoo's cloud graph.
+
+    Latency: the registry's reference figure for the tokens used (the router's own model),
+    times log-normal jitter, reported in `metrics.latencyMs` and slept only if time_scale > 0.
+    Cost: usage counts input tokens the way the context agent estimates them and an answer
+    length that, as with a hosted model, usually stops short of maxTokens (fixed per prompt,
+    so a repeated prompt costs the same).
     """
 
-    def __init__(self, registry: ModelRegistry, models: VerifiedModels) -> None:
+    # Spread of hosted-model latency around its median: p99 is about 1.6 x the median.
+    LATENCY_SIGMA = 0.2
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        models: VerifiedModels,
+        throttle: Throttle | None = None,
+        time_scale: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
         self.registry = registry
         self.models = models
+        self.throttle = throttle
+        self.time_scale = time_scale
+        self._rng = rng or random.Random()
+
+    def converse(
+        self, *, modelId: str, messages: list[dict[str, Any]], inferenceConfig: dict[str, Any]
+    ) -> dict[str, Any]:
+        if self.throttle is not None and not self.throttle.admit():
+            raise _client_error(
+                "ThrottlingException", "Too many requests, please wait before trying again.", 429
+            )
+        spec = next((m for m in self.registry.list_models() if m.model_id == modelId), None)
+        if spec is None or "cloud" not in spec.tiers:
+            raise _client_error("ValidationException", "The provided model identifier is invalid.")
+        prompt = "".join(
+            block.get("text", "") for message in messages for block in message["content"]
+        )
+        max_tokens = int(inferenceConfig.get("maxTokens", 512))
+        inference = self.models.get(spec).run(prompt)
+        input_tokens = estimate_tokens(prompt)
+        output_tokens = _answer_length(prompt, max_tokens)
+        median_ms = emulated_compute_ms(spec.latency_ms, input_tokens + output_tokens, 1.0)
+        latency_ms = median_ms * self._rng.lognormvariate(0.0, self.LATENCY_SIGMA)
+        latency_ms += inference.compute_ms
+        if self.time_scale > 0:
+            time.sleep(latency_ms * self.time_scale / 1000)
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": inference.output}]}},
+            "stopReason": "max_tokens" if output_tokens >= max_tokens else "end_turn",
+            "usage": {
+                "inputTokens": input_tokens,
+                "outputTokens": output_tokens,
+                "totalTokens": input_tokens + output_tokens,
+            },
+            "metrics": {"latencyMs": round(latency_ms)},
+        }
+
+
+class CloudSimulator(BedrockCloud):
+    """The offline cloud tier: BedrockCloud's own code over LocalBedrockRuntime.
+
+    Addressed by registry model id (offline there is no Bedrock model id to map it to).
+    """
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        models: VerifiedModels,
+        throttle: Throttle | None = None,
+        time_scale: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.runtime = LocalBedrockRuntime(registry, models, throttle, time_scale, rng)
+        super().__init__(self.runtime, bedrock_model_id="")
 
     def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
-        spec = next((m for m in self.registry.list_models() if m.model_id == model_id), None)
-        if spec is None:
-            raise TierUnavailable(f"cloud simulator has no model {model_id}")
-        inference = self.models.get(spec).run(prompt)
-        input_tokens = max(1, len(prompt) // 4)
-        latency = emulated_compute_ms(spec.latency_ms, input_tokens + max_tokens, 1.0)
-        return CloudAnswer(
-            output=inference.output,
-            input_tokens=input_tokens,
-            output_tokens=max_tokens,
-            latency_ms=latency + inference.compute_ms,
-        )
+        return converse(self.client, model_id, prompt, max_tokens)
+
+
+def _answer_length(prompt: str, max_tokens: int) -> int:
+    """Between 60% and 100% of the cap, fixed by the prompt."""
+    fraction = 0.6 + 0.4 * hashlib.sha256(prompt.encode()).digest()[0] / 255
+    return max(1, min(max_tokens, round(max_tokens * fraction)))
+
+
+def _client_error(code: str, message: str, status: int = 400) -> ClientError:
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "Converse")

@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from mecroute.adapters.aws import table
 from mecroute.adapters.tables import DECISIONS_USER_INDEX
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
-from mecroute.domain.registry import ModelSpec, NodeRecord
+from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -72,13 +73,64 @@ class DynamoNodeDirectory:
     def put(self, node: NodeRecord) -> None:
         table(self.table_name).put_item(Item=to_item(node.model_dump()))
 
+    def heartbeat(self, node_id: str, beat: Heartbeat) -> bool:
+        """Refresh only the health and load fields; False when the node is not registered.
+
+        The condition keeps a heartbeat from creating a partial record (no endpoint, no site)
+        that readers could not parse: an unregistered node must register first.
+        """
+        fields = to_item(beat.model_dump())
+        try:
+            table(self.table_name).update_item(
+                Key={"node_id": node_id},
+                UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in fields),
+                ExpressionAttributeNames={f"#{name}": name for name in fields},
+                ExpressionAttributeValues={f":{name}": value for name, value in fields.items()},
+                ConditionExpression="attribute_exists(node_id)",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
 
 class DynamoStatsStore:
+    """Learned statistics, one item per `stat_key`; the aggregator writes them optimistically."""
+
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
 
     def list_stats(self) -> list[TierStat]:
-        return [TierStat.model_validate(item) for item in _scan(self.table_name)]
+        return [_stat(item) for item in _scan(self.table_name)]
+
+    def get(self, stat_key: str) -> TierStat | None:
+        item = table(self.table_name).get_item(Key={"stat_key": stat_key}).get("Item")
+        return _stat(from_item(item)) if item else None
+
+    def put_if_unchanged(self, stat_key: str, stat: TierStat, expected_samples: int | None) -> bool:
+        """Write unless another writer moved the item on since it was read (then False)."""
+        if expected_samples is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(stat_key)"}
+        else:
+            condition = {
+                "ConditionExpression": "samples = :expected",
+                "ExpressionAttributeValues": {":expected": expected_samples},
+            }
+        try:
+            table(self.table_name).put_item(
+                Item={"stat_key": stat_key, **to_item(stat.model_dump())}, **condition
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _stat(item: dict[str, Any]) -> TierStat:
+    # The item also holds its key (and may grow attributes); TierStat forbids extra fields.
+    return TierStat.model_validate({k: v for k, v in item.items() if k in TierStat.model_fields})
 
 
 class DynamoResponseCache:

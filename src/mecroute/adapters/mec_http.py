@@ -8,7 +8,7 @@ import urllib.request
 from typing import Any
 
 from mecroute.adapters.ports import NodeAnswer, NodeHealth
-from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.errors import ModelIntegrityError, TierUnavailable
 
 
 class HttpMecNodes:
@@ -22,12 +22,20 @@ class HttpMecNodes:
             queue_depth=int(body["queue_depth"]),
             slots=int(body["slots"]),
             hot_models=list(body["loaded_models"]),
+            status=str(body.get("status", "ok")),
         )
 
     def infer(
         self, endpoint: str, model_id: str, prompt: str, output_tokens: int, timeout_s: float
     ) -> NodeAnswer:
-        payload = {"model_id": model_id, "prompt": prompt, "output_tokens": output_tokens}
+        # The router already models the network from the request's telemetry and the site's
+        # distance; the node emulating it too would count the same round trip twice.
+        payload = {
+            "model_id": model_id,
+            "prompt": prompt,
+            "output_tokens": output_tokens,
+            "emulate_network": False,
+        }
         body = self._call("POST", f"{endpoint}/infer", payload, timeout_s)
         return NodeAnswer(
             output=str(body["output"]),
@@ -57,6 +65,12 @@ class HttpMecNodes:
                 return body
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")[:300]
-            raise TierUnavailable(f"{method} {url} answered {error.code}: {detail}") from None
+            retry_after = error.headers.get("Retry-After")
+            if retry_after:
+                detail += f" (Retry-After {retry_after}s)"
+            message = f"{method} {url} answered {error.code}: {detail}"
+            if error.code == 422 and "ModelIntegrityError" in detail:
+                raise ModelIntegrityError(message) from None
+            raise TierUnavailable(message) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             raise TierUnavailable(f"{method} {url} failed: {error}") from None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
-from mecroute.domain.registry import ModelSpec, NodeRecord
+from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 
 
 @dataclass
@@ -23,6 +23,16 @@ class MemoryNodes:
 
     def list_nodes(self) -> list[NodeRecord]:
         return list(self.nodes)
+
+    def put(self, node: NodeRecord) -> None:
+        self.nodes = [n for n in self.nodes if n.node_id != node.node_id] + [node]
+
+    def heartbeat(self, node_id: str, beat: Heartbeat) -> bool:
+        for index, node in enumerate(self.nodes):
+            if node.node_id == node_id:
+                self.nodes[index] = node.model_copy(update=beat.model_dump())
+                return True
+        return False
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
-from mecroute.domain.registry import ModelSpec, NodeRecord
+from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 
 
 class ModelRegistry(Protocol):
@@ -17,8 +17,24 @@ class NodeDirectory(Protocol):
     def list_nodes(self) -> list[NodeRecord]: ...
 
 
+class NodeRegistration(Protocol):
+    """What a MEC node writes about itself: its record once, then heartbeats."""
+
+    def put(self, node: NodeRecord) -> None: ...
+
+    def heartbeat(self, node_id: str, beat: Heartbeat) -> bool: ...
+
+
 class StatsStore(Protocol):
     def list_stats(self) -> list[TierStat]: ...
+
+
+class StatsWriter(Protocol):
+    """What the aggregator needs: read one statistic, write it back unless it moved on."""
+
+    def get(self, stat_key: str) -> TierStat | None: ...
+
+    def put_if_unchanged(self, stat_key: str, stat: TierStat, expected_samples: int | None) -> bool: ...
 
 
 class ResponseCache(Protocol):
@@ -49,6 +65,7 @@ class NodeHealth:
     queue_depth: int
     slots: int
     hot_models: list[str]
+    status: str = "ok"
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,12 @@ def assess(
 def probe(
     record: NodeRecord, nodes: MecNodes, now: float, heartbeat_timeout_s: float
 ) -> NodeStatus:
-    """Live health from the node itself; the table's heartbeat when the node cannot be reached."""
+    """Live health from the node itself; the table's heartbeat when the node cannot be reached.
+
+    A node is available only if it answers its probe AND its heartbeat is fresh: a stale
+    heartbeat means the node's own view of itself stopped, even if something still answers
+    at its address (a hung process, an address reused by another task).
+    """
     base = {
         "node_id": record.node_id,
         "site": record.site,
@@ -47,10 +52,10 @@ def probe(
         "memory_budget_mb": record.memory_budget_mb,
         "queue_limit": record.queue_limit,
     }
+    age = max(0.0, now - record.heartbeat_at)
     try:
         health = nodes.health(record.endpoint)
     except TierUnavailable as error:
-        age = max(0.0, now - record.heartbeat_at)
         return NodeStatus(
             **base,
             healthy=False,
@@ -63,14 +68,23 @@ def probe(
             heartbeat_age_s=age,
         )
     saturated = health.in_flight >= health.slots and health.queue_depth >= record.queue_limit
+    if age > heartbeat_timeout_s:
+        reason = f"heartbeat stale: last {age:.1f}s ago, timeout {heartbeat_timeout_s:g}s"
+    elif health.status != "ok" or record.status != "ok":
+        status = health.status if health.status != "ok" else record.status
+        reason = f"node {status}: takes no new requests"
+    elif saturated:
+        reason = "saturated: every slot busy and the queue full"
+    else:
+        reason = ""
     return NodeStatus(
         **base,
-        healthy=not saturated,
-        unhealthy_reason="saturated: every slot busy and the queue full" if saturated else "",
+        healthy=not reason,
+        unhealthy_reason=reason,
         slots=health.slots,
         free_slots=max(0, health.slots - health.in_flight),
         queue_depth=health.queue_depth,
         utilisation=min(1.0, health.in_flight / health.slots),
         hot_models=health.hot_models,
-        heartbeat_age_s=0.0,
+        heartbeat_age_s=age,
     )

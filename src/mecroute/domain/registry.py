@@ -41,6 +41,31 @@ class ModelSpec(Record):
     price_per_1k_input_usd: float = Field(default=0.0, ge=0)
     price_per_1k_output_usd: float = Field(default=0.0, ge=0)
     use_cases: list[str] = Field(default_factory=list)
+    measured_latency_ms: dict[Tier, float] = Field(
+        default_factory=dict,
+        description=(
+            "onnxruntime p50 for one request, measured when the zoo was built, with the session "
+            "settings each tier runs the graph with; `latency_ms` stays the reference figure."
+        ),
+    )
+
+
+NodeLifecycle = Literal["ok", "draining", "stopped"]
+
+
+class Heartbeat(Record):
+    """What a MEC node writes to its nodes-table record every few seconds: health and load.
+
+    Only these fields change on a heartbeat; the static fields are written at registration.
+    """
+
+    heartbeat_at: float
+    status: NodeLifecycle = "ok"
+    in_flight: int = Field(default=0, ge=0)
+    queue_depth: int = Field(default=0, ge=0)
+    utilisation: float = Field(default=0.0, ge=0, le=1)
+    hot_models: list[str] = Field(default_factory=list)
+    memory_used_mb: float = Field(default=0.0, ge=0)
 
 
 class NodeRecord(Record):
@@ -61,5 +86,8 @@ class NodeRecord(Record):
     memory_budget_mb: float = Field(default=2048, ge=0)
     hot_models: list[str] = Field(default_factory=list)
     heartbeat_at: float = 0.0
+    status: NodeLifecycle = "ok"
     in_flight: int = 0
     queue_depth: int = 0
+    utilisation: float = 0.0
+    memory_used_mb: float = 0.0

@@ -1,4 +1,4 @@
-"""The `mecroute` command: one request end to end, or the local API."""
+"""The `mecroute` command: one request end to end, the local API, one MEC node, the zoo."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from mecroute.local.runtime import OfflineRuntime, Run
@@ -28,17 +29,38 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--verbose", action="store_true")
 
-    node = commands.add_parser("node", help="run one MEC node (see mecroute.mec.node)")
-    node.add_argument("args", nargs=argparse.REMAINDER)
+    from mecroute.mec import node as mec_node
+
+    node = commands.add_parser(
+        "node", help="run one MEC node on its own (docs/mec-node.md)", description=mec_node.__doc__
+    )
+    mec_node.add_arguments(node)
+
+    zoo = commands.add_parser("build-zoo", help="build the ONNX model zoo and its registry entries")
+    zoo.add_argument("--out", type=Path, required=True, help="directory, laid out like the bucket")
 
     args = parser.parse_args(argv)
     if args.command == "invoke":
         return _invoke(args)
     if args.command == "serve":
         return _serve(args)
-    from mecroute.mec import node as mec_node
+    if args.command == "build-zoo":
+        return _build_zoo(args.out)
+    return mec_node.run(args)
 
-    mec_node.main(args.args)
+
+def _build_zoo(out: Path) -> int:
+    from mecroute.mec.zoo import build_zoo
+
+    heading = f"{'model':<20} {'tiers':<11} {'size MB':>8} {'ref ms':>7}"
+    print(f"{heading}  measured onnxruntime p50  sha256")
+    for spec, _ in build_zoo(out):
+        measured = ", ".join(f"{tier} {ms:.3f} ms" for tier, ms in spec.measured_latency_ms.items())
+        print(
+            f"{spec.model_id:<20} {','.join(spec.tiers):<11} {spec.size_mb:>8.3f} "
+            f"{spec.latency_ms:>7.0f}  {measured:<24}  {spec.sha256[:12]}"
+        )
+    print(f"artifacts and registry.json in {out}")
     return 0
 
 
@@ -72,7 +94,9 @@ def _as_json(run: Run) -> dict[str, Any]:
 
 
 def _as_text(run: Run) -> str:
-    lines = [f"request {run.request_id}: {run.status} in {run.duration_ms:.0f} ms (offline pipeline)"]
+    lines = [
+        f"request {run.request_id}: {run.status} in {run.duration_ms:.0f} ms (offline pipeline)"
+    ]
     output = run.output or run.record or {}
     decision = output.get("decision")
     if decision and decision.get("primary"):
@@ -81,7 +105,9 @@ def _as_text(run: Run) -> str:
         lines.append(f"decision: {where} model {primary['model_id']} (score {primary['score']})")
         lines.append("scores:   " + ", ".join(f"{k} {v}" for k, v in primary["scores"].items()))
         lines.append(f"reason:   {decision['reason']}")
-        fallbacks = [f"{c['tier']}/{c['node_id'] or '-'}/{c['model_id']}" for c in decision["fallbacks"]]
+        fallbacks = [
+            f"{c['tier']}/{c['node_id'] or '-'}/{c['model_id']}" for c in decision["fallbacks"]
+        ]
         lines.append(f"fallbacks: {', '.join(fallbacks) or 'none'}")
     result = output.get("result")
     if result:

@@ -1,36 +1,35 @@
-"""Local MEC node processes: one per site profile, on 127.0.0.1, stopped with the runtime."""
+"""Local MEC node processes: one `mecroute node` per site profile on 127.0.0.1, stopped with
+the runtime. The profiles themselves live in `mecroute.mec.profiles`, shared with the node."""
 
 from __future__ import annotations
 
 import json
-import os
+import select
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
-from mecroute.domain.registry import NodeRecord
+from mecroute.mec.profiles import DEFAULT_SITES, PROFILES, SiteProfile
 
+__all__ = [
+    "DEFAULT_SITES",
+    "NodeProcess",
+    "SiteProfile",
+    "free_port",
+    "node_arguments",
+    "start_nodes",
+]
 
-@dataclass(frozen=True)
-class SiteProfile:
-    node_id: str
-    site: str
-    slots: int
-    queue_limit: int
-    speed_factor: float
-    site_rtt_ms: float
-    memory_budget_mb: float
-    preload: tuple[str, ...]
-
-
-# Three sites with different capacity and distance from the radio.
-DEFAULT_SITES: tuple[SiteProfile, ...] = (
-    SiteProfile("mec-metro-1", "metro-5g", 4, 16, 1.0, 2.0, 2048, ("edge-large-v1", "edge-small-v1")),
-    SiteProfile("mec-suburb-1", "suburban-lte", 2, 8, 0.6, 8.0, 512, ("edge-small-v1",)),
-    SiteProfile("mec-venue-1", "stadium-5g", 8, 32, 1.5, 1.0, 4096, ("edge-large-v1", "tinytext-device-v1")),
-)
+# Profile fields a site may change relative to the named profile, and the node's flag for each.
+_OVERRIDE_FLAGS = {
+    "slots": "--slots",
+    "queue_limit": "--queue-limit",
+    "speed_factor": "--speed-factor",
+    "site_rtt_ms": "--site-rtt-ms",
+    "memory_budget_mb": "--memory-budget-mb",
+}
 
 
 def free_port() -> int:
@@ -50,23 +49,8 @@ class NodeProcess:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def record(self, region: str, now: float) -> NodeRecord:
-        p = self.profile
-        return NodeRecord(
-            node_id=p.node_id,
-            site=p.site,
-            endpoint=self.endpoint,
-            region=region,
-            slots=p.slots,
-            queue_limit=p.queue_limit,
-            speed_factor=p.speed_factor,
-            site_rtt_ms=p.site_rtt_ms,
-            memory_budget_mb=p.memory_budget_mb,
-            hot_models=[],
-            heartbeat_at=now,
-        )
-
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM (the node drains its accepted requests), then SIGKILL if it hangs."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -74,36 +58,70 @@ class NodeProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def node_arguments(profile: SiteProfile) -> list[str]:
+    """`mecroute node` flags for `profile`: its name, plus whatever it changes from that name."""
+    named = PROFILES.get(profile.site)
+    if named is None or named.access != profile.access:
+        raise ValueError(f"site {profile.site!r} must be a named profile: {sorted(PROFILES)}")
+    arguments = ["--profile", profile.site, "--node-id", profile.node_id]
+    for field, flag in _OVERRIDE_FLAGS.items():
+        if getattr(profile, field) != getattr(named, field):
+            arguments += [flag, str(getattr(profile, field))]
+    if profile.preload != named.preload:
+        arguments += ["--preload", ",".join(profile.preload)]
+    return arguments
 
 
 def start_nodes(
-    sites: tuple[SiteProfile, ...], bucket: str, env: dict[str, str], time_scale: float
+    sites: tuple[SiteProfile, ...],
+    env: dict[str, str],
+    time_scale: float,
+    heartbeat_s: float,
+    extra_arguments: tuple[str, ...] = (),
 ) -> list[NodeProcess]:
+    """Start every node at once, then wait for each to load its models and listen."""
     started = []
-    for profile in sites:
-        port = free_port()
-        command = [
-            sys.executable, "-m", "mecroute.mec.node",
-            "--port", str(port),
-            "--bucket", bucket,
-            "--slots", str(profile.slots),
-            "--queue-limit", str(profile.queue_limit),
-            "--speed-factor", str(profile.speed_factor),
-            "--time-scale", str(time_scale),
-        ]
-        process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            command, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True
-        )
-        started.append(NodeProcess(profile, port, process))
-    for node in started:
-        _wait_listening(node)
+    try:
+        for profile in sites:
+            port = free_port()
+            command = [
+                sys.executable, "-m", "mecroute.mec.node",
+                "--port", str(port),
+                *node_arguments(profile),
+                "--time-scale", str(time_scale),
+                "--heartbeat-s", str(heartbeat_s),
+                *extra_arguments,
+            ]  # fmt: skip
+            process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+                command, env=env, stdout=subprocess.PIPE, text=True
+            )
+            started.append(NodeProcess(profile, port, process))
+        for node in started:
+            _wait_listening(node)
+    except BaseException:
+        for node in started:
+            node.stop()
+        raise
     return started
 
 
-def _wait_listening(node: NodeProcess, timeout_s: float = 30.0) -> None:
-    assert node.process.stdout is not None
+def _wait_listening(node: NodeProcess, timeout_s: float = 60.0) -> None:
+    """The node prints one JSON line once it serves; anything else means it did not start."""
+    stdout = node.process.stdout
+    assert stdout is not None
     deadline = time.monotonic() + timeout_s
-    line = node.process.stdout.readline()
-    if not line or "listening" not in json.loads(line) or time.monotonic() > deadline:
-        node.stop()
-        raise RuntimeError(f"MEC node {node.profile.node_id} did not start")
+    while time.monotonic() < deadline and node.process.poll() is None:
+        readable, _, _ = select.select([stdout], [], [], 0.1)
+        if readable:
+            line = stdout.readline()
+            try:
+                if "listening" in json.loads(line):
+                    return
+            except ValueError:
+                pass
+            break
+    raise RuntimeError(f"MEC node {node.profile.node_id} did not start (see its stderr above)")

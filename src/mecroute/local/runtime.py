@@ -71,6 +71,7 @@ class OfflineRuntime:
     sites: tuple[SiteProfile, ...] = DEFAULT_SITES
     names: Names = field(default_factory=Names)
     time_scale: float = 1.0
+    heartbeat_s: float = 1.0
     verbose: bool = False
     moto_port: int = 0
     nodes: list[NodeProcess] = field(default_factory=list)
@@ -87,12 +88,12 @@ class OfflineRuntime:
         try:
             from mecroute.local import seed
 
-            specs = seed.create_resources(self.names, ZOO_DIR)
+            seed.create_resources(self.names, ZOO_DIR)
+            # Each node registers itself, loads its site's models from S3 (sha256-checked)
+            # and heartbeats into the nodes table, exactly as it does on Fargate.
             self.nodes = start_nodes(
-                self.sites, self.names.artifacts_bucket, self._aws_env(), self.time_scale
+                self.sites, self._node_env(), self.time_scale, self.heartbeat_s
             )
-            seed.register_nodes(self.names, [n.record(REGION, time.time()) for n in self.nodes])
-            seed.preload(self.nodes, specs)
             self.lambdas = InProcessLambdas(
                 {agent: load_handler(LAMBDAS_DIR, agent) for agent in AGENTS}
             )
@@ -194,6 +195,14 @@ class OfflineRuntime:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
+        }
+
+    def _node_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self._aws_env(),
+            **self.names.environment(),
+            "PYTHONUNBUFFERED": "1",
         }
 
     def _set_env(self, values: dict[str, str]) -> None:

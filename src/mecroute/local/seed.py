@@ -1,4 +1,7 @@
-"""Creates the offline AWS resources in moto and seeds the model registry and MEC nodes."""
+"""Creates the offline AWS resources in moto and seeds the model registry and artifacts.
+
+MEC nodes register themselves in the nodes table when they start (see mecroute.mec.heartbeat).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mecroute.adapters.aws import client
-from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory
-from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.adapters.dynamodb import DynamoModelRegistry
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.adapters.tables import DECISIONS_USER_INDEX, TABLE_KEYS
-from mecroute.domain.registry import ModelSpec, NodeRecord
+from mecroute.domain.registry import ModelSpec
 from mecroute.mec.zoo import build_zoo
 
 if TYPE_CHECKING:
-    from mecroute.local.fleet import NodeProcess
     from mecroute.local.runtime import Names
 
 
@@ -57,19 +58,3 @@ def seed_registry(names: Names, zoo_dir: Path) -> list[ModelSpec]:
         registry.put(spec)
         specs.append(spec)
     return specs
-
-
-def register_nodes(names: Names, records: list[NodeRecord]) -> None:
-    directory = DynamoNodeDirectory(names.nodes_table)
-    for record in records:
-        directory.put(record)
-
-
-def preload(nodes: list[NodeProcess], specs: list[ModelSpec]) -> None:
-    """Load each site's hot models the way the cache agent does: from S3, sha256-checked."""
-    by_id = {spec.model_id: spec for spec in specs}
-    http = HttpMecNodes()
-    for node in nodes:
-        for model_id in node.profile.preload:
-            spec = by_id[model_id]
-            http.load(node.endpoint, model_id, spec.artifact_key, spec.sha256)

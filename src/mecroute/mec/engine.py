@@ -1,4 +1,4 @@
-"""Runs a zoo model on a prompt with onnxruntime: the same code on device, MEC node and cloud sim."""
+"""Runs a zoo model on a prompt with onnxruntime: the same code on device, MEC node, cloud sim."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import onnxruntime as ort
 
 FEATURES = 256
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Intra-op threads per session where each tier runs the graph: a phone keeps inference on one
+# core; a MEC node runs one single-threaded session per slot so slots do not fight over cores;
+# the cloud simulator serves one request at a time and may use every core (0 = all).
+TIER_THREADS: dict[str, int] = {"device": 1, "mec": 1, "cloud": 0}
 
 
 def featurise(prompt: str) -> np.ndarray:
@@ -31,9 +35,9 @@ class Inference:
 
 
 class OnnxModel:
-    def __init__(self, model_id: str, artifact: bytes) -> None:
+    def __init__(self, model_id: str, artifact: bytes, threads: int = 1) -> None:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self.model_id = model_id
         self.session = ort.InferenceSession(

@@ -10,18 +10,28 @@ from mecroute.domain.registry import ModelSpec
 from mecroute.mec.engine import OnnxModel
 
 
+def verified_artifact(artifacts: ArtifactStore, key: str, sha256: str) -> bytes:
+    """The artifact's bytes, only if they hash to the registered sha256."""
+    data = artifacts.get(key)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise ModelIntegrityError(
+            f"artifact {key} has sha256 {actual}, the registry expects {sha256}: refused"
+        )
+    return data
+
+
 class VerifiedModels:
     """Keeps each verified model loaded for the life of the process (a Lambda container)."""
 
-    def __init__(self, artifacts: ArtifactStore) -> None:
+    def __init__(self, artifacts: ArtifactStore, threads: int = 1) -> None:
         self.artifacts = artifacts
+        self.threads = threads
         self._loaded: dict[tuple[str, str], OnnxModel] = {}
 
     def get(self, model: ModelSpec) -> OnnxModel:
         key = (model.model_id, model.sha256)
         if key not in self._loaded:
-            data = self.artifacts.get(model.artifact_key)
-            if hashlib.sha256(data).hexdigest() != model.sha256:
-                raise ModelIntegrityError(f"{model.model_id}: artifact does not match its sha256")
-            self._loaded[key] = OnnxModel(model.model_id, data)
+            data = verified_artifact(self.artifacts, model.artifact_key, model.sha256)
+            self._loaded[key] = OnnxModel(model.model_id, data, self.threads)
         return self._loaded[key]

@@ -1,205 +1,382 @@
-"""A MEC node: serves zoo models over HTTP with a fixed number of slots and a bounded queue.
+"""A MEC node over HTTP: `mecroute node --port P --profile NAME`, locally and in the Fargate image.
 
-The same program runs as a local process offline and in the Fargate image in AWS.
-Artifacts come from S3 and are verified against their sha256 before they are loaded.
+Routes: POST /infer, GET /health, POST /models/{model_id}/load, DELETE /models/{model_id}.
+On SIGTERM the node stops accepting connections, finishes every request it has accepted,
+writes a last heartbeat and exits 0. See docs/mec-node.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import dataclasses
 import json
+import os
 import re
+import select
 import signal
+import socket
+import sys
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from mecroute.mec.engine import OnnxModel, emulated_compute_ms
-from mecroute.mec.zoo import CATALOGUE
+from mecroute.adapters.ports import ArtifactStore, ModelRegistry
+from mecroute.domain.errors import ModelIntegrityError
+from mecroute.mec.capacity import Saturated
+from mecroute.mec.heartbeat import Heartbeats
+from mecroute.mec.profiles import PROFILES, SiteProfile, profile_named
+from mecroute.mec.resident import InsufficientMemory, ModelNotLoaded
+from mecroute.mec.service import ArtifactUnavailable, NodeService, UnknownModel
 
-_REFERENCE_MS = {entry.model_id: entry.latency_ms for entry in CATALOGUE}
+MAX_BODY_BYTES = 1024 * 1024
+MAX_OUTPUT_TOKENS = 100_000
+# A kept-alive connection with no next request is closed after this long (or at once on drain).
+IDLE_TIMEOUT_S = 15.0
+IDLE_POLL_S = 0.05
+# A client that stops sending halfway through a request cannot hold a thread (or a drain) forever.
+READ_TIMEOUT_S = 30.0
 _MODEL_PATH = re.compile(r"^/models/([A-Za-z0-9][A-Za-z0-9._-]{0,63})(/load)?$")
 
 
-class Saturated(Exception):
-    """Every slot is busy and the queue is full."""
+class BadRequest(ValueError):
+    """The request body is not what the route expects."""
 
 
-class NodeState:
-    def __init__(self, slots: int, queue_limit: int, speed_factor: float, time_scale: float):
-        self.slots = slots
-        self.queue_limit = queue_limit
-        self.speed_factor = speed_factor
-        self.time_scale = time_scale
-        self.models: dict[str, OnnxModel] = {}
-        self._slots = threading.BoundedSemaphore(slots)
-        self._lock = threading.Lock()
-        self.in_flight = 0
-        self.waiting = 0
-
-    def health(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "status": "ok",
-                "slots": self.slots,
-                "in_flight": self.in_flight,
-                "queue_depth": self.waiting,
-                "queue_limit": self.queue_limit,
-                "utilisation": round(self.in_flight / self.slots, 3),
-                "free_slots": self.slots - self.in_flight,
-                "loaded_models": sorted(self.models),
-            }
-
-    def infer(self, model_id: str, prompt: str, output_tokens: int) -> dict[str, Any]:
-        model = self.models.get(model_id)
-        if model is None:
-            raise KeyError(model_id)
-        with self._lock:
-            if self.in_flight >= self.slots and self.waiting >= self.queue_limit:
-                raise Saturated
-            self.waiting += 1
-        started = time.perf_counter()
-        self._slots.acquire()
-        with self._lock:
-            self.waiting -= 1
-            self.in_flight += 1
-        try:
-            queued_ms = (time.perf_counter() - started) * 1000
-            inference = model.run(prompt)
-            tokens = len(prompt) // 4 + output_tokens
-            emulated_ms = emulated_compute_ms(
-                _REFERENCE_MS.get(model_id, 50.0), tokens, self.speed_factor
-            )
-            # Hold the slot for the model's emulated compute time so queueing is real.
-            time.sleep(max(0.0, emulated_ms * self.time_scale - inference.compute_ms) / 1000)
-            return {
-                "model_id": model_id,
-                "output": inference.output,
-                "compute_ms": round(emulated_ms, 3),
-                "queued_ms": round(queued_ms, 3),
-            }
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-            self._slots.release()
-
-
-def fetch_artifact(artifact_key: str, sha256: str, bucket: str) -> bytes:
-    import boto3  # only when loading: keeps node start-up fast
-
-    data: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=artifact_key)["Body"].read()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise ValueError(f"artifact {artifact_key} has sha256 {actual}, expected {sha256}")
-    return data
-
-
-def make_handler(state: NodeState, bucket: str) -> type[BaseHTTPRequestHandler]:
+def make_handler(service: NodeService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        server_version = "mecroute-node"
+        timeout = READ_TIMEOUT_S
+        # Headers and body leave in one segment, at once: written separately, Nagle's
+        # algorithm and the client's delayed ACK add ~40 ms to every kept-alive request.
+        wbufsize = -1
+        disable_nagle_algorithm = True
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-            pass
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # a log line per request would cost more than the request
 
-        def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        # -- keep-alive that does not hold up a drain ---------------------------------------
+
+        def handle(self) -> None:
+            self.handle_one_request()
+            while not self.close_connection and self._next_request_arrives():
+                self.handle_one_request()
+
+        def _next_request_arrives(self) -> bool:
+            deadline = time.monotonic() + IDLE_TIMEOUT_S
+            while time.monotonic() < deadline:
+                readable, _, _ = select.select([self.connection], [], [], IDLE_POLL_S)
+                if readable:
+                    return True
+                if service.draining:
+                    return False
+            return False
+
+        # -- routes -------------------------------------------------------------------------
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                self._reply(200, service.health())
+            else:
+                self._reply(404, {"error": "NotFound", "message": f"no route GET {self.path}"})
+
+        def do_POST(self) -> None:
+            try:
+                body = self._body()
+                if self.path == "/infer":
+                    self._infer(body)
+                elif (match := _MODEL_PATH.match(self.path)) and match.group(2):
+                    self._load(match.group(1), body)
+                else:
+                    self._reply(404, {"error": "NotFound", "message": f"no route POST {self.path}"})
+            except BadRequest as error:
+                self._reply(400, {"error": "InvalidRequest", "message": str(error)})
+
+        def do_DELETE(self) -> None:
+            match = _MODEL_PATH.match(self.path)
+            if not match or match.group(2):
+                self._reply(404, {"error": "NotFound", "message": f"no route DELETE {self.path}"})
+            elif service.evict(match.group(1)):
+                self._reply(200, {"model_id": match.group(1), "evicted": True})
+            else:
+                self._reply(404, {"error": "ModelNotLoaded", "message": match.group(1)})
+
+        def _infer(self, body: dict[str, Any]) -> None:
+            model_id, prompt = body.get("model_id"), body.get("prompt")
+            output_tokens = body.get("output_tokens", 64)
+            emulate_network = body.get("emulate_network", True)
+            if not isinstance(model_id, str) or not isinstance(prompt, str):
+                raise BadRequest("model_id and prompt are required strings")
+            if not isinstance(output_tokens, int) or not 0 <= output_tokens <= MAX_OUTPUT_TOKENS:
+                raise BadRequest(f"output_tokens must be an integer in 0..{MAX_OUTPUT_TOKENS}")
+            if not isinstance(emulate_network, bool):
+                raise BadRequest("emulate_network must be true or false")
+            try:
+                answer = service.infer(model_id, prompt, output_tokens, emulate_network)
+            except ModelNotLoaded:
+                self._reply(404, {"error": "ModelNotLoaded", "message": model_id})
+            except Saturated as full:
+                headers = {"Retry-After": str(full.retry_after_s)}
+                self._reply(429, {"error": "Saturated", "message": str(full)}, headers)
+            else:
+                self._reply(200, answer)
+
+        def _load(self, model_id: str, body: dict[str, Any]) -> None:
+            artifact_key, sha256 = body.get("artifact_key"), body.get("sha256")
+            if not isinstance(artifact_key, str | None) or not isinstance(sha256, str | None):
+                raise BadRequest("artifact_key and sha256 must be strings")
+            try:
+                self._reply(200, service.load(model_id, artifact_key, sha256))
+            except UnknownModel as error:
+                self._reply(404, {"error": "UnknownModel", "message": str(error)})
+            except ModelIntegrityError as error:
+                self._reply(422, {"error": "ModelIntegrityError", "message": str(error)})
+            except InsufficientMemory as error:
+                self._reply(507, {"error": "InsufficientMemory", "message": str(error)})
+            except ArtifactUnavailable as error:
+                self._reply(502, {"error": "ArtifactUnavailable", "message": str(error)})
+
+        # -- plumbing -----------------------------------------------------------------------
+
+        def _body(self) -> dict[str, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self.close_connection = True  # the unread body would be taken for a request
+                raise BadRequest(f"body over {MAX_BODY_BYTES} bytes")
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise BadRequest(f"body is not JSON: {error}") from None
+            if not isinstance(body, dict):
+                raise BadRequest("body must be a JSON object")
+            return body
+
+        def _reply(
+            self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+        ) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
+            if service.draining:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(data)
-
-        def _body(self) -> dict[str, Any]:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("body must be a JSON object")
-            return body
-
-        def do_GET(self) -> None:
-            if self.path == "/health":
-                self._reply(200, state.health())
-            else:
-                self._reply(404, {"error": "NotFound", "message": self.path})
-
-        def do_POST(self) -> None:
-            try:
-                body = self._body()
-            except (ValueError, json.JSONDecodeError) as error:
-                self._reply(400, {"error": "InvalidRequest", "message": str(error)})
-                return
-            if self.path == "/infer":
-                self._infer(body)
-                return
-            match = _MODEL_PATH.match(self.path)
-            if match and match.group(2):
-                self._load(match.group(1), body)
-            else:
-                self._reply(404, {"error": "NotFound", "message": self.path})
-
-        def do_DELETE(self) -> None:
-            match = _MODEL_PATH.match(self.path)
-            if not match or match.group(2):
-                self._reply(404, {"error": "NotFound", "message": self.path})
-                return
-            removed = state.models.pop(match.group(1), None)
-            self._reply(200 if removed else 404, {"model_id": match.group(1), "evicted": bool(removed)})
-
-        def _infer(self, body: dict[str, Any]) -> None:
-            prompt, model_id = body.get("prompt"), body.get("model_id")
-            if not isinstance(prompt, str) or not isinstance(model_id, str):
-                self._reply(400, {"error": "InvalidRequest", "message": "model_id and prompt required"})
-                return
-            try:
-                self._reply(200, state.infer(model_id, prompt, int(body.get("output_tokens", 64))))
-            except KeyError:
-                self._reply(404, {"error": "ModelNotLoaded", "message": model_id})
-            except Saturated:
-                self._reply(429, {"error": "Saturated", "message": "queue full"}, {"Retry-After": "1"})
-
-        def _load(self, model_id: str, body: dict[str, Any]) -> None:
-            try:
-                data = fetch_artifact(str(body["artifact_key"]), str(body["sha256"]), bucket)
-                state.models[model_id] = OnnxModel(model_id, data)
-            except KeyError as error:
-                self._reply(400, {"error": "InvalidRequest", "message": f"missing {error}"})
-            except ValueError as error:
-                self._reply(422, {"error": "ModelIntegrityError", "message": str(error)})
-            except Exception as error:
-                self._reply(502, {"error": "LoadFailed", "message": str(error)})
-            else:
-                self._reply(200, {"model_id": model_id, "loaded": True})
 
     return Handler
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="mecroute-node", description=__doc__)
-    parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--slots", type=int, default=4)
-    parser.add_argument("--queue-limit", type=int, default=16)
-    parser.add_argument("--speed-factor", type=float, default=1.0)
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="Multiply emulated compute sleeps (tests use less than 1).")
-    parser.add_argument("--bucket", required=True, help="S3 bucket holding model artifacts.")
-    args = parser.parse_args(argv)
-    state = NodeState(args.slots, args.queue_limit, args.speed_factor, args.time_scale)
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(state, args.bucket))
-    server.daemon_threads = False
+class NodeServer(ThreadingHTTPServer):
+    # Handler threads are joined on close: that join is the drain.
+    daemon_threads = False
+    block_on_close = True
+    # Bursts of new connections (a saturation test, a benchmark) must not overflow the backlog.
+    request_queue_size = 128
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument(
+        "--profile",
+        default=env("MEC_PROFILE", "metro-5g"),
+        choices=sorted(PROFILES),
+        help="site profile (env MEC_PROFILE): capacity, speed, network, memory budget",
+    )
+    parser.add_argument("--port", type=int, default=int(env("MEC_PORT", "9000")))
+    parser.add_argument("--host", default=env("MEC_HOST", "127.0.0.1"), help="address to bind")
+    parser.add_argument("--node-id", default=env("MEC_NODE_ID"), help="default: the profile's")
+    parser.add_argument(
+        "--endpoint",
+        default=env("MEC_NODE_ENDPOINT"),
+        help="URL other components reach this node at (default: from ECS metadata or host:port)",
+    )
+    overrides = parser.add_argument_group(
+        "profile overrides", "each also read from MEC_<NAME> (MEC_SLOTS, MEC_PRELOAD, ...)"
+    )
+    overrides.add_argument("--slots", type=int, default=env("MEC_SLOTS"))
+    overrides.add_argument("--queue-limit", type=int, default=env("MEC_QUEUE_LIMIT"))
+    overrides.add_argument("--speed-factor", type=float, default=env("MEC_SPEED_FACTOR"))
+    overrides.add_argument("--site-rtt-ms", type=float, default=env("MEC_SITE_RTT_MS"))
+    overrides.add_argument("--memory-budget-mb", type=float, default=env("MEC_MEMORY_BUDGET_MB"))
+    overrides.add_argument(
+        "--preload",
+        default=env("MEC_PRELOAD"),
+        help="comma-separated model ids to load at start ('' for none)",
+    )
+    sources = parser.add_argument_group("model artifacts")
+    sources.add_argument(
+        "--bucket", default=env("ARTIFACTS_BUCKET"), help="S3 bucket (env ARTIFACTS_BUCKET)"
+    )
+    sources.add_argument(
+        "--models-dir",
+        type=Path,
+        help="a zoo directory from `mecroute build-zoo --out DIR`, instead of S3",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=float(env("MEC_TIME_SCALE", "1.0")),
+        help="multiplies emulated waits (compute and network); 0 serves at raw onnxruntime speed",
+    )
+    parser.add_argument(
+        "--heartbeat-s",
+        type=float,
+        default=float(env("MEC_HEARTBEAT_S", "5")),
+        help="seconds between heartbeats to the NODES_TABLE DynamoDB table, when it is set",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mecroute node", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    ecs = _ecs_identity()
+    profile = _profile(args, ecs)
+    artifacts, registry = _model_source(args)
+    service = NodeService(profile, artifacts, registry, time_scale=args.time_scale)
+    server = NodeServer((args.host, args.port), make_handler(service))
+    port = server.server_address[1]
+    endpoint = args.endpoint or _endpoint(args.host, port, ecs)
+    failures = service.preload(profile.preload)
+    for model_id, why in failures.items():
+        print(f"{profile.node_id}: preload of {model_id} failed: {why}", file=sys.stderr)
+
+    heartbeats = _heartbeats(service, endpoint, args.heartbeat_s)
+    if heartbeats is not None:
+        heartbeats.register()
+        heartbeats.start()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(json.dumps({"listening": f"http://{args.host}:{args.port}"}), flush=True)
+    accept = threading.Thread(target=server.serve_forever, args=(0.1,), name="accept", daemon=True)
+    accept.start()
+    banner = {
+        "listening": f"http://{args.host}:{port}",
+        "endpoint": endpoint,
+        "node_id": profile.node_id,
+        "profile": profile.site,
+        "loaded_models": service.models.ids(),
+        "heartbeats": os.environ.get("NODES_TABLE") if heartbeats else None,
+    }
+    print(json.dumps(banner), flush=True)
+    if sys.stdout.isatty():
+        print(f"try: curl -s {endpoint}/health", file=sys.stderr, flush=True)
+
     stop.wait()
-    server.shutdown()  # stop accepting, then wait for in-flight requests
-    server.server_close()
+    service.draining = True
+    if heartbeats is not None:
+        heartbeats.beat_now()  # tell readers at once that this node takes no new work
+    server.shutdown()  # no new connections
+    server.server_close()  # joins every handler thread: each accepted request is answered
+    if heartbeats is not None:
+        heartbeats.stop()
+    return 0
+
+
+def _profile(args: argparse.Namespace, ecs: tuple[str, str] | None) -> SiteProfile:
+    try:
+        profile = profile_named(args.profile)  # MEC_PROFILE bypasses argparse's choices
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    node_id = args.node_id or (f"{profile.node_id}-{ecs[1][:8]}" if ecs else profile.node_id)
+    overrides: dict[str, Any] = {
+        "node_id": node_id,
+        "slots": args.slots,
+        "queue_limit": args.queue_limit,
+        "speed_factor": args.speed_factor,
+        "site_rtt_ms": args.site_rtt_ms,
+        "memory_budget_mb": args.memory_budget_mb,
+    }
+    if args.preload is not None:
+        overrides["preload"] = tuple(m for m in args.preload.split(",") if m)
+    return dataclasses.replace(
+        profile, **{name: value for name, value in overrides.items() if value is not None}
+    )
+
+
+def _model_source(args: argparse.Namespace) -> tuple[ArtifactStore, ModelRegistry | None]:
+    from mecroute.adapters.files import REGISTRY_FILE, DirectoryArtifactStore, DirectoryRegistry
+
+    models_dir: Path | None = args.models_dir
+    registry: ModelRegistry | None
+    if models_dir is None and args.bucket:
+        from mecroute.adapters.dynamodb import DynamoModelRegistry
+        from mecroute.adapters.streams import S3ArtifactStore
+
+        models_table = os.environ.get("MODELS_TABLE")
+        registry = DynamoModelRegistry(models_table) if models_table else None
+        return S3ArtifactStore(args.bucket), registry
+    if models_dir is None:
+        models_dir = _build_local_zoo()
+    registry = DirectoryRegistry(models_dir) if (models_dir / REGISTRY_FILE).is_file() else None
+    return DirectoryArtifactStore(models_dir), registry
+
+
+def _build_local_zoo() -> Path:
+    """No bucket and no --models-dir: build the zoo here, once, so a lone node still serves."""
+    from mecroute.mec.zoo import build_zoo, default_zoo_dir
+
+    zoo_dir = default_zoo_dir()
+    try:
+        build_zoo(zoo_dir)
+    except ImportError as error:
+        raise SystemExit(
+            f"no --bucket (ARTIFACTS_BUCKET) and no --models-dir, and the zoo cannot be built "
+            f"here ({error}); install the `local` extra or pass --models-dir"
+        ) from None
+    print(f"serving the zoo built in {zoo_dir} (no bucket given)", file=sys.stderr, flush=True)
+    return zoo_dir
+
+
+def _heartbeats(service: NodeService, endpoint: str, interval_s: float) -> Heartbeats | None:
+    nodes_table = os.environ.get("NODES_TABLE")
+    if not nodes_table:
+        return None
+    from mecroute.adapters.dynamodb import DynamoNodeDirectory
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "local"
+    return Heartbeats(
+        service,
+        DynamoNodeDirectory(nodes_table),
+        lambda now: service.record(endpoint, region, now),
+        interval_s,
+    )
+
+
+def _endpoint(host: str, port: int, ecs: tuple[str, str] | None) -> str:
+    if ecs:
+        return f"http://{ecs[0]}:{port}"
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        host = socket.gethostbyname(socket.gethostname())
+    return f"http://{host}:{port}"
+
+
+def _ecs_identity() -> tuple[str, str] | None:
+    """(task IP, task id) from the ECS task metadata endpoint on Fargate; None elsewhere."""
+    uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if not uri or not uri.startswith("http://"):
+        return None
+    try:
+        with urllib.request.urlopen(uri, timeout=2) as response:  # noqa: S310 - scheme checked
+            metadata = json.loads(response.read())
+        address = metadata["Networks"][0]["IPv4Addresses"][0]
+        task_arn = metadata["Labels"]["com.amazonaws.ecs.task-arn"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    return str(address), str(task_arn).rsplit("/", 1)[-1]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,11 +9,13 @@ figures in the registry come from the sources named in `accuracy_source`.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mecroute.adapters.files import REGISTRY_FILE
 from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.mec.engine import FEATURES
 
@@ -37,16 +39,58 @@ class ZooEntry:
 
 
 CATALOGUE: tuple[ZooEntry, ...] = (
-    ZooEntry("tinytext-device-v1", ("device", "mec"), 128, 2, 15.0, 0.55,
-             "modelled: a phone-class model below the MEC-class figure", 0.15, 0.0, 0.0,
-             ("classification", "qa", "chat")),
-    ZooEntry("edge-small-v1", ("mec",), 384, 3, 35.0, 0.62,
-             "modelled: between device and MEC-class figures", 0.35, 0.00002, 0.00004,
-             ("classification", "qa", "chat", "summarization")),
-    ZooEntry("edge-large-v1", ("mec",), 768, 5, 80.0, 0.6824, MMLU_SOURCE, 0.55,
-             0.00006, 0.00012, ("qa", "chat", "summarization", "generation", "code")),
-    ZooEntry("cloud-frontier-v1", ("cloud",), 1024, 4, 450.0, 0.8130, MMLU_SOURCE, 0.9,
-             0.003, 0.015, ("qa", "chat", "summarization", "generation", "code", "translation")),
+    ZooEntry(
+        model_id="tinytext-device-v1",
+        tiers=("device", "mec"),
+        width=128,
+        depth=2,
+        latency_ms=15.0,
+        accuracy=0.55,
+        accuracy_source="modelled: a phone-class model below the MEC-class figure",
+        capability=0.15,
+        price_per_1k_input_usd=0.0,
+        price_per_1k_output_usd=0.0,
+        use_cases=("classification", "qa", "chat"),
+    ),
+    ZooEntry(
+        model_id="edge-small-v1",
+        tiers=("mec",),
+        width=384,
+        depth=3,
+        latency_ms=35.0,
+        accuracy=0.62,
+        accuracy_source="modelled: between device and MEC-class figures",
+        capability=0.35,
+        price_per_1k_input_usd=0.00002,
+        price_per_1k_output_usd=0.00004,
+        use_cases=("classification", "qa", "chat", "summarization"),
+    ),
+    ZooEntry(
+        model_id="edge-large-v1",
+        tiers=("mec",),
+        width=768,
+        depth=5,
+        latency_ms=80.0,
+        accuracy=0.6824,
+        accuracy_source=MMLU_SOURCE,
+        capability=0.55,
+        price_per_1k_input_usd=0.00006,
+        price_per_1k_output_usd=0.00012,
+        use_cases=("qa", "chat", "summarization", "generation", "code"),
+    ),
+    ZooEntry(
+        model_id="cloud-frontier-v1",
+        tiers=("cloud",),
+        width=1024,
+        depth=4,
+        latency_ms=450.0,
+        accuracy=0.8130,
+        accuracy_source=MMLU_SOURCE,
+        capability=0.9,
+        price_per_1k_input_usd=0.003,
+        price_per_1k_output_usd=0.015,
+        use_cases=("qa", "chat", "summarization", "generation", "code", "translation"),
+    ),
 )
 
 
@@ -85,22 +129,58 @@ def artifact_key(entry: ZooEntry) -> str:
     return f"models/{entry.model_id}/1/model.onnx"
 
 
+def resident_memory_mb(artifact_bytes: int) -> float:
+    """Memory a loaded session holds: the weights plus onnxruntime's arena and buffers."""
+    return round(artifact_bytes / 1e6 * 1.5 + 8, 1)
+
+
+# Bump when build_graph or the measurement changes, so cached zoo directories are rebuilt.
+BUILD_VERSION = "2"
+MEASURE_WARMUP = 20
+MEASURE_RUNS = 200
+MEASURE_PROMPT = "What is the capital of France, and why did it become the capital?"
+
+
+def catalogue_digest() -> str:
+    """Identifies what a zoo directory was built from: the catalogue and the build code."""
+    material = repr((BUILD_VERSION, FEATURES, LABELS, CATALOGUE))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def measure_latency_ms(artifact: bytes, tier: Tier) -> float:
+    """p50 of one request's onnxruntime compute with the session settings `tier` uses."""
+    from mecroute.mec.engine import TIER_THREADS, OnnxModel
+
+    model = OnnxModel("measure", artifact, TIER_THREADS[tier])
+    for _ in range(MEASURE_WARMUP):
+        model.run(MEASURE_PROMPT)
+    timings = sorted(model.run(MEASURE_PROMPT).compute_ms for _ in range(MEASURE_RUNS))
+    return round(timings[len(timings) // 2], 4)
+
+
 def build_zoo(out_dir: Path) -> list[tuple[ModelSpec, Path]]:
-    """Write every artifact under out_dir (reusing ones already built) and return registry entries."""
+    """Build every artifact under out_dir, laid out like the artifacts bucket, with registry.json.
+
+    A directory already built from the same catalogue is reused as it is (artifacts are
+    re-hashed, so a file changed on disk is rebuilt, never trusted).
+    """
+    cached = _load_built(out_dir)
+    if cached is not None:
+        return cached
     out_dir.mkdir(parents=True, exist_ok=True)
     built = []
     for entry in CATALOGUE:
-        path = out_dir / f"{entry.model_id}.onnx"
-        if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(build_graph(entry))
-            tmp.replace(path)
-        data = path.read_bytes()
+        path = out_dir / artifact_key(entry)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = build_graph(entry)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
         spec = ModelSpec(
             model_id=entry.model_id,
             tiers=list(entry.tiers),
             size_mb=round(len(data) / 1e6, 3),
-            memory_mb=round(len(data) / 1e6 * 1.5 + 8, 1),
+            memory_mb=resident_memory_mb(len(data)),
             sha256=hashlib.sha256(data).hexdigest(),
             artifact_key=artifact_key(entry),
             latency_ms=entry.latency_ms,
@@ -110,6 +190,39 @@ def build_zoo(out_dir: Path) -> list[tuple[ModelSpec, Path]]:
             price_per_1k_input_usd=entry.price_per_1k_input_usd,
             price_per_1k_output_usd=entry.price_per_1k_output_usd,
             use_cases=list(entry.use_cases),
+            measured_latency_ms={tier: measure_latency_ms(data, tier) for tier in entry.tiers},
         )
         built.append((spec, path))
+    registry = {
+        "catalogue_digest": catalogue_digest(),
+        "models": [spec.model_dump(mode="json") for spec, _ in built],
+    }
+    tmp = out_dir / f"{REGISTRY_FILE}.tmp"
+    tmp.write_text(json.dumps(registry, indent=2) + "\n")
+    tmp.replace(out_dir / REGISTRY_FILE)
     return built
+
+
+def _load_built(out_dir: Path) -> list[tuple[ModelSpec, Path]] | None:
+    try:
+        registry = json.loads((out_dir / REGISTRY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if registry.get("catalogue_digest") != catalogue_digest():
+        return None
+    built = []
+    for model in registry["models"]:
+        spec = ModelSpec.model_validate(model)
+        path = out_dir / spec.artifact_key
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != spec.sha256:
+            return None
+        built.append((spec, path))
+    return built
+
+
+def default_zoo_dir() -> Path:
+    """build/zoo in a source checkout (shared with the offline runtime), else a user cache."""
+    checkout = Path(__file__).resolve().parents[3]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "build" / "zoo"
+    return Path.home() / ".cache" / "mecroute" / "zoo"

@@ -75,6 +75,11 @@ class ExecuteSettings(AgentSettings):
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
     cloud_backhaul_ms: float = Field(default=60.0, ge=0)
     response_ttl_s: float = Field(default=600.0, ge=0)
+    cloud_sim_requests_per_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Throttle the cloud simulator like a Bedrock quota (0: every call).",
+    )
 
 
 class MonitorSettings(AgentSettings):

@@ -1,0 +1,134 @@
+"""MEC site profiles: capacity, compute speed, network distance and memory budget per site.
+
+One table for both places a node runs: `mecroute node --profile NAME` and the offline
+runtime's fleet read the same profiles, so a site behaves the same whichever started it.
+The network figures are the published measurements quoted in the design brief.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AccessNetwork:
+    """A published round-trip-time distribution for the radio network a site's clients use."""
+
+    name: str
+    median_ms: float
+    p95_ms: float
+    p99_ms: float
+    source: str
+
+    def draw_rtt_ms(self, rng: random.Random) -> float:
+        """One round trip, drawn so the published median, p95 and p99 hold.
+
+        The inverse CDF is linear between the published quantiles; below the median it
+        falls to 60% of it, and the top 1% stretches to 1.2 x p99 (the sources stop at p99).
+        """
+        knots = (
+            (0.0, 0.6 * self.median_ms),
+            (0.5, self.median_ms),
+            (0.95, self.p95_ms),
+            (0.99, self.p99_ms),
+            (1.0, 1.2 * self.p99_ms),
+        )
+        u = rng.random()
+        for (u0, rtt0), (u1, rtt1) in itertools.pairwise(knots):
+            if u <= u1:
+                return rtt0 + (rtt1 - rtt0) * (u - u0) / (u1 - u0)
+        return knots[-1][1]
+
+
+ACCESS_NETWORKS: dict[str, AccessNetwork] = {
+    network.name: network
+    for network in (
+        AccessNetwork(
+            "5g-edge", 18.0, 32.0, 210.0, "5G vehicle-to-edge RTT: median 18, p95 32, p99 210 ms"
+        ),
+        AccessNetwork(
+            "lte-commercial",
+            75.0,
+            137.0,
+            200.0,
+            "commercial 5G/LTE (Irish operator): median 75, p95 137 ms; p99 at the top of the "
+            "published 50-200 ms commercial LTE range",
+        ),
+        AccessNetwork(
+            "wifi", 2.0, 4.0, 5.0, "Wi-Fi: under 5 ms (median and p95 chosen inside that bound)"
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class SiteProfile:
+    """One MEC site. `site` is the profile's name; `node_id` is its first node's id."""
+
+    node_id: str
+    site: str
+    slots: int
+    queue_limit: int
+    speed_factor: float
+    site_rtt_ms: float
+    memory_budget_mb: float
+    preload: tuple[str, ...]
+    access: AccessNetwork
+
+    def emulated_rtt_ms(self, rng: random.Random) -> float:
+        """What a client of this site waits on the network: its radio plus the site's distance."""
+        return self.access.draw_rtt_ms(rng) + self.site_rtt_ms
+
+
+# Three sites that differ in every dimension the router weighs. Memory budgets are in the
+# zoo's units (its graphs are megabytes, not the gigabytes of the models they stand for):
+# the suburban site cannot hold both MEC-class models at once, so loading one evicts the other.
+PROFILES: dict[str, SiteProfile] = {
+    profile.site: profile
+    for profile in (
+        SiteProfile(
+            node_id="mec-metro-1",
+            site="metro-5g",
+            slots=4,
+            queue_limit=16,
+            speed_factor=1.0,
+            site_rtt_ms=2.0,
+            memory_budget_mb=64,
+            preload=("edge-large-v1", "edge-small-v1"),
+            access=ACCESS_NETWORKS["5g-edge"],
+        ),
+        SiteProfile(
+            node_id="mec-suburb-1",
+            site="suburban-lte",
+            slots=2,
+            queue_limit=8,
+            speed_factor=0.6,
+            site_rtt_ms=8.0,
+            memory_budget_mb=32,
+            preload=("edge-small-v1",),
+            access=ACCESS_NETWORKS["lte-commercial"],
+        ),
+        SiteProfile(
+            node_id="mec-venue-1",
+            site="venue-wifi",
+            slots=8,
+            queue_limit=32,
+            speed_factor=1.5,
+            site_rtt_ms=1.0,
+            memory_budget_mb=128,
+            preload=("edge-large-v1", "tinytext-device-v1"),
+            access=ACCESS_NETWORKS["wifi"],
+        ),
+    )
+}
+DEFAULT_SITES: tuple[SiteProfile, ...] = tuple(PROFILES.values())
+
+
+def profile_named(name: str) -> SiteProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise ValueError(f"no MEC site profile {name!r}; known profiles: {known}") from None
