@@ -118,8 +118,6 @@ def test_the_simulators_answer_is_a_valid_converse_response(
     assert via_simulator.output == via_bedrock.output
     assert via_simulator.input_tokens == via_bedrock.input_tokens == estimate_tokens(PROMPT)
     assert via_simulator.output_tokens == via_bedrock.output_tokens <= 64
-    # Same modelled latency; only the measured onnxruntime share of it differs between calls.
-    assert via_simulator.latency_ms == pytest.approx(via_bedrock.latency_ms, abs=10)
 
 
 def test_the_simulators_latency_centres_on_the_registrys_cloud_figure(zoo: Zoo) -> None:
