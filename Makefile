@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | sha256sum | cut -c1-12)
+# Node tooling (CDK CLI, velocityjs for the API template tests) when npm is there; CI may lack it.
+NODE_DEPS := $(if $(shell command -v npm),$(NODE_STAMP))
 PORT ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help install run invoke test test-fast lint format zoo clean
+.PHONY: help install node run invoke synth test test-fast lint format zoo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,13 +23,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv from pyproject.toml (pinned versions)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	rm -f node_modules/.installed-* && touch $@
+
+node: $(NODE_STAMP) ## npm ci: the CDK CLI (major 2) and velocityjs; then `npx cdk synth` works too
+
 run: $(STAMP) ## serve the local API on 127.0.0.1:8080 (PORT=... to change) with moto and local MEC nodes
 	$(BIN)/mecroute serve --port $(PORT)
 
 invoke: $(STAMP) ## one request end to end: make invoke PROMPT="..."
 	$(BIN)/mecroute invoke "$(or $(PROMPT),What is the capital of France?)"
 
-test: $(STAMP) ## every test: unit, integration, workflow (ASL offline), e2e, infra
+synth: $(STAMP) ## write cdk.out/ offline: layers built locally with pip, no Docker, no AWS account
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+
+test: $(STAMP) $(NODE_DEPS) ## every test: unit, integration, workflow (ASL offline), e2e, infra
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP) ## unit tests only
@@ -41,5 +53,8 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+bench: $(STAMP) ## run every benchmark in bench/ (prints figures, asserts nothing)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
 clean: ## remove the virtualenv, build output and caches
-	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules build cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,52 +1,103 @@
-"""The stack only wires the constructs together and grants each agent what it uses."""
+"""The stack only wires the constructs together, in the order requests flow through them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from infra.layers import shared_layer
+from infra.agents import Agents
+from infra.api import Api
+from infra.config import AppConfig
+from infra.layers import Layers
+from infra.mec_fleet import MecFleet
+from infra.nag import acknowledge_findings
+from infra.observability import Observability
 from infra.pipeline import Pipeline
+from infra.seed import Seed
 from infra.storage import Storage
+from infra.streaming import Streaming
 
 
 class MecRouteStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        context = self.node.try_get_context
+        config = AppConfig.from_context(self.node)
         storage = Storage(self, "Storage")
-        bedrock_model_id = context("bedrock_model_id") or "anthropic.claude-3-haiku-20240307-v1:0"
-        environment = {
-            **storage.environment(),
-            "CLOUD_PROVIDER": context("cloud_provider") or "bedrock",
-            "BEDROCK_MODEL_ID": bedrock_model_id,
-        }
-        pipeline = Pipeline(
+        layers = Layers(self, "Layers")
+        streaming = Streaming(
             self,
-            "Pipeline",
-            shared_layer=shared_layer(self, "SharedLayer"),
-            environment=environment,
-            log_retention=logs.RetentionDays.ONE_MONTH,
+            "Streaming",
+            layers=layers,
+            stats_table=storage.tables["stats_table"],
+            data_lake=storage.data_lake,
+            log_retention=config.log_retention,
         )
-        fn, tables = pipeline.functions, storage.tables
-        tables["decisions_table"].grant_read_data(fn["context"])
-        for table in ("models_table", "nodes_table", "stats_table"):
-            tables[table].grant_read_data(fn["resource"])
-        tables["models_table"].grant_read_data(fn["cache"])
-        tables["cache_table"].grant_read_data(fn["cache"])
-        tables["models_table"].grant_read_data(fn["execute"])
-        tables["cache_table"].grant_write_data(fn["execute"])
-        storage.artifacts.grant_read(fn["execute"])
-        tables["decisions_table"].grant_write_data(fn["monitor"])
-        storage.metrics_stream.grant_write(fn["monitor"])
-        fn["execute"].add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:InvokeModel"],
-                resources=[f"arn:aws:bedrock:{self.region}::foundation-model/{bedrock_model_id}"],
+        fleet = (
+            MecFleet(
+                self,
+                "MecFleet",
+                config=config,
+                artifacts=storage.artifacts,
+                models_table=storage.tables["models_table"],
+                nodes_table=storage.tables["nodes_table"],
             )
+            if config.deploy_fleet
+            else None
         )
+        seed = Seed(
+            self,
+            "Seed",
+            artifacts=storage.artifacts,
+            models_table=storage.tables["models_table"],
+            log_retention=config.log_retention,
+        )
+        agents = Agents(
+            self,
+            "Agents",
+            config=config,
+            layers=layers,
+            storage=storage,
+            streaming=streaming,
+            network=fleet.agent_network if fleet else None,
+        )
+        pipeline = Pipeline(self, "Pipeline", agents=agents, log_retention=config.log_retention)
+        api = Api(
+            self,
+            "Api",
+            config=config,
+            state_machine=pipeline.state_machine,
+            layers=layers,
+            storage=storage,
+            streaming=streaming,
+        )
+        observability = Observability(
+            self,
+            "Observability",
+            config=config,
+            state_machine=pipeline.state_machine,
+            rest_api=api.rest_api,
+            dead_letters=streaming.dead_letters,
+            functions={
+                **agents.functions,
+                "aggregator": streaming.aggregator,
+                "api-reads": api.reads,
+                "api-feedback": api.feedback,
+            },
+            fleet_services=fleet.services if fleet else {},
+            cluster=fleet.cluster if fleet else None,
+        )
+        acknowledge_findings(
+            self, config=config, storage=storage, streaming=streaming, agents=agents,
+            pipeline=pipeline, api=api, fleet=fleet, seed=seed,
+        )  # fmt: skip
+
+        self.config = config
         self.state_machine = pipeline.state_machine
+        CfnOutput(self, "ApiUrl", value=api.rest_api.url_for_path("/v1"))
+        CfnOutput(self, "StateMachineArn", value=pipeline.state_machine.state_machine_arn)
+        CfnOutput(self, "DashboardName", value=observability.dashboard.dashboard_name)
+        CfnOutput(self, "AlarmTopicArn", value=observability.topic.topic_arn)
+        CfnOutput(self, "ArtifactsBucket", value=storage.artifacts.bucket_name)
+        CfnOutput(self, "DataLakeBucket", value=storage.data_lake.bucket_name)

@@ -1,55 +1,411 @@
-"""Template assertions on the synthesised stack (bundling skipped: no layer build in tests)."""
+"""Template assertions on the synthesised stack: every resource and the properties that make it
+safe to run (encryption, recovery, runtimes, logging, tracing, least privilege)."""
 
-import aws_cdk as cdk
+from __future__ import annotations
+
+import json
+from typing import Any
+
 import pytest
 from aws_cdk.assertions import Match, Template
+from infra.agents import AGENTS, ONNX_AGENTS, SETTINGS, state_timeouts
+from infra.config import AppConfig, cdk_json_context
+from infra.seed import ZOO_UPLOAD_DIR
+from infra.storage import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
+from infra_synthesis import Synthesis
 
-from infra.stack import MecRouteStack
+from mecroute.adapters.tables import TABLE_KEYS
+from mecroute.mec.zoo import CATALOGUE, artifact_key
 
-@pytest.fixture(scope="module")
-def template() -> Template:
-    app = cdk.App(context={"aws:cdk:bundling-stacks": []})
-    return Template.from_stack(MecRouteStack(app, "Test"))
+CONFIG = AppConfig.model_validate(cdk_json_context())
+OUR_FUNCTIONS = 9  # six agents, the aggregator, the two API Lambdas
 
 
-def test_six_agents_on_python_314_arm64_with_tracing(template: Template):
-    functions = template.find_resources(
-        "AWS::Lambda::Function",
-        {"Properties": {"Runtime": "python3.14", "Architectures": ["arm64"],
-                        "TracingConfig": {"Mode": "Active"}}},
+def ours(synthesis: Synthesis) -> dict[str, Any]:
+    """Functions built by infra/function.py (not CDK's own custom-resource handlers)."""
+    return {
+        key: fn
+        for key, fn in synthesis.of_type("AWS::Lambda::Function").items()
+        if fn["Properties"].get("Handler") == "handler.handler"
+    }
+
+
+def agent_function(synthesis: Synthesis, agent: str) -> dict[str, Any]:
+    (fn,) = (
+        fn
+        for fn in ours(synthesis).values()
+        if fn["Properties"]["Description"].lower().startswith(f"{agent} agent")
     )
-    assert len(functions) == 6
+    return fn
 
 
-def test_state_machine_is_express_and_runs_the_asl_file(template: Template):
-    machines = template.find_resources(
-        "AWS::StepFunctions::StateMachine", {"Properties": {"StateMachineType": "EXPRESS"}}
-    )
-    (machine,) = machines.values()
+def statements(synthesis: Synthesis) -> list[dict[str, Any]]:
+    found = []
+    for resource in synthesis.resources.values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            found += resource["Properties"]["PolicyDocument"]["Statement"]
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                found += policy["PolicyDocument"]["Statement"]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# -- Lambda -----------------------------------------------------------------------------------
+
+
+def test_every_function_is_python_314_on_arm64_traced(synthesis: Synthesis):
+    functions = ours(synthesis)
+    assert len(functions) == OUR_FUNCTIONS
+    for fn in functions.values():
+        properties = fn["Properties"]
+        assert properties["Runtime"] == "python3.14"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_every_function_logs_to_its_own_group_with_retention(synthesis: Synthesis):
+    log_groups = synthesis.of_type("AWS::Logs::LogGroup")
+    used = []
+    for fn in ours(synthesis).values():
+        (group,) = fn["Properties"]["LoggingConfig"]["LogGroup"].values()
+        log_group = log_groups[group]
+        assert log_group["Properties"]["RetentionInDays"] == CONFIG.log_retention_days
+        used.append(group)
+    assert len(set(used)) == OUR_FUNCTIONS
+
+
+def test_every_function_has_its_own_role_without_managed_policies(synthesis: Synthesis):
+    roles = synthesis.of_type("AWS::IAM::Role")
+    role_ids = [fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in ours(synthesis).values()]
+    assert len(set(role_ids)) == OUR_FUNCTIONS
+    for role_id in role_ids:
+        assert "ManagedPolicyArns" not in roles[role_id]["Properties"]
+
+
+def test_onnxruntime_layer_only_on_the_agents_that_import_it(synthesis: Synthesis):
+    layers = synthesis.of_type("AWS::Lambda::LayerVersion")
+    (onnx,) = (k for k, v in layers.items() if "onnxruntime" in v["Properties"]["Description"])
+    for agent in AGENTS:
+        attached = [ref["Ref"] for ref in agent_function(synthesis, agent)["Properties"]["Layers"]]
+        assert (onnx in attached) == (agent in ONNX_AGENTS), agent
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_each_agent_gets_exactly_the_environment_its_settings_read(
+    synthesis: Synthesis, agent: str
+):
+    variables = agent_function(synthesis, agent)["Properties"]["Environment"]["Variables"]
+    settings = {name.upper() for name in SETTINGS[agent].model_fields}
+    own = set(variables) - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    assert own <= settings
+    required = {n.upper() for n, f in SETTINGS[agent].model_fields.items() if f.is_required()}
+    assert required <= own
+
+
+def test_function_timeouts_match_the_state_machine_task_timeouts(synthesis: Synthesis):
+    for agent, seconds in state_timeouts().items():
+        assert agent_function(synthesis, agent)["Properties"]["Timeout"] == seconds
+
+
+def test_only_the_mec_callers_run_in_the_vpc(synthesis: Synthesis):
+    for agent in AGENTS:
+        in_vpc = "VpcConfig" in agent_function(synthesis, agent)["Properties"]
+        assert in_vpc == (agent in {"resource", "cache", "execute"}), agent
+
+
+# -- Step Functions -------------------------------------------------------------------------
+
+
+def test_state_machine_is_express_and_runs_the_asl_file(synthesis: Synthesis):
+    (machine,) = synthesis.of_type("AWS::StepFunctions::StateMachine").values()
     properties = machine["Properties"]
+    assert properties["StateMachineType"] == "EXPRESS"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
     assert properties["LoggingConfiguration"]["IncludeExecutionData"] is True
     substitutions = properties["DefinitionSubstitutions"]
-    assert set(substitutions) == {f"{a}FunctionArn" for a in
-                                  ("Context", "Resource", "Router", "Cache", "Execute", "Monitor")}
+    assert set(substitutions) == {f"{a.capitalize()}FunctionArn" for a in AGENTS}
     # DefinitionBody.from_file: the ASL file itself is the deployed asset, unchanged.
     assert "DefinitionS3Location" in properties
     assert "DefinitionString" not in properties
 
 
-def test_tables_encrypted_with_point_in_time_recovery(template: Template):
-    template.resource_count_is("AWS::DynamoDB::GlobalTable", 5)
+def test_state_machine_may_invoke_exactly_the_six_agents(synthesis: Synthesis):
+    invokes = [s for s in statements(synthesis) if "lambda:InvokeFunction" in as_list(s["Action"])]
+    (statement,) = invokes
+    resources = as_list(statement["Resource"])
+    assert len(resources) == len(AGENTS)
+    assert all(set(r) == {"Fn::GetAtt"} for r in resources)  # no `<arn>:*` versions
+
+
+# -- Storage ----------------------------------------------------------------------------------
+
+
+def test_tables_on_demand_encrypted_recoverable_and_retained(template: Template):
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", len(TABLE_KEYS) + 1)
     template.all_resources_properties(
         "AWS::DynamoDB::GlobalTable",
-        {"SSESpecification": {"SSEEnabled": True},
-         "Replicas": [Match.object_like({"PointInTimeRecoverySpecification":
-                                         {"PointInTimeRecoveryEnabled": True}})]},
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "SSESpecification": {"SSEEnabled": True},
+            "Replicas": [
+                Match.object_like(
+                    {
+                        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                        "DeletionProtectionEnabled": True,
+                    }
+                )
+            ],
+        },
+    )
+    template.all_resources("AWS::DynamoDB::GlobalTable", {"DeletionPolicy": "Retain"})
+
+
+def test_tables_have_the_offline_key_schemas_and_ttls(synthesis: Synthesis):
+    tables = [t["Properties"] for t in synthesis.of_type("AWS::DynamoDB::GlobalTable").values()]
+    by_key = {t["KeySchema"][0]["AttributeName"]: t for t in tables}
+    expected = {key: ttl for key, ttl in TABLE_KEYS.values()} | {IDEMPOTENCY_KEY: IDEMPOTENCY_TTL}
+    assert set(by_key) == set(expected)
+    for key, ttl in expected.items():
+        spec = by_key[key].get("TimeToLiveSpecification")
+        assert (spec == {"AttributeName": ttl, "Enabled": True}) if ttl else spec is None, key
+
+
+def test_buckets_encrypted_private_tls_only_and_logged(synthesis: Synthesis):
+    buckets = synthesis.of_type("AWS::S3::Bucket")
+    assert len(buckets) == 3
+    for bucket in buckets.values():
+        properties = bucket["Properties"]
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+            "ServerSideEncryptionByDefault"
+        ] == {"SSEAlgorithm": "AES256"}
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+        }  # fmt: skip
+        assert bucket["DeletionPolicy"] == "Retain"
+    logged = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
+    assert len(logged) == 2  # artifacts and data lake; the access-log bucket is the target
+    policies = synthesis.of_type("AWS::S3::BucketPolicy").values()
+    tls_only = {"Bool": {"aws:SecureTransport": "false"}}
+    denies_plain_http = [
+        p for p in policies
+        if any(s["Effect"] == "Deny" and s["Condition"] == tls_only
+               for s in p["Properties"]["PolicyDocument"]["Statement"])
+    ]  # fmt: skip
+    assert len(denies_plain_http) == 3
+
+
+def test_artifacts_versioned_and_data_lake_tiered(synthesis: Synthesis):
+    buckets = [b["Properties"] for b in synthesis.of_type("AWS::S3::Bucket").values()]
+    (versioned,) = [b for b in buckets if b.get("VersioningConfiguration")]
+    assert versioned["VersioningConfiguration"] == {"Status": "Enabled"}
+    (tiered,) = [
+        b for b in buckets
+        if any(r.get("Transitions") for r in b.get("LifecycleConfiguration", {}).get("Rules", []))
+    ]  # fmt: skip
+    classes = [
+        t["StorageClass"] for t in tiered["LifecycleConfiguration"]["Rules"][0]["Transitions"]
+    ]
+    assert classes == ["STANDARD_IA", "GLACIER_IR"]
+
+
+# -- Streaming --------------------------------------------------------------------------------
+
+
+def test_metrics_stream_on_demand_and_encrypted(template: Template):
+    template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+        },
     )
 
 
-def test_no_iam_statement_grants_a_wildcard_action(template: Template):
-    for policy in template.find_resources("AWS::IAM::Policy").values():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            assert "*" not in actions
+def test_aggregator_reports_partial_failures_retries_bisects_and_parks(synthesis: Synthesis):
+    (mapping,) = synthesis.of_type("AWS::Lambda::EventSourceMapping").values()
+    properties = mapping["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    assert properties["MaximumRetryAttempts"] == 3
+    (queue_id,) = synthesis.of_type("AWS::SQS::Queue")
+    assert properties["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [queue_id, "Arn"]
+    }
+    (queue,) = synthesis.of_type("AWS::SQS::Queue").values()
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_every_outcome_is_delivered_to_the_data_lake(synthesis: Synthesis):
+    (delivery,) = synthesis.of_type("AWS::KinesisFirehose::DeliveryStream").values()
+    properties = delivery["Properties"]
+    assert properties["DeliveryStreamType"] == "KinesisStreamAsSource"
+    destination = properties["ExtendedS3DestinationConfiguration"]
+    assert destination["CompressionFormat"] == "GZIP"
+    assert destination["Prefix"].startswith("outcomes/")
+    (lake,) = [
+        key for key, bucket in synthesis.of_type("AWS::S3::Bucket").items()
+        if any(rule.get("Transitions") for rule in
+               bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", []))
+    ]  # fmt: skip
+    assert destination["BucketARN"] == {"Fn::GetAtt": [lake, "Arn"]}
+
+
+# -- Seeding ----------------------------------------------------------------------------------
+
+
+def test_zoo_uploaded_and_registry_written_at_deploy(synthesis: Synthesis):
+    (upload,) = synthesis.of_type("Custom::CDKBucketDeployment").values()
+    assert upload["Properties"]["Prune"] is False
+    (write,) = synthesis.of_type("Custom::AWS").values()
+    create = write["Properties"]["Create"]
+    serialised = json.dumps(create)
+    assert "batchWriteItem" in serialised
+    for entry in CATALOGUE:
+        assert artifact_key(entry) in serialised
+
+
+def test_seed_layout_matches_the_registry_artifact_keys(synthesis: Synthesis):
+    """The synth laid the zoo out under the keys the registry (and the grants) name."""
+    uploaded = {p.relative_to(ZOO_UPLOAD_DIR).as_posix() for p in ZOO_UPLOAD_DIR.rglob("*.onnx")}
+    assert uploaded == {artifact_key(entry) for entry in CATALOGUE}
+
+
+# -- MEC fleet --------------------------------------------------------------------------------
+
+
+def test_node_image_context_is_staged_with_its_dockerfile(synthesis: Synthesis):
+    """`cdk deploy` builds from the staged copy: the Dockerfile it names must be in it."""
+    manifest = json.loads(
+        (synthesis.outdir / f"{synthesis.stack.stack_name}.assets.json").read_text()
+    )
+    (image,) = manifest["dockerImages"].values()
+    source = image["source"]
+    context = synthesis.outdir / source["directory"]
+    assert source["platform"] == "linux/arm64"
+    assert (context / source["dockerFile"]).is_file()
+    assert (context / "src" / "mecroute" / "mec" / "node.py").is_file()
+    assert not (context / ".venv").exists()
+
+
+def test_vpc_has_flow_logs_and_gateway_endpoints(template: Template):
+    template.resource_count_is("AWS::EC2::VPC", 1)
+    template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL"})
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 2)
+
+
+def test_cluster_has_container_insights(template: Template):
+    template.has_resource_properties(
+        "AWS::ECS::Cluster",
+        {"ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}]},
+    )
+
+
+def test_one_private_fargate_service_per_site_in_cloud_map(synthesis: Synthesis):
+    services = synthesis.of_type("AWS::ECS::Service")
+    assert len(services) == len(CONFIG.mec_sites)
+    for service in services.values():
+        properties = service["Properties"]
+        assert properties["LaunchType"] == "FARGATE"
+        network = properties["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert network["AssignPublicIp"] == "DISABLED"
+        assert len(properties["ServiceRegistries"]) == 1
+    names = {
+        s["Properties"]["Name"]
+        for s in synthesis.of_type("AWS::ServiceDiscovery::Service").values()
+    }
+    assert names == {site.node_id for site in CONFIG.mec_sites}
+    synthesis.template.resource_count_is("AWS::ServiceDiscovery::PrivateDnsNamespace", 1)
+
+
+def test_each_task_runs_its_site_profile_on_arm64_with_logs(synthesis: Synthesis):
+    tasks = [t["Properties"] for t in synthesis.of_type("AWS::ECS::TaskDefinition").values()]
+    profiles = set()
+    for task in tasks:
+        assert task["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
+        (container,) = task["ContainerDefinitions"]
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        profiles.add((environment["MEC_NODE_ID"], environment["MEC_PROFILE"]))
+        assert environment["MEC_NODE_ENDPOINT"]  # its Cloud Map name, for the nodes table
+    assert profiles == {(site.node_id, site.site) for site in CONFIG.mec_sites}
+
+
+def test_each_site_scales_on_cpu(synthesis: Synthesis):
+    targets = synthesis.of_type("AWS::ApplicationAutoScaling::ScalableTarget").values()
+    assert sorted(t["Properties"]["MaxCapacity"] for t in targets) == sorted(
+        site.max_tasks for site in CONFIG.mec_sites
+    )
+    for policy in synthesis.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").values():
+        tracking = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+        assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+            "ECSServiceAverageCPUUtilization"
+        )
+
+
+def test_nodes_accept_traffic_only_from_the_agents(synthesis: Synthesis):
+    rules = list(synthesis.of_type("AWS::EC2::SecurityGroupIngress").values())
+    assert len(rules) == 1
+    (rule,) = rules
+    assert "SourceSecurityGroupId" in rule["Properties"]
+    assert rule["Properties"]["FromPort"] == rule["Properties"]["ToPort"] == 8080
+    for group in synthesis.of_type("AWS::EC2::SecurityGroup").values():
+        assert "SecurityGroupIngress" not in group["Properties"]
+
+
+# -- Observability ----------------------------------------------------------------------------
+
+
+def test_dashboard_shows_requests_latency_fallbacks_errors_and_cost(synthesis: Synthesis):
+    (dashboard,) = synthesis.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in ("Requests", "Latency", "CostUsd", "SlaMet", "Fallbacks", "Failures",
+                   "Rejections", "HealthyMecNodes", "ExecutionsFailed"):  # fmt: skip
+        assert f'\\"{metric}\\"' in body, metric
+
+
+def test_alarms_page_the_encrypted_topic(synthesis: Synthesis):
+    alarms = synthesis.of_type("AWS::CloudWatch::Alarm")
+    # failed executions, p99 latency per tier, missing heartbeats, one per site, DLQ, API 5xx
+    assert len(alarms) == 1 + 3 + 1 + len(CONFIG.mec_sites) + 1 + 1
+    (topic_id,) = synthesis.of_type("AWS::SNS::Topic")
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    (topic,) = synthesis.of_type("AWS::SNS::Topic").values()
+    (key_id,) = synthesis.of_type("AWS::KMS::Key")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    (key,) = synthesis.of_type("AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_latency_alarms_use_the_configured_slas(synthesis: Synthesis):
+    thresholds = {}
+    for alarm in synthesis.of_type("AWS::CloudWatch::Alarm").values():
+        (query,) = alarm["Properties"].get("Metrics", [{}])[:1] or [{}]
+        metric = query.get("MetricStat", {}).get("Metric", {})
+        if metric.get("MetricName") == "Latency" and query["MetricStat"]["Stat"] == "p99":
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            thresholds[dimensions["Tier"]] = alarm["Properties"]["Threshold"]
+    assert thresholds == CONFIG.alarm_latency_sla_ms
+
+
+# -- IAM --------------------------------------------------------------------------------------
+
+
+def test_no_iam_statement_grants_a_wildcard_action(synthesis: Synthesis):
+    found = statements(synthesis)
+    assert len(found) > 50
+    for statement in found:
+        for action in as_list(statement["Action"]):
+            assert action != "*", statement
+            assert not action.endswith(":*"), statement
+
+
+def test_no_table_grant_reaches_every_index(synthesis: Synthesis):
+    for statement in statements(synthesis):
+        assert "/index/*" not in json.dumps(statement["Resource"]), statement

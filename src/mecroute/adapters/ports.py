@@ -34,7 +34,9 @@ class StatsWriter(Protocol):
 
     def get(self, stat_key: str) -> TierStat | None: ...
 
-    def put_if_unchanged(self, stat_key: str, stat: TierStat, expected_samples: int | None) -> bool: ...
+    def put_if_unchanged(
+        self, stat_key: str, stat: TierStat, expected_samples: int | None
+    ) -> bool: ...
 
 
 class ResponseCache(Protocol):

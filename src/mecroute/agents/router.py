@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mecroute.agents.learning import is_drifting
 from mecroute.domain.messages import (
     Candidate,
+    ConstraintName,
     ContextAnalysis,
     CriterionScores,
     NodeStatus,
@@ -50,22 +52,40 @@ class Option:
         return f"{where}/{self.model.model_id}"
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """An option with its estimate and the first hard constraint it breaks, if any."""
+
+    option: Option
+    estimate: Estimate
+    violation: tuple[ConstraintName, str] | None
+
+
+def assess_options(context: ContextAnalysis, snapshot: ResourceSnapshot) -> list[Assessment]:
+    stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
+    assessed = []
+    for option in enumerate_options(snapshot):
+        estimate = _estimate(option, context, snapshot, stats)
+        assessed.append(
+            Assessment(option, estimate, _violation(option, estimate, context, snapshot))
+        )
+    return assessed
+
+
 def route(
     context: ContextAnalysis, snapshot: ResourceSnapshot, defaults: CriterionWeights
 ) -> RoutingDecision:
     weights = (context.request.weights or defaults).normalised()
-    stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
     feasible: list[Candidate] = []
     rejected: list[Rejection] = []
-    for option in enumerate_options(snapshot):
-        estimate = _estimate(option, context, snapshot, stats)
-        violation = _violation(option, estimate, context, snapshot)
-        if violation:
+    for item in assess_options(context, snapshot):
+        if item.violation:
+            constraint, detail = item.violation
             rejected.append(
-                Rejection(candidate=option.label, constraint=violation[0], detail=violation[1])
+                Rejection(candidate=item.option.label, constraint=constraint, detail=detail)
             )
         else:
-            feasible.append(_score(option, estimate, context, weights))
+            feasible.append(_score(item.option, item.estimate, context, weights))
     feasible, preference_rejections = _apply_preference(feasible, context.request.model_preference)
     rejected.extend(preference_rejections)
     ordered = _order_with_diversity(feasible)
@@ -142,7 +162,12 @@ def _estimate(
         availability *= 1.0 if snapshot.cloud.available else 0.0
     learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
     if learned and learned.samples >= LEARNED_MIN_SAMPLES:
-        latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
+        if is_drifting(learned, latency):
+            # Slower than it should be: trust the observation and prefer other places.
+            availability *= 0.5
+            latency = learned.latency_ewma_ms
+        else:
+            latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
         availability *= learned.success_rate
     cost = (
         context.input_tokens * model.price_per_1k_input_usd
@@ -153,14 +178,14 @@ def _estimate(
 
 
 def predicted_accuracy(model: ModelSpec, complexity: float) -> float:
-    """The registry's average accuracy, lowered for hard requests as capability is lower."""
-    adjusted = model.accuracy - max(0.0, complexity - 0.5) * (1 - model.capability) * 0.8
-    return round(min(1.0, max(0.0, adjusted)), 4)
+    """Expected accuracy given the request's complexity, P(the MEC-class model is wrong)."""
+    expected = (1 - complexity) * model.accuracy_easy + complexity * model.accuracy_hard
+    return round(min(1.0, max(0.0, expected)), 4)
 
 
 def _violation(
     option: Option, estimate: Estimate, context: ContextAnalysis, snapshot: ResourceSnapshot
-) -> tuple[str, str] | None:
+) -> tuple[ConstraintName, str] | None:
     request = context.request
     privacy = context.effective_privacy
     if option.tier == "cloud" and privacy == "strict":

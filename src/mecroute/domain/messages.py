@@ -117,9 +117,12 @@ class Candidate(Message):
         return f"{where}/{self.model_id}"
 
 
+ConstraintName = Literal["privacy", "sla", "accuracy", "budget", "device", "health", "preference"]
+
+
 class Rejection(Message):
     candidate: str
-    constraint: Literal["privacy", "sla", "accuracy", "budget", "device", "health", "preference"]
+    constraint: ConstraintName
     detail: str
 
 

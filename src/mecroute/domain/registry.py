@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Tier = Literal["device", "mec", "cloud"]
+# Whose measured outcomes a model's correctness follows in evaluation (None: modelled).
+OutcomeReference = Literal["mec-class", "cloud-class"] | None
 TIERS: tuple[Tier, ...] = ("device", "mec", "cloud")
 
 
@@ -33,11 +35,13 @@ class ModelSpec(Record):
     )
     accuracy: float = Field(ge=0, le=1, description="Expected accuracy on an average request.")
     accuracy_source: str = ""
-    capability: float = Field(
-        ge=0,
-        le=1,
-        description="How well accuracy holds up as requests get harder (1 = not at all affected).",
+    accuracy_easy: float = Field(
+        ge=0, le=1, description="Accuracy on requests the MEC-class reference model gets right."
     )
+    accuracy_hard: float = Field(
+        ge=0, le=1, description="Accuracy on requests the MEC-class reference model gets wrong."
+    )
+    outcome_reference: OutcomeReference = None
     price_per_1k_input_usd: float = Field(default=0.0, ge=0)
     price_per_1k_output_usd: float = Field(default=0.0, ge=0)
     use_cases: list[str] = Field(default_factory=list)

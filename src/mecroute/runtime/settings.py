@@ -102,5 +102,5 @@ class FeedbackSettings(AgentSettings):
     metrics_stream: str
     idempotency_table: str
     feedback_window_s: int = Field(
-        default=86_400, gt=0, description="How long a repeated submission returns the first receipt."
+        default=86_400, gt=0, description="How long a repeated submission gets the first receipt."
     )

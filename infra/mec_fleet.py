@@ -1,0 +1,232 @@
+"""The simulated MEC fleet: one Fargate service per site, found by the agents through Cloud Map.
+
+Each service runs the MEC node image (`docker/mec-node/Dockerfile`, built by `cdk deploy`,
+never by `cdk synth`) with its site's profile, in private subnets only the agents' security
+group can reach. A node registers itself in the nodes table under its site's Cloud Map name,
+then heartbeats; it preloads its site's hot models, so every task of a scaled-out site serves
+them, and loads others from the artifact bucket (sha256-checked) when the cache agent asks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_servicediscovery as servicediscovery
+from constructs import Construct
+
+from infra.agents import AgentNetwork
+from infra.config import MEC_NODE_PORT, AppConfig, MecSite
+from infra.grants import grant_table
+from mecroute.mec.zoo import CATALOGUE, artifact_key
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = "docker/mec-node/Dockerfile"
+# The build context is the repository root; its .dockerignore (owned with the Dockerfile)
+# admits only what the image copies. CDK stages the context through that file and re-admits
+# only a Dockerfile at the root, so this one is re-admitted by path, or `cdk deploy` would
+# build from a staged context without it.
+IMAGE_CONTEXT_EXCLUDES = [f"!{DOCKERFILE}"]
+HEALTH_CHECK = (
+    'python -c "import urllib.request; '
+    f"urllib.request.urlopen('http://127.0.0.1:{MEC_NODE_PORT}/health', timeout=2)\""
+)
+CPU_TARGET_PERCENT = 60
+
+
+class MecFleet(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        artifacts: s3.IBucket,
+        models_table: dynamodb.ITableV2,
+        nodes_table: dynamodb.ITableV2,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        flow_logs = logs.LogGroup(
+            self, "FlowLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=config.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24
+                ),
+                ec2.SubnetConfiguration(
+                    name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                ),
+            ],
+            # DynamoDB and S3 traffic stays off the NAT gateway (and its per-GB charge).
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+                "DynamoDB": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+                ),
+            },
+            flow_logs={
+                "All": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+        )
+        self.agents_security_group = ec2.SecurityGroup(
+            self,
+            "AgentsSecurityGroup",
+            vpc=self.vpc,
+            description="Agents that call MEC nodes (resource, cache, execute)",
+            allow_all_outbound=True,
+        )
+        self.nodes_security_group = ec2.SecurityGroup(
+            self,
+            "NodesSecurityGroup",
+            vpc=self.vpc,
+            description="MEC nodes: HTTP from the agents only",
+            allow_all_outbound=True,
+        )
+        self.nodes_security_group.add_ingress_rule(
+            self.agents_security_group,
+            ec2.Port.tcp(MEC_NODE_PORT),
+            "agents call the node API",
+        )
+        self.cluster = ecs.Cluster(
+            self,
+            "Cluster",
+            vpc=self.vpc,
+            container_insights_v2=ecs.ContainerInsights.ENABLED,
+        )
+        self.namespace = servicediscovery.PrivateDnsNamespace(
+            self,
+            "Namespace",
+            name=f"mecroute-{config.stage}.internal",
+            vpc=self.vpc,
+            description="MEC nodes, one A record per site",
+        )
+        self.image = ecr_assets.DockerImageAsset(
+            self,
+            "NodeImage",
+            directory=str(ROOT),
+            file=DOCKERFILE,
+            platform=ecr_assets.Platform.LINUX_ARM64,
+            exclude=IMAGE_CONTEXT_EXCLUDES,
+        )
+        self.node_logs = logs.LogGroup(
+            self, "NodeLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.services: dict[str, ecs.FargateService] = {}
+        self.task_definitions: dict[str, ecs.FargateTaskDefinition] = {}
+        for site in config.mec_sites:
+            self.services[site.node_id] = self._site_service(
+                site, artifacts, models_table, nodes_table
+            )
+
+    @property
+    def agent_network(self) -> AgentNetwork:
+        return AgentNetwork(vpc=self.vpc, security_group=self.agents_security_group)
+
+    def endpoint(self, site: MecSite) -> str:
+        """The site's Cloud Map name: what the node registers and the agents call."""
+        return f"http://{site.node_id}.{self.namespace.namespace_name}:{MEC_NODE_PORT}"
+
+    def _site_service(
+        self,
+        site: MecSite,
+        artifacts: s3.IBucket,
+        models_table: dynamodb.ITableV2,
+        nodes_table: dynamodb.ITableV2,
+    ) -> ecs.FargateService:
+        construct_id = "".join(part.capitalize() for part in site.node_id.split("-"))
+        task = ecs.FargateTaskDefinition(
+            self,
+            f"{construct_id}Task",
+            cpu=site.cpu,
+            memory_limit_mib=site.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        self.task_definitions[site.node_id] = task
+        # The node fetches zoo artifacts by key (sha256-checked), looks models up in the
+        # registry, and writes its own record and heartbeats (mecroute.mec.heartbeat).
+        task.add_to_task_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[artifacts.arn_for_objects(artifact_key(e)) for e in CATALOGUE],
+            )
+        )
+        grant_table(models_table, task.task_role, "dynamodb:Scan")
+        grant_table(nodes_table, task.task_role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        task.add_container(
+            "Node",
+            image=ecs.ContainerImage.from_docker_image_asset(self.image),
+            # The image's entry point runs `mecroute.mec.node`, which reads all of this
+            # (`mecroute node --help`); nothing here is secret.
+            environment={
+                "MEC_PROFILE": site.site,
+                "MEC_NODE_ID": site.node_id,
+                "MEC_NODE_ENDPOINT": self.endpoint(site),
+                "MEC_HOST": "0.0.0.0",  # noqa: S104 - inside the task; the security group guards it
+                "MEC_PORT": str(MEC_NODE_PORT),
+                "MEC_SLOTS": str(site.slots),
+                "MEC_QUEUE_LIMIT": str(site.queue_limit),
+                "MEC_SPEED_FACTOR": str(site.speed_factor),
+                "MEC_SITE_RTT_MS": str(site.site_rtt_ms),
+                "MEC_MEMORY_BUDGET_MB": str(site.memory_budget_mb),
+                "MEC_PRELOAD": ",".join(site.preload),
+                "ARTIFACTS_BUCKET": artifacts.bucket_name,
+                "MODELS_TABLE": models_table.table_name,
+                "NODES_TABLE": nodes_table.table_name,
+            },
+            port_mappings=[ecs.PortMapping(container_port=MEC_NODE_PORT)],
+            logging=ecs.LogDriver.aws_logs(stream_prefix=site.node_id, log_group=self.node_logs),
+            health_check=ecs.HealthCheck(
+                command=["CMD-SHELL", HEALTH_CHECK],
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                retries=3,
+                start_period=Duration.seconds(30),
+            ),
+            # SIGTERM drains in-flight requests and writes a last heartbeat before exiting.
+            stop_timeout=Duration.seconds(60),
+        )
+        service = ecs.FargateService(
+            self,
+            f"{construct_id}Service",
+            cluster=self.cluster,
+            task_definition=task,
+            desired_count=1,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            assign_public_ip=False,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[self.nodes_security_group],
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            cloud_map_options=ecs.CloudMapOptions(
+                name=site.node_id,
+                cloud_map_namespace=self.namespace,
+                dns_record_type=servicediscovery.DnsRecordType.A,
+                dns_ttl=Duration.seconds(10),
+            ),
+        )
+        scaling = service.auto_scale_task_count(min_capacity=1, max_capacity=site.max_tasks)
+        scaling.scale_on_cpu_utilization(
+            "ScaleOnCpu",
+            target_utilization_percent=CPU_TARGET_PERCENT,
+            scale_out_cooldown=Duration.seconds(60),
+            scale_in_cooldown=Duration.seconds(300),
+        )
+        return service

@@ -1,0 +1,104 @@
+"""The metrics stream and its two consumers: the aggregator Lambda (the learning loop) and a
+Firehose delivery into the data lake (every outcome, kept for offline training)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.function import PythonFunction
+from infra.grants import grant_table
+from infra.layers import Layers
+from mecroute.runtime.settings import AggregatorSettings
+
+# A poison record is retried this often (after bisecting the batch down to it), then parked.
+AGGREGATOR_RETRIES = 3
+AGGREGATOR_BATCH_SIZE = 100
+
+
+class Streaming(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        layers: Layers,
+        stats_table: dynamodb.ITableV2,
+        data_lake: s3.IBucket,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.metrics_stream = kinesis.Stream(
+            self,
+            "MetricsStream",
+            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            encryption=kinesis.StreamEncryption.MANAGED,
+            retention_period=Duration.hours(24),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.dead_letters = sqs.Queue(
+            self,
+            "AggregatorDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.aggregator = PythonFunction(
+            self,
+            "Aggregator",
+            source="aggregator",
+            description="Learning loop: folds pipeline outcomes into tier/node/model statistics",
+            settings=AggregatorSettings,
+            available_environment={"STATS_TABLE": stats_table.table_name},
+            layers=[layers.shared],
+            log_retention=log_retention,
+            timeout=Duration.seconds(60),
+        )
+        # Optimistic read-modify-write of one statistic per record (see agents/aggregator.py).
+        grant_table(stats_table, self.aggregator.role, "dynamodb:GetItem", "dynamodb:PutItem")
+        self.aggregator.function.add_event_source(
+            sources.KinesisEventSource(
+                self.metrics_stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=AGGREGATOR_BATCH_SIZE,
+                max_batching_window=Duration.seconds(5),
+                report_batch_item_failures=True,
+                bisect_batch_on_error=True,
+                retry_attempts=AGGREGATOR_RETRIES,
+                max_record_age=Duration.hours(6),
+                on_failure=sources.SqsDlq(self.dead_letters),
+            )
+        )
+
+        delivery_logs = logs.LogGroup(
+            self, "DataLakeDeliveryLogs", retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )  # fmt: skip
+        self.data_lake_delivery = firehose.DeliveryStream(
+            self,
+            "DataLakeDelivery",
+            source=firehose.KinesisStreamSource(self.metrics_stream),
+            destination=firehose.S3Bucket(
+                data_lake,
+                data_output_prefix="outcomes/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/",
+                error_output_prefix="errors/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/",
+                compression=firehose.Compression.GZIP,
+                buffering_interval=Duration.minutes(5),
+                buffering_size=Size.mebibytes(64),
+                logging_config=firehose.EnableLogging(delivery_logs),
+            ),
+        )
+
+    def grant_publish(self, grantee: iam.IGrantable) -> None:
+        """PutRecord only: producers neither read the stream nor manage it."""
+        self.metrics_stream.grant(grantee, "kinesis:PutRecord", "kinesis:PutRecords")

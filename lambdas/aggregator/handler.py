@@ -1,0 +1,45 @@
+"""Aggregator Lambda: the metrics stream's consumer, learning per (tier, node, model) statistics.
+
+Each record is applied on its own; a record that fails is reported back to Lambda as a
+partial batch failure, so only it is retried (then bisected, then sent to the dead letters).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mecroute.adapters.dynamodb import DynamoStatsStore
+from mecroute.agents import aggregator as logic
+from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.settings import AggregatorSettings
+
+settings = AggregatorSettings.from_env()
+stats = DynamoStatsStore(settings.stats_table)
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+
+@tracer.capture_method(capture_response=False)
+def apply_record(record: KinesisStreamRecord) -> None:
+    event = json.loads(record.kinesis.data_as_text())
+    if logic.apply(event, stats) is not None:
+        metrics.add_metric(name="OutcomesLearned", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=apply_record, processor=processor, context=context
+    )

@@ -1,0 +1,65 @@
+"""The learning loop's arithmetic: outcome events fold into per (tier, node, model) statistics.
+
+Latency is tracked as an exponentially weighted mean and a streaming p95 estimate (stochastic
+approximation: the estimate moves up by 0.95·step when a sample exceeds it and down by
+0.05·step otherwise, so it settles where 95% of samples fall below). Success is an EWMA too,
+so a node that starts failing loses its standing within a few requests, and recovers as fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mecroute.domain.messages import TierStat
+from mecroute.domain.registry import Tier
+
+ALPHA = 0.2
+QUANTILE = 0.95
+# A node is drifting when its learned latency exceeds the router's own prediction this much.
+DRIFT_RATIO = 1.5
+
+
+def stat_key(tier: str, node_id: str | None, model_id: str) -> str:
+    return f"{tier}#{node_id or '-'}#{model_id}"
+
+
+def fold(stat: TierStat | None, event: dict[str, Any]) -> TierStat:
+    """Fold one outcome event (from the monitor agent) into the statistic it belongs to."""
+    tier: Tier = event["tier"]
+    success = bool(event["success"])
+    latency = event.get("latency_ms")
+    if stat is None:
+        first = float(latency) if latency is not None else 0.0
+        return TierStat(
+            tier=tier,
+            node_id=event.get("node_id") or "-",
+            model_id=event["model_id"],
+            latency_ewma_ms=first,
+            latency_p95_ms=first,
+            success_rate=1.0 if success else 0.0,
+            samples=1,
+        )
+    ewma, p95 = stat.latency_ewma_ms, stat.latency_p95_ms
+    if latency is not None:
+        sample = float(latency)
+        ewma = sample if stat.samples == 0 else (1 - ALPHA) * ewma + ALPHA * sample
+        step = max(1.0, 0.1 * ewma)
+        p95 = p95 + step * (QUANTILE if sample > p95 else -(1 - QUANTILE))
+    return stat.model_copy(
+        update={
+            "latency_ewma_ms": round(ewma, 3),
+            "latency_p95_ms": round(max(p95, 0.0), 3),
+            "success_rate": round((1 - ALPHA) * stat.success_rate + ALPHA * float(success), 4),
+            "samples": stat.samples + 1,
+        }
+    )
+
+
+def fold_quality(stat: TierStat, quality: float) -> TierStat:
+    """User feedback (0 = wrong, 1 = right) moves the success rate like an outcome does."""
+    rate = (1 - ALPHA) * stat.success_rate + ALPHA * min(1.0, max(0.0, quality))
+    return stat.model_copy(update={"success_rate": round(rate, 4)})
+
+
+def is_drifting(stat: TierStat, predicted_latency_ms: float) -> bool:
+    return stat.samples >= 5 and stat.latency_ewma_ms > DRIFT_RATIO * predicted_latency_ms

@@ -1,0 +1,59 @@
+"""Caller feedback on one routed request: what the API accepts and what goes on the stream."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from mecroute.domain.registry import Tier
+from mecroute.domain.request import Identifier, StrictModel
+
+RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+
+
+class Feedback(StrictModel):
+    """`POST /v1/feedback`: the caller's verdict on a request it sent earlier."""
+
+    request_id: RequestId = Field(description="The request id the inference answer carried.")
+    user_id: Identifier = Field(
+        default="anonymous", description="Must match the user id of the original request."
+    )
+    rating: int = Field(ge=1, le=5, description="1 = useless answer, 5 = exactly what was needed.")
+    correct: bool | None = Field(
+        default=None, description="Whether the answer was right, when the caller can tell."
+    )
+    observed_latency_ms: float | None = Field(
+        default=None,
+        ge=0,
+        le=600_000,
+        description="End-to-end latency the client measured, its own network included.",
+    )
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class FeedbackEvent(BaseModel):
+    """Published on the metrics stream, attributed to the tier/node/model that answered."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["feedback"] = "feedback"
+    request_id: str
+    user_id: str
+    tier: Tier | None
+    node_id: str
+    model_id: str | None
+    rating: int
+    correct: bool | None
+    observed_latency_ms: float | None
+    at: float
+
+
+class FeedbackReceipt(BaseModel):
+    """What `POST /v1/feedback` answers; a repeated submission gets the first receipt back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request_id: str
+    accepted: bool
+    recorded_at: float

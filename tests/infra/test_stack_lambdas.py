@@ -1,0 +1,230 @@
+"""The Lambdas this stack adds beside the six agents, against moto: the API's reads and
+feedback, and the aggregator consuming the metrics stream (the learning loop's writer)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra.storage import IDEMPOTENCY_KEY
+from moto import mock_aws
+
+from mecroute.adapters.aws import client, reset_clients
+from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoStatsStore
+from mecroute.agents.learning import stat_key
+from mecroute.domain.messages import ExecutionResult, MonitorRecord
+from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
+from mecroute.local.runtime import Names
+from mecroute.local.seed import create_resources
+
+ROOT = Path(__file__).resolve().parents[2]
+IDEMPOTENCY_TABLE = "mecroute-idempotency"
+REGION = "us-east-1"
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Names]:
+    names = Names()
+    environment = {
+        **names.environment(),
+        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    reset_clients()
+    with mock_aws():
+        create_resources(names, ROOT / "build" / "zoo")
+        client("dynamodb").create_table(
+            TableName=IDEMPOTENCY_TABLE,
+            KeySchema=[{"AttributeName": IDEMPOTENCY_KEY, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": IDEMPOTENCY_KEY, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield names
+    reset_clients()
+
+
+def handler(source: str) -> Handler:
+    """Import now, inside moto and after the environment is set: settings load at import."""
+    return load_handler(ROOT / "lambdas", source)
+
+
+def rest_event(method: str, path: str, body: Any = None, resource: str | None = None,
+               path_parameters: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """An API Gateway REST proxy event, as the stage sends it to a LambdaIntegration."""
+    return {
+        "resource": resource or path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {"requestId": "api-req-1", "resourcePath": resource or path,
+                           "httpMethod": method, "stage": "dev", "path": f"/dev{path}"},
+        "body": body if body is None or isinstance(body, str) else json.dumps(body),
+        "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+def call(source: str, event: dict[str, Any]) -> tuple[int, Any]:
+    response = handler(source)(event, FakeLambdaContext(function_name=source))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def record_decision(names: Names, request_id: str, user_id: str = "alice") -> MonitorRecord:
+    record = MonitorRecord(
+        request_id=request_id, user_id=user_id, status="succeeded", decision=None,
+        result=ExecutionResult(request_id=request_id, tier="mec", node_id="mec-metro-1",
+                               model_id="edge-large-v1", output="Paris", latency_ms=42.0,
+                               compute_ms=30.0, cost_usd=0.0001),
+        sla_met=True, recorded_at=time.time(),
+    )  # fmt: skip
+    DynamoDecisionLog(names.decisions_table).put(record)
+    return record
+
+
+def stream_events(names: Names) -> list[dict[str, Any]]:
+    kinesis = client("kinesis")
+    events = []
+    for shard in kinesis.describe_stream(StreamName=names.metrics_stream)["StreamDescription"][
+        "Shards"
+    ]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=names.metrics_stream, ShardId=shard["ShardId"],
+            ShardIteratorType="TRIM_HORIZON",
+        )["ShardIterator"]  # fmt: skip
+        events += [
+            json.loads(r["Data"]) for r in kinesis.get_records(ShardIterator=iterator)["Records"]
+        ]
+    return events
+
+
+# -- API reads ------------------------------------------------------------------------------
+
+
+def test_models_and_nodes_are_listed_as_the_local_api_lists_them(aws: Names):
+    status, body = call("api_reads", rest_event("GET", "/v1/models"))
+    assert status == 200
+    assert {m["model_id"] for m in body["models"]} >= {"edge-large-v1", "cloud-frontier-v1"}
+    status, body = call("api_reads", rest_event("GET", "/v1/nodes"))
+    assert status == 200
+    assert body == {"nodes": []}  # nodes register themselves when they start
+
+
+def test_a_decision_is_read_back_or_not_found(aws: Names):
+    record = record_decision(aws, "req-7")
+    event = rest_event("GET", "/v1/decisions/req-7", resource="/v1/decisions/{request_id}",
+                       path_parameters={"request_id": "req-7"})  # fmt: skip
+    status, body = call("api_reads", event)
+    assert status == 200
+    assert body == record.model_dump(mode="json")
+    missing = rest_event("GET", "/v1/decisions/nope", resource="/v1/decisions/{request_id}",
+                         path_parameters={"request_id": "nope"})  # fmt: skip
+    status, body = call("api_reads", missing)
+    assert (status, body["error"]) == (404, "NotFound")
+
+
+# -- Feedback -------------------------------------------------------------------------------
+
+
+def test_feedback_is_attributed_and_streamed_once(aws: Names):
+    record_decision(aws, "req-8")
+    feedback = {"request_id": "req-8", "user_id": "alice", "rating": 2, "correct": False}
+
+    first = call("feedback", rest_event("POST", "/v1/feedback", feedback))
+    again = call("feedback", rest_event("POST", "/v1/feedback", feedback))
+
+    assert first[0] == again[0] == 202
+    assert first[1] == again[1]  # the retry gets the first receipt back
+    events = [e for e in stream_events(aws) if e["kind"] == "feedback"]
+    assert len(events) == 1
+    assert events[0] | {"at": 0} == {
+        "kind": "feedback", "request_id": "req-8", "user_id": "alice", "tier": "mec",
+        "node_id": "mec-metro-1", "model_id": "edge-large-v1", "rating": 2, "correct": False,
+        "observed_latency_ms": None, "at": 0,
+    }  # fmt: skip
+
+
+def test_feedback_on_someone_elses_or_unknown_request_is_not_found(aws: Names):
+    record_decision(aws, "req-9", user_id="bob")
+    for request_id in ("req-9", "never-sent"):
+        status, body = call(
+            "feedback",
+            rest_event("POST", "/v1/feedback", {"request_id": request_id, "user_id": "alice",
+                                                "rating": 5}),
+        )  # fmt: skip
+        assert (status, body["error"]) == (404, "NotFound")
+    assert stream_events(aws) == []
+
+
+def test_invalid_feedback_names_the_field(aws: Names):
+    status, body = call(
+        "feedback", rest_event("POST", "/v1/feedback", {"request_id": "x", "rating": 9})
+    )
+    assert status == 400
+    assert body["error"] == "InvalidRequest"
+    assert [p["field"] for p in body["problems"]] == ["rating"]
+
+
+# -- Aggregator -----------------------------------------------------------------------------
+
+
+def kinesis_event(*payloads: bytes) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": f"p{i}",
+                            "sequenceNumber": f"{i:056d}", "approximateArrivalTimestamp": 1.0,
+                            "data": base64.b64encode(payload).decode()},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"shard:{i}",
+                "eventName": "aws:kinesis:record", "awsRegion": REGION,
+                "eventSourceARN": f"arn:aws:kinesis:{REGION}:123456789012:stream/metrics",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/aggregator",
+            }
+            for i, payload in enumerate(payloads)
+        ]
+    }  # fmt: skip
+
+
+def outcome(latency_ms: float, success: bool = True) -> bytes:
+    return json.dumps({"kind": "outcome", "request_id": "r", "tier": "mec",
+                       "node_id": "mec-metro-1", "model_id": "edge-large-v1",
+                       "success": success, "latency_ms": latency_ms if success else None,
+                       "sla_met": success, "cost_usd": 0.0, "at": 1.0}).encode()  # fmt: skip
+
+
+def test_aggregator_learns_from_outcomes_and_reports_only_bad_records(aws: Names):
+    event = kinesis_event(
+        outcome(40.0),
+        b"not json",
+        outcome(60.0),
+        outcome(0, success=False),
+        json.dumps({"kind": "feedback", "request_id": "r", "rating": 4}).encode(),
+    )
+    answer = handler("aggregator")(event, FakeLambdaContext(function_name="aggregator"))
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": f"{1:056d}"}]}
+    stat = DynamoStatsStore(aws.stats_table).get(stat_key("mec", "mec-metro-1", "edge-large-v1"))
+    assert stat is not None
+    assert stat.samples == 3
+    assert 40.0 < stat.latency_ewma_ms < 60.0
+    assert 0 < stat.success_rate < 1
+    # The resource agent reads the same items back.
+    assert DynamoStatsStore(aws.stats_table).list_stats() == [stat]
