@@ -10,7 +10,7 @@ NODE_DEPS := $(if $(shell command -v npm),$(NODE_STAMP))
 PORT ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help install node run invoke synth test test-fast lint format zoo bench clean
+.PHONY: help install node run invoke synth test test-fast lint audit openapi format zoo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,17 +44,34 @@ test: $(STAMP) $(NODE_DEPS) ## every test: unit, integration, workflow (ASL offl
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest -q tests/unit
 
-lint: $(STAMP) ## ruff (lint + format check) and mypy
+lint: $(STAMP) ## ruff (lint + format check), mypy, bandit (then `make audit` where PyPI's JSON API is reachable)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -q -c pyproject.toml -r src lambdas infra app.py
+	@# Tests and benchmarks too, but pytest's asserts, moto's dummy credentials, calls to our own
+	@# loopback servers and starting our own processes are how they work (B101 B105 B106 B310
+	@# B311 B404 B603 B607); every other check applies.
+	$(BIN)/bandit -q -c pyproject.toml -r tests bench -s B101,B105,B106,B310,B311,B404,B603,B607
+
+audit: $(STAMP) ## pip-audit the installed environment against PyPI's vulnerability data
+	@# --strict: a dependency that could not be checked fails the audit; it never passes unaudited.
+	@$(BIN)/pip-audit --strict --skip-editable --progress-spinner off || { \
+	  echo "pip-audit failed: a vulnerable dependency (listed above), or one it could not check" \
+	       "(\"Dependency not found on PyPI\": the vulnerability service is unreachable from here)." >&2; \
+	  exit 1; }
+
+openapi: $(STAMP) ## regenerate docs/openapi.json from the pydantic models
+	$(BIN)/python -m mecroute.domain.openapi
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## run every benchmark in bench/ (prints figures, asserts nothing)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+bench: $(STAMP) ## run every benchmark in bench/ (prints figures; budgets table in bench/results/)
+	@failed=""; for script in bench/bench_*.py; do echo "== $$script"; \
+		$(BIN)/python $$script || failed="$$failed $$script"; done; \
+		if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean: ## remove the virtualenv, build output and caches
 	rm -rf $(VENV) node_modules build cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -29,8 +29,9 @@ from pathlib import Path
 import onnxruntime
 
 from mecroute.local.fleet import NodeProcess, start_nodes
-from mecroute.mec.engine import TIER_THREADS, OnnxModel, emulated_compute_ms
+from mecroute.mec.engine import TIER_THREADS, OnnxModel
 from mecroute.mec.profiles import DEFAULT_SITES, PROFILES
+from mecroute.mec.timing import emulated_compute_ms
 from mecroute.mec.zoo import build_zoo, default_zoo_dir
 
 PROMPT = "What is the capital of France, and why did it become the capital?"

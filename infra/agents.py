@@ -51,10 +51,10 @@ DESCRIPTIONS = {
     "monitor": "Monitor agent: records each decision and outcome, metrics, stream events",
 }
 # Agents that import numpy/onnxruntime: execute runs zoo models (the device tier's emulated
-# run, the cloud simulator); router imports mecroute.mec.engine.emulated_compute_ms, whose
-# module imports both at load. tests/infra/test_layers.py imports every other function with
-# them blocked, so this set cannot silently fall behind the code.
-ONNX_AGENTS = frozenset({"execute", "router"})
+# run, the cloud simulator); context runs the learned complexity model.
+# tests/infra/test_layers.py imports every other function with them blocked, so this set
+# cannot silently fall behind the code.
+ONNX_AGENTS = frozenset({"execute", "context"})
 # These talk HTTP to MEC nodes, which only answer inside the VPC.
 MEC_CALLERS = frozenset({"resource", "cache", "execute"})
 MEMORY_MB = {"execute": 1024}
@@ -130,6 +130,8 @@ class Agents(Construct):
             grant_table(tables[table], role["resource"], "dynamodb:Scan")
         grant_table(tables["models_table"], role["cache"], "dynamodb:Scan")
         grant_table(tables["cache_table"], role["cache"], "dynamodb:GetItem")
+        grant_table(tables["nodes_table"], role["cache"], "dynamodb:Scan")
+        grant_table(tables["stats_table"], role["cache"], "dynamodb:Scan")
         grant_table(tables["models_table"], role["execute"], "dynamodb:Scan")
         grant_table(tables["cache_table"], role["execute"], "dynamodb:PutItem")
         # The device tier's emulated run and the cloud simulator read zoo artifacts by key.
@@ -154,5 +156,9 @@ class Agents(Construct):
                     ],
                 )
             )
+        # What powertools' DynamoDBPersistenceLayer calls for the execute agent's idempotency.
+        grant_table(storage.idempotency_table, role["execute"],
+            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+        )  # fmt: skip
         grant_table(tables["decisions_table"], role["monitor"], "dynamodb:PutItem")
         streaming.grant_publish(role["monitor"])

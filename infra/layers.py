@@ -31,8 +31,10 @@ PIP_TARGET_FLAGS = [
 ]  # fmt: skip
 # The Lambda runtime ships boto3 with these; aws-xray-sdk drags botocore in (31 MB).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "urllib3", "python_dateutil", "six")
-# The offline runtime (moto and local processes) never runs in Lambda.
-PACKAGE_EXCLUDES = ("__pycache__", "*.pyc", "local")
+# The offline runtime (moto and local processes) and the offline evaluation tools
+# (simulator, eval-router) never run in Lambda.
+SKIPPED_PACKAGES = ("local", "evaluation")
+PACKAGE_EXCLUDES = ("__pycache__", "*.pyc", *SKIPPED_PACKAGES)
 
 
 @jsii.implements(ILocalBundling)
@@ -45,7 +47,7 @@ class PipBundler:
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         target = Path(output_dir) / "python"
-        subprocess.run(  # noqa: S603 - fixed pip command line
+        subprocess.run(  # noqa: S603 - fixed pip command line  # nosec B603
             [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
              "--target", str(target), *PIP_TARGET_FLAGS, "-r", str(self.requirements)],
             check=True,
@@ -86,7 +88,7 @@ def content_hash(*paths: Path, extra: str = "") -> str:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             relative = file.relative_to(path) if path.is_dir() else Path(file.name)
-            if any(part in ("__pycache__", "local") for part in relative.parts):
+            if any(part in ("__pycache__", *SKIPPED_PACKAGES) for part in relative.parts):
                 continue
             digest.update(str(relative).encode())
             digest.update(file.read_bytes())

@@ -40,6 +40,10 @@ HEALTH_CHECK = (
 )
 CPU_TARGET_PERCENT = 60
 
+# The node listens on every interface inside its task; the security group lets only the
+# agents in (tests/infra: test_nodes_accept_traffic_only_from_the_agents).
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104  # nosec B104
+
 
 class MecFleet(Construct):
     def __init__(
@@ -179,7 +183,7 @@ class MecFleet(Construct):
                 "MEC_PROFILE": site.site,
                 "MEC_NODE_ID": site.node_id,
                 "MEC_NODE_ENDPOINT": self.endpoint(site),
-                "MEC_HOST": "0.0.0.0",  # noqa: S104 - inside the task; the security group guards it
+                "MEC_HOST": ALL_INTERFACES,
                 "MEC_PORT": str(MEC_NODE_PORT),
                 "MEC_SLOTS": str(site.slots),
                 "MEC_QUEUE_LIMIT": str(site.queue_limit),

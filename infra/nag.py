@@ -81,6 +81,14 @@ def acknowledge_findings(
         "Resource '*' for Step Functions.",
     )
 
+    acknowledge(
+        pipeline.record_dead_letters,
+        "AwsSolutions-SQS3",
+        "This queue is itself a dead-letter destination: the state machine parks decision "
+        "records it could not store here for redrive; a DLQ of it would have nothing to catch. "
+        "The RecordDeadLettersWaiting alarm watches it.",
+    )
+
     # -- API ---------------------------------------------------------------------------------
     acknowledge(
         api.rest_api,

@@ -53,6 +53,7 @@ class Observability(Construct):
         state_machine: sfn.StateMachine,
         rest_api: apigateway.RestApi,
         dead_letters: sqs.IQueue,
+        record_dead_letters: sqs.IQueue,
         functions: Mapping[str, PythonFunction],
         fleet_services: Mapping[str, ecs.FargateService],
         cluster: ecs.ICluster | None,
@@ -95,13 +96,28 @@ class Observability(Construct):
             description="Stream records the aggregator gave up on are waiting in the DLQ",
         )
         self._add_alarm(
+            "RecordDeadLettersWaiting",
+            record_dead_letters.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum"
+            ),
+            threshold=1,
+            description="Decision records the pipeline could not store wait for redrive "
+            "(python -m mecroute.ops.redrive, docs/reliability.md)",
+        )
+        self._add_alarm(
             "ApiServerErrors",
             rest_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
             threshold=5,
             description="The API answered 5XX (gateway or pipeline failures) 5+ times in 5 min",
         )
         self.dashboard = self._dashboard(
-            config, state_machine, rest_api, dead_letters, functions, fleet_services, cluster
+            config,
+            state_machine,
+            rest_api,
+            (dead_letters, record_dead_letters),
+            functions,
+            fleet_services,
+            cluster,
         )
 
     def _add_alarm(
@@ -213,7 +229,7 @@ class Observability(Construct):
         config: AppConfig,
         state_machine: sfn.StateMachine,
         rest_api: apigateway.RestApi,
-        dead_letters: sqs.IQueue,
+        dead_letter_queues: tuple[sqs.IQueue, sqs.IQueue],
         functions: Mapping[str, PythonFunction],
         services: Mapping[str, ecs.FargateService],
         cluster: ecs.ICluster | None,
@@ -321,10 +337,13 @@ class Observability(Construct):
                 title="MEC fleet: healthy nodes, CPU %", left=fleet_metrics, width=8
             ),
             cloudwatch.GraphWidget(
-                title="Aggregator dead letters",
+                title="Dead letters: aggregator stream records, decision records",
                 left=[
-                    dead_letters.metric_approximate_number_of_messages_visible(
-                        period=FIVE_MINUTES, statistic="Maximum"
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=FIVE_MINUTES, statistic="Maximum", label=label
+                    )
+                    for queue, label in zip(
+                        dead_letter_queues, ("aggregator", "records"), strict=True
                     )
                 ],
                 width=8,

@@ -1,10 +1,12 @@
-"""The Express state machine, built from the same ASL file the offline runtime executes."""
+"""The Express state machine, built from the same ASL file the offline runtime executes, and
+the record dead-letter queue its Record* states park unstored decision records in."""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -30,6 +32,16 @@ class Pipeline(Construct):
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # Decision records the monitor could not store, and tasks of a monitor that kept
+        # failing: kept 14 days for `python -m mecroute.ops.redrive` (docs/reliability.md).
+        self.record_dead_letters = sqs.Queue(
+            self,
+            "RecordDeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         functions = {agent: fn.function for agent, fn in agents.functions.items()}
         self.state_machine = sfn.StateMachine(
             self,
@@ -38,8 +50,11 @@ class Pipeline(Construct):
             state_machine_type=sfn.StateMachineType.EXPRESS,
             definition_body=sfn.DefinitionBody.from_file(str(ASL_FILE)),
             definition_substitutions={
-                f"{agent.capitalize()}FunctionArn": fn.function_arn
-                for agent, fn in functions.items()
+                **{
+                    f"{agent.capitalize()}FunctionArn": fn.function_arn
+                    for agent, fn in functions.items()
+                },
+                "RecordDeadLettersUrl": self.record_dead_letters.queue_url,
             },
             tracing_enabled=True,
             logs=sfn.LogOptions(
@@ -52,5 +67,11 @@ class Pipeline(Construct):
             iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"],
                 resources=[fn.function_arn for fn in functions.values()],
+            )
+        )
+        # The DeadLetter* states' sqs:sendMessage, on this one queue.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.record_dead_letters.queue_arn]
             )
         )

@@ -79,6 +79,7 @@ class MecRouteStack(Stack):
             state_machine=pipeline.state_machine,
             rest_api=api.rest_api,
             dead_letters=streaming.dead_letters,
+            record_dead_letters=pipeline.record_dead_letters,
             functions={
                 **agents.functions,
                 "aggregator": streaming.aggregator,

@@ -8,10 +8,14 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mecroute.adapters.tables import DECISIONS_USER_INDEX, TABLE_KEYS
+from mecroute.adapters.tables import (
+    DECISIONS_USER_INDEX,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_TTL,
+    TABLE_KEYS,
+)
 
-# Powertools idempotency's DynamoDBPersistenceLayer defaults: key `id`, TTL `expiration`.
-IDEMPOTENCY_KEY, IDEMPOTENCY_TTL = "id", "expiration"
+__all__ = ["IDEMPOTENCY_KEY", "IDEMPOTENCY_TTL", "Storage"]
 
 
 def _table(scope: Construct, construct_id: str, key: str, ttl: str | None) -> dynamodb.TableV2:

@@ -5,13 +5,17 @@ Same routes and bodies as the local API (mecroute.local.api), over the same adap
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import TypeAdapter, ValidationError
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, DynamoNodeDirectory
+from mecroute.domain.errors import field_problems
+from mecroute.domain.feedback import RequestId
 from mecroute.runtime.observability import logger, metrics, tracer
 from mecroute.runtime.settings import ApiReadsSettings
 
@@ -20,6 +24,8 @@ registry = DynamoModelRegistry(settings.models_table)
 directory = DynamoNodeDirectory(settings.nodes_table)
 decisions = DynamoDecisionLog(settings.decisions_table)
 app = APIGatewayRestResolver()
+# A path parameter that cannot be a request id never reaches DynamoDB (whose keys stop at 2 KB).
+REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
 
 
 @app.get("/v1/models")
@@ -34,6 +40,23 @@ def list_nodes() -> dict[str, Any]:
 
 @app.get("/v1/decisions/<request_id>")
 def get_decision(request_id: str) -> dict[str, Any] | Response[str]:
+    try:
+        request_id = REQUEST_ID.validate_python(request_id)
+    except ValidationError as error:
+        return Response(
+            status_code=HTTPStatus.BAD_REQUEST,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps(
+                {
+                    "error": "InvalidRequest",
+                    "message": "invalid request id",
+                    "problems": [
+                        {"field": "request_id", "problem": p["problem"]}
+                        for p in field_problems(error)
+                    ],
+                }
+            ),
+        )
     record = decisions.get(request_id)
     if record is None:
         return Response(

@@ -5,28 +5,37 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
+from mecroute.adapters.dynamodb import (
+    DynamoModelRegistry,
+    DynamoNodeDirectory,
+    DynamoResponseCache,
+    DynamoStatsStore,
+)
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.agents import cache as agent
 from mecroute.domain.tasks import PrepareModelTask
 from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import CacheSettings
 
 settings = CacheSettings.from_env()
 registry = DynamoModelRegistry(settings.models_table)
 responses = DynamoResponseCache(settings.cache_table)
 nodes = HttpMecNodes()
+directory = DynamoNodeDirectory(settings.nodes_table)
+stats = DynamoStatsStore(settings.stats_table)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=PrepareModelTask)
+@parse_task(PrepareModelTask)
 def handler(task: PrepareModelTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id)
-    plan = agent.prepare(task.context, task.target, registry, nodes, responses, time.time())
+    plan = agent.prepare(
+        task.context, task.target, registry, nodes, responses, time.time(), directory, stats
+    )
     metrics.add_metric(name=f"Cache_{plan.action}", unit="Count", value=1)
     return plan.model_dump(mode="json")

@@ -5,24 +5,27 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog
+from mecroute.adapters.resilience import BestEffortHistory
 from mecroute.agents import context as agent
+from mecroute.complexity.model import shipped
 from mecroute.domain.tasks import AnalyzeContextTask
 from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import ContextSettings
 
 settings = ContextSettings.from_env()
-history = DynamoDecisionLog(settings.decisions_table)
+history = BestEffortHistory(DynamoDecisionLog(settings.decisions_table))
+complexity_model = shipped()  # loaded once per container
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=AnalyzeContextTask)
+@parse_task(AnalyzeContextTask)
 def handler(task: AnalyzeContextTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.request_id)
-    analysis = agent.analyze(task.request_id, task.request, history, time.time())
+    analysis = agent.analyze(task.request_id, task.request, history, time.time(), complexity_model)
     return analysis.model_dump(mode="json")

@@ -1,24 +1,40 @@
-"""Execute agent Lambda: Execute state."""
+"""Execute agent Lambda: Execute state.
+
+A request carrying an `idempotency_key` runs at most once per (user, key): a repeat gets the
+stored result (powertools idempotency on DynamoDB), a repeat arriving while the first is still
+running raises IdempotencyAlreadyInProgressError, which the state machine retries with backoff
+until the stored result is there.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mecroute.adapters.aws import client
+from mecroute.adapters.aws import CLIENT_CONFIG, client
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.ports import CloudModel
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.agents import execute as agent
+from mecroute.domain.errors import IdempotencyKeyReused
+from mecroute.domain.messages import ExecutionResult
 from mecroute.domain.tasks import ExecuteTask
 from mecroute.mec.engine import TIER_THREADS
 from mecroute.mec.loader import VerifiedModels
 from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import ExecuteSettings
 
 settings = ExecuteSettings.from_env()
@@ -49,11 +65,47 @@ tiers = agent.Tiers(
 )
 
 
+# The key is scoped per user: another user's identical key is another request. The whole
+# request must match too: a reused key with a different body is the caller's mistake (422),
+# never a reason to hand back an answer to another question.
+idempotency = IdempotencyConfig(
+    event_key_jmespath="context.request.[user_id, idempotency_key]",
+    payload_validation_jmespath="context.request",
+    expires_after_seconds=settings.idempotency_ttl_s,
+)
+persistence = DynamoDBPersistenceLayer(
+    table_name=settings.idempotency_table, boto_config=CLIENT_CONFIG
+)
+
+
+def run(task: ExecuteTask) -> ExecutionResult:
+    return agent.execute(task.context, task.target, task.plan, tiers, time.time())
+
+
+# Powertools' decorator is untyped; applied by hand, the result keeps its signature here.
+run_once: Callable[..., ExecutionResult] = idempotent_function(
+    run,
+    data_keyword_argument="task",
+    persistence_store=persistence,
+    config=idempotency,
+    output_serializer=PydanticSerializer(model=ExecutionResult),
+)
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=ExecuteTask)
+@parse_task(ExecuteTask)
 def handler(task: ExecuteTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id, target=task.target.label)
-    result = agent.execute(task.context, task.target, task.plan, tiers, time.time())
+    if task.context.request.idempotency_key is None:
+        result = run(task)
+    else:
+        idempotency.register_lambda_context(context)
+        try:
+            result = run_once(task=task)
+        except IdempotencyValidationError:
+            raise IdempotencyKeyReused(
+                "this idempotency key was already used for a different request"
+            ) from None
     return result.model_dump(mode="json")

@@ -1,4 +1,10 @@
-"""Monitor agent Lambda: RecordOutcome, RecordAttemptFailure, RecordFailure, RecordRejection."""
+"""Monitor agent Lambda: RecordAttemptFailure, RecordOutcome, RecordFailure, RecordNoRoute,
+RecordRejection, RecordError.
+
+A record that could not be stored (a throttled table, a stream refusing entries) does not fail
+the state: the receipt says what is missing and the state machine parks it in the record
+dead-letter queue, so the caller still gets its answer.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +12,65 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog
 from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.agents import monitor as agent
-from mecroute.domain.tasks import (
-    AttemptFailedTask,
-    FailedTask,
-    MonitorTask,
-    RejectedTask,
-    SucceededTask,
-)
+from mecroute.domain.messages import RecordReceipt
+from mecroute.domain.tasks import AttemptFailedTask, MonitorTask, SucceededTask
 from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import MonitorSettings
 
 settings = MonitorSettings.from_env()
 log = DynamoDecisionLog(settings.decisions_table)
 stream = KinesisMetricsStream(settings.metrics_stream)
 
-
 monitor_task: TypeAdapter[MonitorTask] = TypeAdapter(MonitorTask)
+# Errors that are the caller's doing, counted with invalid requests (not as pipeline faults).
+CALLER_ERRORS = frozenset({"InvalidRequest", "IdempotencyKeyReused"})
+
+
+def count(task: MonitorTask, receipt: RecordReceipt) -> None:
+    record = receipt.record
+    if isinstance(task, SucceededTask) and record.result is not None:
+        result = record.result
+        metrics.add_dimension(name="Tier", value=result.tier)
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        if agent.is_replay(record):
+            # Nothing ran: the earlier request already counted its latency and cost.
+            metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=1)
+        else:
+            latency_ms = result.latency_ms
+            metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
+            metrics.add_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=result.cost_usd)
+            metrics.add_metric(name="SlaMet", unit=MetricUnit.Count, value=int(record.sla_met))
+    elif record.decision is not None:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+    elif record.error in CALLER_ERRORS:
+        metrics.add_metric(name="Rejections", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="PipelineErrors", unit=MetricUnit.Count, value=1)
+    if not receipt.stored:
+        metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=monitor_task)
+@parse_task(monitor_task)
 def handler(task: MonitorTask, context: LambdaContext) -> dict[str, Any]:
     now = time.time()
-    output: BaseModel
     if isinstance(task, AttemptFailedTask):
         metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
-        output = agent.attempt_failed(task, stream, now)
-    elif isinstance(task, SucceededTask):
-        record = output = agent.succeeded(task, log, stream, now)
-        result = task.result
-        metrics.add_dimension(name="Tier", value=result.tier)
-        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=result.latency_ms)
-        metrics.add_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=result.cost_usd)
-        metrics.add_metric(name="SlaMet", unit=MetricUnit.Count, value=int(record.sla_met))
-    elif isinstance(task, FailedTask):
-        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-        output = agent.failed(task, log, stream, now)
-    else:
-        assert isinstance(task, RejectedTask)
-        metrics.add_metric(name="Rejections", unit=MetricUnit.Count, value=1)
-        output = agent.rejected(task, log, stream, now)
-    return output.model_dump(mode="json")
+        return agent.attempt_failed(task, now).model_dump(mode="json")
+    receipt = agent.record(task, log, stream, now)
+    if receipt.unstored is not None:
+        logger.warning(
+            "record not stored: parked for redrive",
+            extra={"request_id": receipt.record.request_id, "reason": receipt.unstored.reason},
+        )
+    count(task, receipt)
+    return receipt.model_dump(mode="json")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
@@ -14,6 +13,7 @@ from mecroute.agents import resource as agent
 from mecroute.domain.messages import CloudStatus
 from mecroute.domain.tasks import AssessResourcesTask
 from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import ResourceSettings
 
 settings = ResourceSettings.from_env()
@@ -32,7 +32,7 @@ cloud = CloudStatus(
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=AssessResourcesTask)
+@parse_task(AssessResourcesTask)
 def handler(task: AssessResourcesTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id)
     snapshot = agent.assess(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.agents import router as agent
 from mecroute.domain.request import CriterionWeights
 from mecroute.domain.tasks import RouteRequestTask
 from mecroute.runtime.observability import logger, metrics, tracer
+from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import RouterSettings
 
 settings = RouterSettings.from_env()
@@ -25,7 +25,7 @@ default_weights = CriterionWeights(
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-@event_parser(model=RouteRequestTask)
+@parse_task(RouteRequestTask)
 def handler(task: RouteRequestTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id)
     decision = agent.route(task.context, task.resources, default_weights)

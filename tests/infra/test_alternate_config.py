@@ -69,8 +69,8 @@ def test_alarm_email_is_subscribed(keyed: Synthesis):
 
 
 def test_fleet_alarms_go_with_the_fleet(keyed: Synthesis):
-    # failed executions, p99 latency for each of three tiers, DLQ depth, API 5xx
-    assert len(keyed.of_type("AWS::CloudWatch::Alarm")) == 6
+    # failed executions, p99 latency for each of three tiers, two DLQ depths, API 5xx
+    assert len(keyed.of_type("AWS::CloudWatch::Alarm")) == 7
 
 
 def test_account_cloudwatch_role_can_be_left_to_the_account(keyed: Synthesis):

@@ -128,7 +128,9 @@ def test_state_machine_is_express_and_runs_the_asl_file(synthesis: Synthesis):
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
     assert properties["LoggingConfiguration"]["IncludeExecutionData"] is True
     substitutions = properties["DefinitionSubstitutions"]
-    assert set(substitutions) == {f"{a.capitalize()}FunctionArn" for a in AGENTS}
+    assert set(substitutions) == {f"{a.capitalize()}FunctionArn" for a in AGENTS} | {
+        "RecordDeadLettersUrl"
+    }
     # DefinitionBody.from_file: the ASL file itself is the deployed asset, unchanged.
     assert "DefinitionS3Location" in properties
     assert "DefinitionString" not in properties
@@ -233,11 +235,11 @@ def test_aggregator_reports_partial_failures_retries_bisects_and_parks(synthesis
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert properties["BisectBatchOnFunctionError"] is True
     assert properties["MaximumRetryAttempts"] == 3
-    (queue_id,) = synthesis.of_type("AWS::SQS::Queue")
+    (queue_id,) = (q for q in synthesis.of_type("AWS::SQS::Queue") if "Aggregator" in q)
     assert properties["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": [queue_id, "Arn"]
     }
-    (queue,) = synthesis.of_type("AWS::SQS::Queue").values()
+    queue = synthesis.resources[queue_id]
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
 
 
@@ -371,8 +373,9 @@ def test_dashboard_shows_requests_latency_fallbacks_errors_and_cost(synthesis: S
 
 def test_alarms_page_the_encrypted_topic(synthesis: Synthesis):
     alarms = synthesis.of_type("AWS::CloudWatch::Alarm")
-    # failed executions, p99 latency per tier, missing heartbeats, one per site, DLQ, API 5xx
-    assert len(alarms) == 1 + 3 + 1 + len(CONFIG.mec_sites) + 1 + 1
+    # failed executions, p99 latency per tier, missing heartbeats, one per site, the two DLQs,
+    # API 5xx
+    assert len(alarms) == 1 + 3 + 1 + len(CONFIG.mec_sites) + 2 + 1
     (topic_id,) = synthesis.of_type("AWS::SNS::Topic")
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra.storage import IDEMPOTENCY_KEY
 from moto import mock_aws
 
 from mecroute.adapters.aws import client, reset_clients
@@ -23,7 +22,6 @@ from mecroute.local.runtime import Names
 from mecroute.local.seed import create_resources
 
 ROOT = Path(__file__).resolve().parents[2]
-IDEMPOTENCY_TABLE = "mecroute-idempotency"
 REGION = "us-east-1"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -34,7 +32,6 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Names]:
     names = Names()
     environment = {
         **names.environment(),
-        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
@@ -47,13 +44,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Names]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     reset_clients()
     with mock_aws():
+        # Creates the idempotency table too (key IDEMPOTENCY_KEY), as the stack declares it.
         create_resources(names, ROOT / "build" / "zoo")
-        client("dynamodb").create_table(
-            TableName=IDEMPOTENCY_TABLE,
-            KeySchema=[{"AttributeName": IDEMPOTENCY_KEY, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": IDEMPOTENCY_KEY, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
         yield names
     reset_clients()
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from mecroute.adapters.aws import client
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoNodeDirectory, DynamoResponseCache
@@ -19,6 +18,7 @@ from mecroute.domain.messages import (
     ContextAnalysis,
     ExecutionResult,
     MonitorRecord,
+    RecordReceipt,
     ResourceSnapshot,
     RoutingDecision,
 )
@@ -71,8 +71,10 @@ def test_context_handler_rejects_an_empty_prompt(invoke: Invoke) -> None:
 
 
 def test_context_handler_rejects_a_task_without_request_id(invoke: Invoke) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequest) as caught:
         invoke("context", {"request": {"prompt": "hi"}})
+
+    assert caught.value.problems == [{"field": "request_id", "problem": "Field required"}]
 
 
 def test_context_handler_analyses_a_valid_request(invoke: Invoke, sample_event: Events) -> None:
@@ -273,11 +275,13 @@ def test_monitor_handler_records_a_success_in_dynamodb_and_kinesis(
 ) -> None:
     task = sample_event("record_outcome")
 
-    output = invoke("monitor", task)
+    receipt = RecordReceipt.model_validate(invoke("monitor", task))
 
+    assert receipt.stored is True
+    assert receipt.unstored is None
     stored = DynamoDecisionLog(aws.names.decisions_table).get("evt-0001")
     assert stored is not None
-    assert stored == MonitorRecord.model_validate(output)
+    assert stored == receipt.record
     assert stored.status == "succeeded"
     assert stored.sla_met is True
     assert stored.result is not None
@@ -285,6 +289,7 @@ def test_monitor_handler_records_a_success_in_dynamodb_and_kinesis(
     (outcome,) = kinesis_records(aws.names.metrics_stream)
     assert outcome["kind"] == "outcome"
     assert outcome["request_id"] == "evt-0001"
+    assert outcome["event_id"] == "evt-0001:0"
     assert outcome["success"] is True
     assert outcome["tier"] == "mec"
 
@@ -317,23 +322,29 @@ def test_monitor_handler_emits_nothing_when_metrics_are_disabled(
     assert emf_lines(capsys.readouterr().out) == []
 
 
-def test_monitor_handler_records_an_attempt_failure_on_kinesis_only(
+def test_monitor_handler_moves_past_an_attempt_failure_without_storing_anything(
     invoke: Invoke, sample_event: Events, aws: Aws
 ) -> None:
+    """The failure's event leaves with the request's record: a stream outage here cannot end
+    the request halfway through its fallbacks."""
     task = sample_event("record_attempt_failure")
 
     attempts = Attempts.model_validate(invoke("monitor", task))
 
     assert attempts.index == 1
     assert attempts.failures[0].error == "TierUnavailable"
+    assert attempts.failures[0].tier == task["target"]["tier"]
     assert DynamoDecisionLog(aws.names.decisions_table).get("evt-0001") is None
-    (outcome,) = kinesis_records(aws.names.metrics_stream)
-    assert outcome["success"] is False
+    assert kinesis_records(aws.names.metrics_stream) == []
 
 
 def test_monitor_handler_rejects_an_unknown_action(invoke: Invoke) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequest) as caught:
         invoke("monitor", {"action": "celebrated", "request_id": "x"})
+
+    (problem,) = caught.value.problems
+    assert problem["field"] == "action"
+    assert "celebrated" in problem["problem"]
 
 
 # -- settings ------------------------------------------------------------------------------------

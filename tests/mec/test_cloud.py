@@ -17,8 +17,9 @@ from mecroute.adapters.files import DirectoryArtifactStore, DirectoryRegistry
 from mecroute.agents.context import estimate_tokens
 from mecroute.domain.errors import TierUnavailable
 from mecroute.local.runtime import ZOO_DIR
-from mecroute.mec.engine import TIER_THREADS, emulated_compute_ms
+from mecroute.mec.engine import TIER_THREADS
 from mecroute.mec.loader import VerifiedModels
+from mecroute.mec.timing import emulated_compute_ms
 from mecroute.mec.zoo import build_zoo
 
 BEDROCK_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"

@@ -16,7 +16,7 @@ from mecroute.adapters.memory import (
 )
 from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeHealth
 from mecroute.agents import cache, execute, monitor
-from mecroute.domain.errors import ModelIntegrityError, TierUnavailable
+from mecroute.domain.errors import ModelIntegrityError, StoreUnavailable, TierUnavailable
 from mecroute.domain.messages import (
     AttemptFailure,
     CachePlan,
@@ -315,7 +315,7 @@ def test_mec_execution_calls_the_node_and_reports_its_compute() -> None:
     ((endpoint, model_id, prompt, output_tokens, timeout_s),) = nodes.infers
     assert (endpoint, model_id, prompt) == (target.endpoint, EDGE_SMALL, ctx.request.prompt)
     assert output_tokens == ctx.output_tokens
-    assert timeout_s == 2.0
+    assert timeout_s == 1.0  # half the SLA: a node that hangs leaves time for a fallback
     assert (result.tier, result.node_id, result.model_id) == ("mec", "mec-a", EDGE_SMALL)
     assert result.compute_ms == 42.0
     assert result.latency_ms >= 30.0
@@ -414,44 +414,44 @@ def test_tampered_artifact_is_refused() -> None:
 # -- monitor agent -------------------------------------------------------------------------------
 
 
-def attempt_failed_task(index: int = 0, failures: list[AttemptFailure] | None = None):
+def attempt_failed_task(index: int = 0, failures: list[AttemptFailure] | None = None, **stamps):
     return AttemptFailedTask(
         action="attempt_failed",
         request_id="req-1",
         target=WARM,
         error=StepFunctionsError(Error="TierUnavailable", Cause="x" * 5000),
         attempts=Attempts(index=index, count=3, failures=failures or []),
+        **stamps,
     )
 
 
 def test_attempt_failed_moves_the_cursor_and_keeps_earlier_failures() -> None:
     earlier = AttemptFailure(candidate="device/x", error="TierUnavailable", cause="flat")
-    stream = MemoryMetricsStream()
 
-    attempts = monitor.attempt_failed(attempt_failed_task(1, [earlier]), stream, NOW)
+    attempts = monitor.attempt_failed(attempt_failed_task(1, [earlier]), NOW)
 
     assert (attempts.index, attempts.count) == (2, 3)
     assert attempts.failures[0] == earlier
-    assert attempts.failures[1].candidate == WARM.label
-    assert attempts.failures[1].error == "TierUnavailable"
-    assert len(attempts.failures[1].cause) == 1000
+    latest = attempts.failures[1]
+    assert latest.candidate == WARM.label
+    assert (latest.tier, latest.node_id, latest.model_id) == ("mec", "mec-a", EDGE_SMALL)
+    assert latest.error == "TierUnavailable"
+    assert len(latest.cause) == 1000
 
 
-def test_attempt_failed_publishes_an_unsuccessful_outcome() -> None:
-    stream = MemoryMetricsStream()
+def test_attempt_failed_measures_the_time_the_attempt_cost() -> None:
+    task = attempt_failed_task(
+        started_at="2026-11-23T07:32:32.534Z", failed_at="2026-11-23T07:32:34.034Z"
+    )
 
-    monitor.attempt_failed(attempt_failed_task(), stream, NOW)
+    (failure,) = monitor.attempt_failed(task, NOW).failures
 
-    ((key, event),) = stream.records
-    assert key == "req-1"
-    assert event["kind"] == "outcome"
-    assert event["success"] is False
-    assert event["sla_met"] is False
-    assert (event["tier"], event["node_id"], event["model_id"]) == ("mec", "mec-a", EDGE_SMALL)
-    assert event["error"] == "TierUnavailable"
+    assert failure.elapsed_ms == 1500.0
 
 
-def succeeded_task(latency_ms: float, max_latency_ms: int = 1000, failures: int = 0):
+def succeeded_task(
+    latency_ms: float, max_latency_ms: int = 1000, failures: int = 0, failure_ms: float = 0.0
+):
     ctx = context({"sla": {"max_latency_ms": max_latency_ms}, "user_id": "alice"})
     return SucceededTask(
         action="succeeded",
@@ -459,7 +459,14 @@ def succeeded_task(latency_ms: float, max_latency_ms: int = 1000, failures: int 
         decision=decision(WARM),
         result=execution_result(latency_ms=latency_ms),
         failures=[
-            AttemptFailure(candidate=f"device/m{i}", error="TierUnavailable", cause="")
+            AttemptFailure(
+                candidate=f"device/m{i}",
+                error="TierUnavailable",
+                cause="",
+                tier="device",
+                model_id=f"m{i}",
+                elapsed_ms=failure_ms,
+            )
             for i in range(failures)
         ],
     )
@@ -468,8 +475,10 @@ def succeeded_task(latency_ms: float, max_latency_ms: int = 1000, failures: int 
 def test_succeeded_writes_exactly_one_record() -> None:
     log, stream = SpyDecisionLog(), MemoryMetricsStream()
 
-    record = monitor.succeeded(succeeded_task(200), log, stream, NOW)
+    receipt = monitor.record(succeeded_task(200), log, stream, NOW)
 
+    assert receipt.stored is True
+    record = receipt.record
     assert log.puts == [record]
     assert log.get("req-1") == record
     assert record.status == "succeeded"
@@ -484,24 +493,45 @@ def test_succeeded_writes_exactly_one_record() -> None:
 def test_succeeded_judges_the_sla_against_measured_latency(
     latency_ms: float, sla_met: bool
 ) -> None:
-    record = monitor.succeeded(
-        succeeded_task(latency_ms), MemoryDecisionLog(), MemoryMetricsStream(), NOW
-    )
+    record = monitor.outcome_record(succeeded_task(latency_ms), NOW)
 
     assert record.sla_met is sla_met
 
 
-def test_succeeded_publishes_a_successful_outcome_with_fallback_count() -> None:
+def test_time_lost_on_failed_attempts_counts_against_the_sla() -> None:
+    record = monitor.outcome_record(succeeded_task(200, failures=2, failure_ms=450.0), NOW)
+
+    assert record.sla_met is False  # 200 + 2 x 450 ms > 1000 ms
+
+
+def test_succeeded_publishes_each_failed_attempt_then_the_outcome() -> None:
     stream = MemoryMetricsStream()
 
-    monitor.succeeded(succeeded_task(200, failures=2), MemoryDecisionLog(), stream, NOW)
+    monitor.record(succeeded_task(200, failures=2), MemoryDecisionLog(), stream, NOW)
 
-    ((key, event),) = stream.records
-    assert key == "req-1"
-    assert event["success"] is True
-    assert event["latency_ms"] == 200
-    assert event["fallbacks"] == 2
-    assert event["from_cache"] is False
+    events = [event for key, event in stream.records if key == "req-1"]
+    assert [e["event_id"] for e in events] == ["req-1:0", "req-1:1", "req-1:2"]
+    assert [(e["success"], e["model_id"]) for e in events[:2]] == [(False, "m0"), (False, "m1")]
+    outcome = events[2]
+    assert outcome["kind"] == "outcome"
+    assert outcome["success"] is True
+    assert outcome["latency_ms"] == 200
+    assert outcome["fallbacks"] == 2
+    assert outcome["from_cache"] is False
+
+
+def test_a_replayed_result_is_recorded_but_not_learned_twice() -> None:
+    task = succeeded_task(200)
+    replayed = task.model_copy(
+        update={"result": task.result.model_copy(update={"request_id": "earlier-1"})}
+    )
+    stream = MemoryMetricsStream()
+
+    receipt = monitor.record(replayed, MemoryDecisionLog(), stream, NOW)
+
+    assert monitor.is_replay(receipt.record)
+    ((_, event),) = stream.records
+    assert (event["kind"], event["replay_of"], event["cost_usd"]) == ("replay", "earlier-1", 0.0)
 
 
 def failed_task(failures: list[AttemptFailure]) -> FailedTask:
@@ -521,7 +551,7 @@ def test_failed_after_attempts_records_error_and_every_failure() -> None:
     ]
     log = SpyDecisionLog()
 
-    record = monitor.failed(failed_task(failures), log, MemoryMetricsStream(), NOW)
+    record = monitor.record(failed_task(failures), log, MemoryMetricsStream(), NOW).record
 
     assert log.puts == [record]
     assert record.status == "failed"
@@ -536,7 +566,7 @@ def test_failed_after_attempts_records_error_and_every_failure() -> None:
 def test_failed_without_attempts_explains_with_the_routing_reason() -> None:
     stream = MemoryMetricsStream()
 
-    record = monitor.failed(failed_task([]), MemoryDecisionLog(), stream, NOW)
+    record = monitor.record(failed_task([]), MemoryDecisionLog(), stream, NOW).record
 
     assert record.error == "NoFeasibleRoute"
     assert record.error_detail == "no feasible candidate: removed by privacy 1"
@@ -544,16 +574,109 @@ def test_failed_without_attempts_explains_with_the_routing_reason() -> None:
 
 
 def test_rejected_request_is_recorded_for_an_unknown_user() -> None:
-    log = SpyDecisionLog()
+    log, stream = SpyDecisionLog(), MemoryMetricsStream()
     task = RejectedTask(
         action="rejected",
         request_id="bad-1",
         error=StepFunctionsError(Error="InvalidRequest", Cause='{"problems": []}'),
     )
 
-    record = monitor.rejected(task, log, MemoryMetricsStream(), NOW)
+    record = monitor.record(task, log, stream, NOW).record
 
     assert log.puts == [record]
     assert (record.user_id, record.status, record.error) == ("unknown", "failed", "InvalidRequest")
     assert record.decision is None
     assert record.error_detail == '{"problems": []}'
+    assert stream.records[0][1]["kind"] == "rejection"
+
+
+# -- monitor agent: what cannot be stored is handed back, then redriven ---------------------------
+
+
+@dataclass
+class UnavailableDecisionLog(MemoryDecisionLog):
+    """A decisions table that refuses writes until `recover()`."""
+
+    down: bool = True
+
+    def put(self, record: MonitorRecord) -> None:
+        if self.down:
+            raise StoreUnavailable("decisions table: ProvisionedThroughputExceededException")
+        super().put(record)
+
+
+@dataclass
+class RefusingStream(MemoryMetricsStream):
+    """A stream that refuses the events whose position is in `refused` (a partial failure)."""
+
+    refused: set[int] = field(default_factory=set)
+
+    def publish_all(
+        self, partition_key: str, records: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        kept = [r for i, r in enumerate(records) if i not in self.refused]
+        for record in kept:
+            self.publish(partition_key, record)
+        return [r for i, r in enumerate(records) if i in self.refused]
+
+
+def test_an_unwritable_record_is_handed_back_whole() -> None:
+    log, stream = UnavailableDecisionLog(), MemoryMetricsStream()
+
+    receipt = monitor.record(succeeded_task(200), log, stream, NOW)
+
+    assert receipt.stored is False
+    assert receipt.unstored is not None
+    assert receipt.unstored.record == receipt.record
+    assert receipt.unstored.events == []  # the stream took its events
+    assert "ProvisionedThroughputExceededException" in receipt.unstored.reason
+
+
+def test_only_the_refused_stream_events_are_handed_back() -> None:
+    log, stream = MemoryDecisionLog(), RefusingStream(refused={1})
+
+    receipt = monitor.record(succeeded_task(200, failures=1), log, stream, NOW)
+
+    assert receipt.unstored is not None
+    assert receipt.unstored.record is None  # the decision record was written
+    assert [e["event_id"] for e in receipt.unstored.events] == ["req-1:1"]
+    assert log.get("req-1") == receipt.record
+
+
+def test_redrive_stores_what_was_handed_back_exactly_once() -> None:
+    log, stream = UnavailableDecisionLog(), RefusingStream(refused={0})
+    receipt = monitor.record(succeeded_task(200), log, stream, NOW)
+    assert receipt.unstored is not None
+    message = receipt.unstored.model_dump(mode="json")
+
+    log.down, stream.refused = False, set()
+    left = monitor.redrive(message, log, stream, NOW + 60)
+
+    assert left is None
+    assert log.get("req-1") == receipt.record
+    assert [e["event_id"] for _, e in stream.records] == ["req-1:0"]
+
+
+def test_redrive_records_a_task_the_monitor_never_ran() -> None:
+    log, stream = MemoryDecisionLog(), MemoryMetricsStream()
+    task = failed_task([])
+
+    left = monitor.redrive({"unrecorded_task": task.model_dump(mode="json")}, log, stream, NOW + 60)
+
+    assert left is None
+    stored = log.get("req-1")
+    assert stored is not None
+    assert stored.error == "NoFeasibleRoute"
+
+
+def test_redrive_hands_back_what_is_still_unstorable() -> None:
+    log = UnavailableDecisionLog()
+    receipt = monitor.record(succeeded_task(200), log, MemoryMetricsStream(), NOW)
+    assert receipt.unstored is not None
+
+    left = monitor.redrive(
+        receipt.unstored.model_dump(mode="json"), log, MemoryMetricsStream(), NOW
+    )
+
+    assert left is not None
+    assert left.record == receipt.record

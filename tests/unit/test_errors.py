@@ -24,6 +24,8 @@ def test_statuses_by_error_name() -> None:
         "NoFeasibleRoute": 422,
         "NoTierAvailable": 503,
         "TierUnavailable": 503,
+        "IdempotencyKeyReused": 422,
+        "RecordNotStored": 503,
     }
 
 

@@ -440,7 +440,7 @@ def test_at_most_max_fallbacks_plus_one_candidates() -> None:
 
 def test_fallbacks_prefer_a_different_place_over_a_better_score() -> None:
     # Given one node serving three models, the device and the cloud
-    decision = route(context())
+    decision = route(context(complexity=0.05))  # the MEC-class model leads
     primary = decision.primary
     same_place = [c for c in decision.fallbacks if place(c) == place(primary)]
     elsewhere = [c for c in decision.fallbacks if place(c) != place(primary)]

@@ -20,8 +20,8 @@ from botocore.exceptions import ClientError
 from mecroute.adapters.ports import CloudAnswer, ModelRegistry
 from mecroute.agents.context import estimate_tokens
 from mecroute.domain.errors import TierUnavailable
-from mecroute.mec.engine import emulated_compute_ms
 from mecroute.mec.loader import VerifiedModels
+from mecroute.mec.timing import emulated_compute_ms
 
 _RETRYABLE = {"ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException"}
 

@@ -7,10 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from mecroute.adapters.aws import table
+from mecroute.adapters.aws import QUICK_CONFIG, table
 from mecroute.adapters.tables import DECISIONS_USER_INDEX
+from mecroute.domain.errors import StoreUnavailable
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 
@@ -108,14 +109,16 @@ class DynamoStatsStore:
         item = table(self.table_name).get_item(Key={"stat_key": stat_key}).get("Item")
         return _stat(from_item(item)) if item else None
 
-    def put_if_unchanged(self, stat_key: str, stat: TierStat, expected_samples: int | None) -> bool:
+    def put_if_unchanged(
+        self, stat_key: str, stat: TierStat, expected_revision: int | None
+    ) -> bool:
         """Write unless another writer moved the item on since it was read (then False)."""
-        if expected_samples is None:
+        if expected_revision is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(stat_key)"}
         else:
             condition = {
-                "ConditionExpression": "samples = :expected",
-                "ExpressionAttributeValues": {":expected": expected_samples},
+                "ConditionExpression": "revision = :expected",
+                "ExpressionAttributeValues": {":expected": expected_revision},
             }
         try:
             table(self.table_name).put_item(
@@ -173,14 +176,19 @@ class DynamoDecisionLog:
             }
         )
         item["record"] = record.model_dump_json()
-        table(self.table_name).put_item(Item=item)
+        try:
+            # Keyed by request id: writing the same record again (a retry, a redrive) leaves
+            # exactly one record per request.
+            table(self.table_name, QUICK_CONFIG).put_item(Item=item)
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"decisions table {self.table_name}: {error}") from None
 
     def get(self, request_id: str) -> MonitorRecord | None:
         item = table(self.table_name).get_item(Key={"request_id": request_id}).get("Item")
         return MonitorRecord.model_validate_json(item["record"]) if item else None
 
     def recent_count(self, user_id: str, since: float) -> int:
-        page = table(self.table_name).query(
+        page = table(self.table_name, QUICK_CONFIG).query(
             IndexName=DECISIONS_USER_INDEX,
             KeyConditionExpression=Key("user_id").eq(user_id)
             & Key("recorded_at").gte(Decimal(str(since))),

@@ -77,3 +77,10 @@ class MemoryMetricsStream:
 
     def publish(self, partition_key: str, record: dict[str, Any]) -> None:
         self.records.append((partition_key, record))
+
+    def publish_all(
+        self, partition_key: str, records: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        for record in records:
+            self.publish(partition_key, record)
+        return []

@@ -35,7 +35,7 @@ class StatsWriter(Protocol):
     def get(self, stat_key: str) -> TierStat | None: ...
 
     def put_if_unchanged(
-        self, stat_key: str, stat: TierStat, expected_samples: int | None
+        self, stat_key: str, stat: TierStat, expected_revision: int | None
     ) -> bool: ...
 
 
@@ -55,6 +55,12 @@ class DecisionLog(Protocol):
 
 class MetricsStream(Protocol):
     def publish(self, partition_key: str, record: dict[str, Any]) -> None: ...
+
+    def publish_all(
+        self, partition_key: str, records: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Publish every record; return those still refused after retrying them."""
+        ...
 
 
 class ArtifactStore(Protocol):
@@ -87,6 +93,8 @@ class MecNodes(Protocol):
     ) -> NodeAnswer: ...
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None: ...
+
+    def evict(self, endpoint: str, model_id: str) -> None: ...
 
 
 @dataclass(frozen=True)

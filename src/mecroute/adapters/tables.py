@@ -10,3 +10,5 @@ TABLE_KEYS: dict[str, tuple[str, str | None]] = {
 }
 # On the decisions table: (user_id, recorded_at), answers "how busy was this user lately".
 DECISIONS_USER_INDEX = "by-user"
+# Powertools idempotency's DynamoDBPersistenceLayer defaults: key `id`, TTL `expiration`.
+IDEMPOTENCY_KEY, IDEMPOTENCY_TTL = "id", "expiration"

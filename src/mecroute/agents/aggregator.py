@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mecroute.adapters.ports import StatsWriter
-from mecroute.agents.learning import fold, stat_key
+from mecroute.agents.learning import fold, fold_feedback, stat_key
 from mecroute.domain.messages import TierStat
 
 MAX_WRITE_ATTEMPTS = 5
@@ -19,14 +19,19 @@ class StatConflict(RuntimeError):
 
 
 def apply(event: dict[str, Any], store: StatsWriter) -> TierStat | None:
-    """Apply one stream event. Only outcomes teach latency and success for now; failures,
-    rejections and feedback are acknowledged and skipped."""
-    if event.get("kind") != "outcome":
+    """Apply one stream event: outcomes teach latency and success, caller feedback teaches
+    answer quality. Failures and rejections carry no place to learn about: skipped."""
+    kind = event.get("kind")
+    if kind == "outcome":
+        learn = fold
+    elif kind == "feedback" and event.get("tier") and event.get("model_id"):
+        learn = fold_feedback
+    else:
         return None
     key = stat_key(event["tier"], event.get("node_id"), event["model_id"])
     for _ in range(MAX_WRITE_ATTEMPTS):
         current = store.get(key)
-        updated = fold(current, event)
-        if store.put_if_unchanged(key, updated, current.samples if current else None):
+        updated = learn(current, event)
+        if store.put_if_unchanged(key, updated, current.revision if current else None):
             return updated
     raise StatConflict(f"{key}: still contended after {MAX_WRITE_ATTEMPTS} attempts")

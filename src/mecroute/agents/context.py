@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -60,7 +60,20 @@ def parse_request(raw: Any) -> InferenceRequest:
         raise InvalidRequest.from_validation_error(error) from None
 
 
-def analyze(request_id: str, raw_request: Any, history: DecisionLog, now: float) -> ContextAnalysis:
+class ComplexityScorer(Protocol):
+    """The learned model (mecroute.complexity.model): P(the MEC-class model is wrong)."""
+
+    def complexity(self, prompt: str) -> float: ...
+
+
+def analyze(
+    request_id: str,
+    raw_request: Any,
+    history: DecisionLog,
+    now: float,
+    scorer: ComplexityScorer | None = None,
+) -> ContextAnalysis:
+    """`scorer` is the learned complexity model; without it a keyword heuristic stands in."""
     request = parse_request(raw_request)
     task_type = (
         request.task_type if request.task_type != "auto" else infer_task_type(request.prompt)
@@ -76,8 +89,12 @@ def analyze(request_id: str, raw_request: Any, history: DecisionLog, now: float)
         request_id=request_id,
         request=request,
         task_type=task_type,
-        complexity=heuristic_complexity(request.prompt, task_type),
-        complexity_source="heuristic",
+        complexity=(
+            scorer.complexity(request.prompt)
+            if scorer
+            else heuristic_complexity(request.prompt, task_type)
+        ),
+        complexity_source="onnx" if scorer else "heuristic",
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         device_score=device_score(request.device),

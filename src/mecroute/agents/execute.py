@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mecroute.adapters.ports import CloudModel, MecNodes, ModelRegistry, ResponseCache
 from mecroute.agents.cache import cache_key, cacheable
-from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.errors import PrivacyViolation, TierUnavailable
 from mecroute.domain.messages import (
     CachePlan,
     Candidate,
@@ -16,8 +16,8 @@ from mecroute.domain.messages import (
     ExecutionResult,
 )
 from mecroute.domain.registry import ModelSpec
-from mecroute.mec.engine import emulated_compute_ms
 from mecroute.mec.loader import VerifiedModels
+from mecroute.mec.timing import emulated_compute_ms
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,18 @@ class Tiers:
     response_ttl_s: float
 
 
+# A MEC node that stops answering may hold an attempt for at most this share of the SLA,
+# so that a fallback still has time to answer within it...
+NODE_SHARE_OF_SLA = 0.5
+# ...but never less than this: a loaded node (or a loaded test machine) must not be
+# abandoned while it is merely busy.
+NODE_TIMEOUT_FLOOR_S = 0.5
+
+
 def execute(
     context: ContextAnalysis, target: Candidate, plan: CachePlan, tiers: Tiers, now: float
 ) -> ExecutionResult:
+    refuse_forbidden_tier(context, target)
     if plan.cached is not None:
         return plan.cached.model_copy(
             update={
@@ -51,6 +60,19 @@ def execute(
     if cacheable(context):
         tiers.responses.put(cache_key(context, model.model_id), result, now + tiers.response_ttl_s)
     return result
+
+
+def refuse_forbidden_tier(context: ContextAnalysis, target: Candidate) -> None:
+    """A `strict` request never leaves device or MEC: checked here again, whatever the router
+    decided, before anything is sent anywhere (fail closed)."""
+    if target.tier == "cloud" and context.effective_privacy == "strict":
+        raise PrivacyViolation(f"{target.label}: a strict request never runs in the cloud")
+
+
+def node_timeout_s(context: ContextAnalysis) -> float:
+    """How long to wait for a MEC node before giving up on it and trying the next candidate."""
+    budget_s = context.request.sla.max_latency_ms / 1000
+    return max(NODE_TIMEOUT_FLOOR_S, budget_s * NODE_SHARE_OF_SLA)
 
 
 def _cost(
@@ -71,10 +93,13 @@ def _on_mec(
 ) -> ExecutionResult:
     if not target.endpoint:
         raise TierUnavailable(f"{target.label}: no endpoint")
-    budget_s = max(0.05, context.request.sla.max_latency_ms / 1000)
     started = time.perf_counter()
     answer = tiers.nodes.infer(
-        target.endpoint, model.model_id, context.request.prompt, context.output_tokens, budget_s
+        target.endpoint,
+        model.model_id,
+        context.request.prompt,
+        context.output_tokens,
+        node_timeout_s(context),
     )
     served_ms = (time.perf_counter() - started) * 1000
     return ExecutionResult(

@@ -38,6 +38,7 @@ def fold(stat: TierStat | None, event: dict[str, Any]) -> TierStat:
             latency_p95_ms=first,
             success_rate=1.0 if success else 0.0,
             samples=1,
+            revision=1,
         )
     ewma, p95 = stat.latency_ewma_ms, stat.latency_p95_ms
     if latency is not None:
@@ -51,14 +52,43 @@ def fold(stat: TierStat | None, event: dict[str, Any]) -> TierStat:
             "latency_p95_ms": round(max(p95, 0.0), 3),
             "success_rate": round((1 - ALPHA) * stat.success_rate + ALPHA * float(success), 4),
             "samples": stat.samples + 1,
+            "revision": stat.revision + 1,
         }
     )
 
 
-def fold_quality(stat: TierStat, quality: float) -> TierStat:
-    """User feedback (0 = wrong, 1 = right) moves the success rate like an outcome does."""
-    rate = (1 - ALPHA) * stat.success_rate + ALPHA * min(1.0, max(0.0, quality))
-    return stat.model_copy(update={"success_rate": round(rate, 4)})
+def feedback_quality(event: dict[str, Any]) -> float:
+    """A caller's verdict as a number: `correct` when given, else the 1-5 rating rescaled."""
+    if event.get("correct") is not None:
+        return 1.0 if event["correct"] else 0.0
+    return (int(event["rating"]) - 1) / 4
+
+
+def fold_feedback(stat: TierStat | None, event: dict[str, Any]) -> TierStat:
+    """Fold caller feedback into the answer-quality estimate of the place that answered."""
+    quality = feedback_quality(event)
+    if stat is None:
+        observed = float(event.get("observed_latency_ms") or 0.0)
+        return TierStat(
+            tier=event["tier"],
+            node_id=event.get("node_id") or "-",
+            model_id=event["model_id"],
+            latency_ewma_ms=observed,
+            latency_p95_ms=observed,
+            success_rate=1.0,
+            samples=0,
+            quality=quality,
+            quality_samples=1,
+            revision=1,
+        )
+    blended = quality if stat.quality_samples == 0 else (1 - ALPHA) * stat.quality + ALPHA * quality
+    return stat.model_copy(
+        update={
+            "quality": round(blended, 4),
+            "quality_samples": stat.quality_samples + 1,
+            "revision": stat.revision + 1,
+        }
+    )
 
 
 def is_drifting(stat: TierStat, predicted_latency_ms: float) -> bool:

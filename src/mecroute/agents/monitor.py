@@ -1,40 +1,44 @@
-"""Monitor agent: one decision record per request, every outcome on the metrics stream."""
+"""Monitor agent: one decision record per request id, every outcome on the metrics stream.
+
+Building a record is pure; storing it can fail (a throttled table, a stream refusing some
+entries). Whatever could not be stored comes back in the receipt, the state machine parks it
+in the record dead-letter queue, and `redrive` stores it once the store is back. Nothing is
+lost and nothing is recorded twice: the decision record is keyed by request id, and only the
+stream events that were refused are parked.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mecroute.adapters.ports import DecisionLog, MetricsStream
-from mecroute.domain.messages import AttemptFailure, MonitorRecord
+from mecroute.domain.errors import StoreUnavailable
+from mecroute.domain.messages import AttemptFailure, MonitorRecord, RecordReceipt, UnstoredRecord
 from mecroute.domain.tasks import (
     AttemptFailedTask,
     Attempts,
     FailedTask,
+    RecordTask,
     RejectedTask,
     SucceededTask,
+    UnrecordedTask,
 )
 
 
-def attempt_failed(task: AttemptFailedTask, stream: MetricsStream, now: float) -> Attempts:
-    """Record a failed attempt (the learning loop counts it) and move the cursor on."""
+def attempt_failed(task: AttemptFailedTask, now: float) -> Attempts:
+    """Note a failed attempt and move the cursor on. Nothing is stored here: the attempt's
+    failure event goes out with the request's record, so a stream outage cannot end a
+    request halfway through its fallbacks."""
     target = task.target
-    stream.publish(
-        task.request_id,
-        _outcome_event(
-            task.request_id,
-            target.tier,
-            target.node_id,
-            target.model_id,
-            success=False,
-            latency_ms=None,
-            sla_met=False,
-            cost_usd=0.0,
-            at=now,
-            error=task.error.Error,
-        ),
-    )
     failure = AttemptFailure(
-        candidate=target.label, error=task.error.Error, cause=task.error.Cause[:1000]
+        candidate=target.label,
+        error=task.error.Error,
+        cause=task.error.Cause[:1000],
+        tier=target.tier,
+        node_id=target.node_id,
+        model_id=target.model_id,
+        elapsed_ms=_elapsed_ms(task.started_at, task.failed_at),
     )
     return Attempts(
         index=task.attempts.index + 1,
@@ -43,48 +47,43 @@ def attempt_failed(task: AttemptFailedTask, stream: MetricsStream, now: float) -
     )
 
 
-def succeeded(
-    task: SucceededTask, log: DecisionLog, stream: MetricsStream, now: float
-) -> MonitorRecord:
+def record(task: RecordTask, log: DecisionLog, stream: MetricsStream, now: float) -> RecordReceipt:
+    """Build the request's record, then store it and publish its events."""
+    built = build_record(task, now)
+    return store(built, events_for(built), log, stream)
+
+
+def build_record(task: RecordTask, now: float) -> MonitorRecord:
+    if isinstance(task, SucceededTask):
+        return outcome_record(task, now)
+    if isinstance(task, FailedTask):
+        return failure_record(task, now)
+    return rejection_record(task, now)
+
+
+def outcome_record(task: SucceededTask, now: float) -> MonitorRecord:
     result = task.result
-    sla_met = result.latency_ms <= task.context.request.sla.max_latency_ms
-    record = MonitorRecord(
+    # The caller also waited for every attempt that failed before this one answered.
+    waited_ms = result.latency_ms + sum(f.elapsed_ms or 0.0 for f in task.failures)
+    return MonitorRecord(
         request_id=task.context.request_id,
         user_id=task.context.request.user_id,
         status="succeeded",
         decision=task.decision,
         result=result,
         failures=task.failures,
-        sla_met=sla_met,
+        sla_met=waited_ms <= task.context.request.sla.max_latency_ms,
         recorded_at=now,
     )
-    log.put(record)
-    stream.publish(
-        record.request_id,
-        _outcome_event(
-            record.request_id,
-            result.tier,
-            result.node_id,
-            result.model_id,
-            success=True,
-            latency_ms=result.latency_ms,
-            sla_met=sla_met,
-            cost_usd=result.cost_usd,
-            at=now,
-            from_cache=result.from_cache,
-            fallbacks=len(task.failures),
-        ),
-    )
-    return record
 
 
-def failed(task: FailedTask, log: DecisionLog, stream: MetricsStream, now: float) -> MonitorRecord:
+def failure_record(task: FailedTask, now: float) -> MonitorRecord:
     detail = task.decision.reason
     if task.failures:
         detail = "every candidate failed: " + "; ".join(
             f"{f.candidate}: {f.error}" for f in task.failures
         )
-    record = MonitorRecord(
+    return MonitorRecord(
         request_id=task.context.request_id,
         user_id=task.context.request.user_id,
         status="failed",
@@ -96,18 +95,10 @@ def failed(task: FailedTask, log: DecisionLog, stream: MetricsStream, now: float
         sla_met=False,
         recorded_at=now,
     )
-    log.put(record)
-    stream.publish(
-        record.request_id,
-        {"kind": "failure", "request_id": record.request_id, "error": task.error, "at": now},
-    )
-    return record
 
 
-def rejected(
-    task: RejectedTask, log: DecisionLog, stream: MetricsStream, now: float
-) -> MonitorRecord:
-    record = MonitorRecord(
+def rejection_record(task: RejectedTask, now: float) -> MonitorRecord:
+    return MonitorRecord(
         request_id=task.request_id,
         user_id="unknown",
         status="failed",
@@ -118,17 +109,124 @@ def rejected(
         sla_met=False,
         recorded_at=now,
     )
-    log.put(record)
-    stream.publish(
-        record.request_id,
-        {
-            "kind": "rejection",
-            "request_id": record.request_id,
-            "error": task.error.Error,
-            "at": now,
-        },
+
+
+def is_replay(record: MonitorRecord) -> bool:
+    """An idempotent repeat: the execute agent answered with the result of an earlier request."""
+    return record.result is not None and record.result.request_id != record.request_id
+
+
+def events_for(record: MonitorRecord) -> list[dict[str, Any]]:
+    """What the learning loop and the data lake get for one request: one outcome per failed
+    attempt, then the request's own outcome. `event_id` lets a consumer drop a duplicate
+    (a retried or redriven record publishes the same ids again)."""
+    at = record.recorded_at
+    events = [
+        _outcome_event(
+            record.request_id,
+            failure.tier,
+            failure.node_id,
+            failure.model_id,
+            success=False,
+            latency_ms=None,
+            sla_met=False,
+            cost_usd=0.0,
+            at=at,
+            error=failure.error,
+        )
+        for failure in record.failures
+        if failure.tier is not None and failure.model_id is not None
+    ]
+    result = record.result
+    if result is not None:
+        outcome = _outcome_event(
+            record.request_id,
+            result.tier,
+            result.node_id,
+            result.model_id,
+            success=True,
+            latency_ms=result.latency_ms,
+            sla_met=record.sla_met,
+            cost_usd=result.cost_usd,
+            at=at,
+            from_cache=result.from_cache,
+            fallbacks=len(record.failures),
+        )
+        if is_replay(record):
+            # Nothing ran again: the learning loop must not count the earlier run twice.
+            outcome.update(kind="replay", replay_of=result.request_id, cost_usd=0.0)
+        events.append(outcome)
+    else:
+        kind = "rejection" if record.error == "InvalidRequest" else "failure"
+        events.append(
+            {"kind": kind, "request_id": record.request_id, "error": record.error, "at": at}
+        )
+    return [{**event, "event_id": f"{record.request_id}:{i}"} for i, event in enumerate(events)]
+
+
+def store(
+    record: MonitorRecord,
+    events: list[dict[str, Any]],
+    log: DecisionLog,
+    stream: MetricsStream,
+) -> RecordReceipt:
+    """Write the record and publish the events; hand back whatever did not make it."""
+    unstored = _store(record.request_id, record, events, log, stream)
+    if unstored is None:
+        return RecordReceipt(record=record, stored=True)
+    return RecordReceipt(record=record, stored=False, unstored=unstored)
+
+
+def redrive(
+    message: dict[str, Any], log: DecisionLog, stream: MetricsStream, now: float
+) -> UnstoredRecord | None:
+    """Store one message from the record dead-letter queue; returns what is still unstored.
+
+    Two kinds of message: what the monitor could not store (an UnstoredRecord), and the task
+    of a Record* state whose monitor kept failing (an UnrecordedTask), recorded now.
+    """
+    if "unrecorded_task" in message:
+        task = UnrecordedTask.model_validate(message).unrecorded_task
+        return record(task, log, stream, now).unstored
+    parked = UnstoredRecord.model_validate(message)
+    return _store(parked.request_id, parked.record, parked.events, log, stream)
+
+
+def _store(
+    request_id: str,
+    record: MonitorRecord | None,
+    events: list[dict[str, Any]],
+    log: DecisionLog,
+    stream: MetricsStream,
+) -> UnstoredRecord | None:
+    reasons = []
+    unwritten = None
+    if record is not None:
+        try:
+            log.put(record)
+        except StoreUnavailable as error:
+            unwritten = record
+            reasons.append(str(error))
+    unpublished = stream.publish_all(request_id, events) if events else []
+    if unpublished:
+        reasons.append(f"the stream refused {len(unpublished)} of {len(events)} events")
+    if unwritten is None and not unpublished:
+        return None
+    return UnstoredRecord(
+        request_id=request_id, record=unwritten, events=unpublished, reason="; ".join(reasons)
     )
-    return record
+
+
+def _elapsed_ms(started_at: str | None, failed_at: str | None) -> float | None:
+    """Milliseconds between two `$$.State.EnteredTime` stamps (ISO 8601, `Z` or offset)."""
+    if not started_at or not failed_at:
+        return None
+    try:
+        started = datetime.fromisoformat(started_at)
+        failed = datetime.fromisoformat(failed_at)
+    except ValueError:
+        return None
+    return round(max(0.0, (failed - started).total_seconds() * 1000), 3)
 
 
 def _outcome_event(

@@ -7,6 +7,7 @@ request is never routed to the cloud, even when that leaves no candidate at all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,16 +26,33 @@ from mecroute.domain.messages import (
 )
 from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.domain.request import CriterionWeights
-from mecroute.mec.engine import emulated_compute_ms
+from mecroute.mec.timing import emulated_compute_ms
 
 MAX_FALLBACKS = 3
-# A request costing this much scores 0.5 on cost: roughly one short frontier-model call.
-COST_REFERENCE_USD = 0.001
+# Latency spread when nothing has been learned yet: a lognormal whose p95 is 1.8x its median.
+DEFAULT_LATENCY_SIGMA = 0.36
 # Loading a warm model: fetch from S3 within the region plus session creation.
 LOAD_MB_PER_S = 100.0
 LOAD_FIXED_MS = 40.0
 LEARNED_MIN_SAMPLES = 5
 AVAILABILITY = {"device": 0.999, "mec": 0.9995, "cloud": 0.9999}  # the design's targets
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How estimates become criterion scores.
+
+    The latency score is the chance of meeting the request's SLA (from the learned latency
+    spread) with a little credit for headroom; the cost score halves at `cost_reference_usd`.
+    ORIGINAL is the first design, linear headroom and a $0.001 reference, kept as the
+    `static-weights` baseline of the simulator.
+    """
+
+    sla_probability: bool = True
+    cost_reference_usd: float = 0.01
+
+
+ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001)
 
 
 @dataclass(frozen=True)
@@ -73,19 +91,24 @@ def assess_options(context: ContextAnalysis, snapshot: ResourceSnapshot) -> list
 
 
 def route(
-    context: ContextAnalysis, snapshot: ResourceSnapshot, defaults: CriterionWeights
+    context: ContextAnalysis,
+    snapshot: ResourceSnapshot,
+    defaults: CriterionWeights,
+    scoring: Scoring = Scoring(),
 ) -> RoutingDecision:
     weights = (context.request.weights or defaults).normalised()
     feasible: list[Candidate] = []
     rejected: list[Rejection] = []
-    for item in assess_options(context, snapshot):
+    assessed = assess_options(context, snapshot)
+    drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
+    for item in assessed:
         if item.violation:
             constraint, detail = item.violation
             rejected.append(
                 Rejection(candidate=item.option.label, constraint=constraint, detail=detail)
             )
         else:
-            feasible.append(_score(item.option, item.estimate, context, weights))
+            feasible.append(_score(item.option, item.estimate, context, weights, scoring))
     feasible, preference_rejections = _apply_preference(feasible, context.request.model_preference)
     rejected.extend(preference_rejections)
     ordered = _order_with_diversity(feasible)
@@ -98,7 +121,7 @@ def route(
         rejected=rejected,
         weights=weights,
         confidence=_confidence(ordered),
-        reason=_explain(primary, rejected),
+        reason=_explain(primary, rejected, drifting),
     )
 
 
@@ -117,6 +140,8 @@ def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:
 @dataclass(frozen=True)
 class Estimate:
     latency_ms: float
+    latency_sigma: float
+    drifting: bool
     network_ms: float
     accuracy: float
     cost_usd: float
@@ -161,8 +186,13 @@ def _estimate(
         latency = network_ms + emulated_compute_ms(model.latency_ms, tokens, 1.0)
         availability *= 1.0 if snapshot.cloud.available else 0.0
     learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
+    sigma = DEFAULT_LATENCY_SIGMA
+    drifting = False
     if learned and learned.samples >= LEARNED_MIN_SAMPLES:
-        if is_drifting(learned, latency):
+        if learned.latency_p95_ms > learned.latency_ewma_ms > 0:
+            sigma = max(0.05, math.log(learned.latency_p95_ms / learned.latency_ewma_ms) / 1.645)
+        drifting = is_drifting(learned, latency)
+        if drifting:
             # Slower than it should be: trust the observation and prefer other places.
             availability *= 0.5
             latency = learned.latency_ewma_ms
@@ -174,7 +204,10 @@ def _estimate(
         + context.output_tokens * model.price_per_1k_output_usd
     ) / 1000
     accuracy = predicted_accuracy(model, context.complexity)
-    return Estimate(latency, network_ms, accuracy, cost, availability)
+    if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
+        # Callers' verdicts on this place's answers temper the model-based estimate.
+        accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
+    return Estimate(latency, sigma, drifting, network_ms, accuracy, cost, availability)
 
 
 def predicted_accuracy(model: ModelSpec, complexity: float) -> float:
@@ -222,13 +255,29 @@ def _violation(
     return None
 
 
+def on_time_probability(predicted_ms: float, sigma: float, sla_ms: float) -> float:
+    """P(latency <= SLA) for a lognormal latency with median `predicted_ms`."""
+    z = (math.log(sla_ms) - math.log(max(predicted_ms, 1e-3))) / sigma
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
 def _score(
-    option: Option, estimate: Estimate, context: ContextAnalysis, weights: CriterionWeights
+    option: Option,
+    estimate: Estimate,
+    context: ContextAnalysis,
+    weights: CriterionWeights,
+    scoring: Scoring,
 ) -> Candidate:
+    sla = context.request.sla.max_latency_ms
+    headroom = max(0.0, 1 - estimate.latency_ms / sla)
+    latency_score = headroom
+    if scoring.sla_probability:
+        on_time = on_time_probability(estimate.latency_ms, estimate.latency_sigma, sla)
+        latency_score = 0.8 * on_time + 0.2 * headroom
     scores = CriterionScores(
-        latency=round(max(0.0, 1 - estimate.latency_ms / context.request.sla.max_latency_ms), 4),
+        latency=round(latency_score, 4),
         accuracy=estimate.accuracy,
-        cost=round(1 / (1 + estimate.cost_usd / COST_REFERENCE_USD), 4),
+        cost=round(1 / (1 + estimate.cost_usd / scoring.cost_reference_usd), 4),
         availability=round(min(1.0, max(0.0, estimate.availability)), 4),
     )
     total = (
@@ -297,7 +346,7 @@ def _confidence(ordered: list[Candidate]) -> float:
     return round(min(1.0, max(0.0, (0.5 + 2.5 * margin) * primary.scores.availability)), 4)
 
 
-def _explain(primary: Candidate | None, rejected: list[Rejection]) -> str:
+def _explain(primary: Candidate | None, rejected: list[Rejection], drifting: list[str]) -> str:
     removed: dict[str, int] = {}
     for rejection in rejected:
         removed[rejection.constraint] = removed.get(rejection.constraint, 0) + 1
@@ -305,8 +354,11 @@ def _explain(primary: Candidate | None, rejected: list[Rejection]) -> str:
     if primary is None:
         return f"no feasible candidate: removed by {removed_text or 'nothing (no candidates)'}"
     s = primary.scores
-    return (
+    reason = (
         f"{primary.label} scored {primary.score:.2f} (latency {s.latency:.2f}, accuracy "
         f"{s.accuracy:.2f}, cost {s.cost:.2f}, availability {s.availability:.2f}); "
         f"removed: {removed_text or 'none'}"
     )
+    if drifting:
+        reason += f"; down-weighted, slower than predicted: {', '.join(drifting)}"
+    return reason

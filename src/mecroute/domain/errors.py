@@ -50,9 +50,41 @@ class ModelIntegrityError(TierUnavailable):
     """A model artifact did not match its registered sha256; it is never loaded or served."""
 
 
+class PrivacyViolation(PipelineError):
+    """A candidate would send a request where its privacy forbids; refused before any call.
+
+    The router never proposes such a candidate; the execute agent checks again so that a
+    routing bug cannot leak a `strict` request to the cloud (fail closed). The pipeline
+    treats it as a failed attempt and moves on to the next candidate.
+    """
+
+
+class IdempotencyKeyReused(PipelineError):
+    """The caller reused an idempotency key for a different prompt (IETF Idempotency-Key: 422)."""
+
+    http_status = 422
+
+
+class RecordNotStored(PipelineError):
+    """The monitor agent could not run at all; its task is in the record dead-letter queue."""
+
+    http_status = 503
+
+
+class StoreUnavailable(PipelineError):
+    """A table or stream refused a write after the SDK's retries (throttled, unreachable)."""
+
+
 HTTP_STATUS_BY_ERROR: dict[str, int] = {
     cls.__name__: cls.http_status
-    for cls in (InvalidRequest, NoFeasibleRoute, NoTierAvailable, TierUnavailable)
+    for cls in (
+        InvalidRequest,
+        NoFeasibleRoute,
+        NoTierAvailable,
+        TierUnavailable,
+        IdempotencyKeyReused,
+        RecordNotStored,
+    )
 }
 
 
@@ -60,7 +92,11 @@ def field_problems(error: ValidationError) -> list[dict[str, str]]:
     """Turn a pydantic error into [{"field": "sla.max_latency_ms", "problem": "..."}]."""
     problems = []
     for item in error.errors(include_url=False):
-        location = ".".join(str(part) for part in item["loc"]) or "(body)"
+        parts = [str(part) for part in item["loc"]]
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # A discriminated union names its tag field only in the context ("'action'").
+            parts.append(str(item.get("ctx", {}).get("discriminator", "")).strip("'"))
+        location = ".".join(part for part in parts if part) or "(body)"
         problems.append({"field": location, "problem": item["msg"]})
     return problems
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,9 @@ class TierStat(Message):
     latency_p95_ms: float
     success_rate: float = Field(ge=0, le=1)
     samples: int = Field(ge=0)
+    quality: float = Field(default=1.0, ge=0, le=1, description="EWMA of caller feedback.")
+    quality_samples: int = Field(default=0, ge=0)
+    revision: int = Field(default=0, ge=0, description="Bumped on every write (optimistic lock).")
 
 
 class ResourceSnapshot(Message):
@@ -146,6 +149,8 @@ class CachePlan(Message):
     placement: Placement
     action: Literal["none", "loaded", "cache_hit"]
     load_ms: float = 0.0
+    evicted: list[str] = Field(default_factory=list, description="Made room for the target.")
+    preloaded: list[str] = Field(default_factory=list, description="Loaded for later demand.")
     cached: ExecutionResult | None = None
 
 
@@ -181,6 +186,15 @@ class AttemptFailure(Message):
     candidate: str
     error: str
     cause: str
+    # Where the failed attempt ran, for the learning loop's failure events.
+    tier: Tier | None = None
+    node_id: str | None = None
+    model_id: str | None = None
+    elapsed_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="Time the caller lost on this attempt before the next one started.",
+    )
 
 
 class MonitorRecord(Message):
@@ -196,6 +210,27 @@ class MonitorRecord(Message):
     failures: list[AttemptFailure] = Field(default_factory=list)
     sla_met: bool
     recorded_at: float
+
+
+class UnstoredRecord(Message):
+    """What the monitor could not store: parked in the record dead-letter queue for redrive.
+
+    `record` is set when the decision record itself was not written; `events` lists only the
+    stream events that were not published (a partial PutRecords failure parks just those).
+    """
+
+    request_id: str
+    record: MonitorRecord | None
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    reason: str
+
+
+class RecordReceipt(Message):
+    """The monitor's answer to a Record* state: the record, and whether all of it was stored."""
+
+    record: MonitorRecord
+    stored: bool
+    unstored: UnstoredRecord | None = None
 
 
 CachePlan.model_rebuild()

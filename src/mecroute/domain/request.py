@@ -24,9 +24,10 @@ MAX_PROMPT_CHARS = 16_000
 
 
 class StrictModel(BaseModel):
-    """Unknown fields are errors, values are checked on assignment and models are immutable."""
+    """Unknown fields are errors, values are never coerced (`"4"` is not a number, as the JSON
+    schema API Gateway validates with says) and models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 class ServiceLevel(StrictModel):

@@ -68,6 +68,10 @@ class AttemptFailedTask(Task):
     target: Candidate
     error: StepFunctionsError
     attempts: Attempts
+    # Step Functions' `$$.State.EnteredTime` of SelectCandidate and RecordAttemptFailure:
+    # the wall time the failed attempt cost the caller.
+    started_at: str | None = None
+    failed_at: str | None = None
 
 
 class SucceededTask(Task):
@@ -87,7 +91,10 @@ class FailedTask(Task):
 
 
 class RejectedTask(Task):
-    action: Literal["rejected"]
+    """`rejected`: the request was invalid; `errored`: the pipeline failed before routing
+    (or on a reused idempotency key), so there is no decision to record, only the error."""
+
+    action: Literal["rejected", "errored"]
     request_id: str
     error: StepFunctionsError
 
@@ -95,3 +102,11 @@ class RejectedTask(Task):
 MonitorTask = Annotated[
     AttemptFailedTask | SucceededTask | FailedTask | RejectedTask, Field(discriminator="action")
 ]
+RecordTask = Annotated[SucceededTask | FailedTask | RejectedTask, Field(discriminator="action")]
+
+
+class UnrecordedTask(Task):
+    """A Record* state's task parked in the record dead-letter queue by the state machine
+    after the monitor agent itself kept failing (crashed, timed out)."""
+
+    unrecorded_task: RecordTask

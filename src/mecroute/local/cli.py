@@ -39,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     zoo = commands.add_parser("build-zoo", help="build the ONNX model zoo and its registry entries")
     zoo.add_argument("--out", type=Path, required=True, help="directory, laid out like the bucket")
 
+    from mecroute.evaluation import commands as evaluation
+
+    evaluation.add_commands(commands)
+
     args = parser.parse_args(argv)
+    if args.command in ("eval-router", "simulate"):
+        return evaluation.run(args)
     if args.command == "invoke":
         return _invoke(args)
     if args.command == "serve":

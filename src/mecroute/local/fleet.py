@@ -96,7 +96,7 @@ def start_nodes(
                 "--heartbeat-s", str(heartbeat_s),
                 *extra_arguments,
             ]  # fmt: skip
-            process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            process = subprocess.Popen(  # noqa: S603 - our own module  # nosec B603
                 command, env=env, stdout=subprocess.PIPE, text=True
             )
             started.append(NodeProcess(profile, port, process))

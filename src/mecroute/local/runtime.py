@@ -3,6 +3,8 @@ in-process, and MEC nodes as local processes. The deployed ASL file runs unchang
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import os
@@ -24,6 +26,11 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 ASL_PATH = REPO_ROOT / "statemachines" / "inference_pipeline.asl.json"
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
 ZOO_DIR = REPO_ROOT / "build" / "zoo"
+MAX_POLL_PAUSE_S = 0.2
+# A wait polls at this share of the time it has already waited (5 % adds at most that much).
+POLL_PAUSE_SHARE = 0.05
+# moto accepts any credentials; this is the dummy its documentation uses, not a secret.
+MOTO_CREDENTIAL = "testing"
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,10 @@ class Names:
     decisions_table: str = "mecroute-decisions"
     stats_table: str = "mecroute-stats"
     cache_table: str = "mecroute-response-cache"
+    idempotency_table: str = "mecroute-idempotency"
     artifacts_bucket: str = "mecroute-artifacts"
     metrics_stream: str = "mecroute-metrics"
+    record_dead_letters: str = "mecroute-record-dead-letters"
     state_machine: str = "mecroute-inference-pipeline"
 
     def environment(self) -> dict[str, str]:
@@ -46,6 +55,7 @@ class Names:
             "DECISIONS_TABLE": self.decisions_table,
             "STATS_TABLE": self.stats_table,
             "CACHE_TABLE": self.cache_table,
+            "IDEMPOTENCY_TABLE": self.idempotency_table,
             "ARTIFACTS_BUCKET": self.artifacts_bucket,
             "METRICS_STREAM": self.metrics_stream,
         }
@@ -84,6 +94,7 @@ class OfflineRuntime:
 
     def start(self) -> OfflineRuntime:
         self._quieten()
+        _speed_up_moto()
         self._start_moto()
         try:
             from mecroute.local import seed
@@ -133,8 +144,18 @@ class OfflineRuntime:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def run(self, request: Any, request_id: str | None = None, timeout_s: float = 120) -> Run:
-        """Start an execution and wait for it (moto has no StartSyncExecution)."""
+    def run(
+        self,
+        request: Any,
+        request_id: str | None = None,
+        timeout_s: float = 120,
+        trace: bool = True,
+    ) -> Run:
+        """Start an execution and wait for it (moto has no StartSyncExecution).
+
+        `trace=False` skips reading back the states the execution passed through (and the
+        record of a failed one): the local API answers without them, as API Gateway does.
+        """
         from mecroute.adapters.aws import client
 
         sfn = client("stepfunctions")
@@ -152,18 +173,21 @@ class OfflineRuntime:
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {request_id} still running after {timeout_s}s")
-            time.sleep(0.005)
+            # Poll often while executions are quick, less as they take longer (under load),
+            # so that waiting callers do not keep moto busy answering DescribeExecution.
+            elapsed_s = time.perf_counter() - started
+            time.sleep(min(MAX_POLL_PAUSE_S, 0.005 + POLL_PAUSE_SHARE * elapsed_s))
         duration_ms = (time.perf_counter() - started) * 1000
         output = json.loads(described["output"]) if described.get("output") else None
         return Run(
-            record=None if output else self.decision_record(request_id),
+            record=None if output or not trace else self.decision_record(request_id),
             execution_arn=execution_arn,
             request_id=request_id,
             status=described["status"],
             output=output,
             error=described.get("error"),
             cause=described.get("cause"),
-            states=self.states(execution_arn),
+            states=self.states(execution_arn) if trace else [],
             duration_ms=duration_ms,
         )
 
@@ -186,13 +210,29 @@ class OfflineRuntime:
 
         return DynamoNodeDirectory(self.names.nodes_table).list_nodes()
 
+    def restart_node(self, node_id: str) -> NodeProcess:
+        """Stop (if still running) and start again the node serving `node_id`'s site: it
+        registers its new endpoint and reloads its preloaded models, as a replaced task would."""
+        (old,) = (node for node in self.nodes if node.profile.node_id == node_id)
+        old.stop()
+        (new,) = start_nodes((old.profile,), self._node_env(), self.time_scale, self.heartbeat_s)
+        self.nodes[self.nodes.index(old)] = new
+        return new
+
+    @property
+    def record_dead_letters_url(self) -> str:
+        from mecroute.adapters.aws import client
+
+        url: str = client("sqs").get_queue_url(QueueName=self.names.record_dead_letters)["QueueUrl"]
+        return url
+
     # -- internals --------------------------------------------------------------------------
 
     def _aws_env(self) -> dict[str, str]:
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": MOTO_CREDENTIAL,
+            "AWS_SECRET_ACCESS_KEY": MOTO_CREDENTIAL,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
         }
@@ -237,7 +277,7 @@ class OfflineRuntime:
         reset = urllib.request.Request(  # noqa: S310 - our own loopback moto server
             f"{self.endpoint_url}/moto-api/reset", method="POST"
         )
-        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
+        urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310  # nosec B310
 
     def _create_state_machine(self) -> str:
         from mecroute.adapters.aws import client
@@ -246,6 +286,8 @@ class OfflineRuntime:
         for agent in AGENTS:
             placeholder = "${" + agent.capitalize() + "FunctionArn}"
             definition = definition.replace(placeholder, function_arn(agent, REGION, ACCOUNT))
+        # The same substitutions CDK makes (infra/pipeline.py).
+        definition = definition.replace("${RecordDeadLettersUrl}", self.record_dead_letters_url)
         arn: str = client("stepfunctions").create_state_machine(
             name=self.names.state_machine,
             definition=definition,
@@ -260,3 +302,103 @@ class OfflineRuntime:
         level = logging.DEBUG if self.verbose else logging.CRITICAL
         for name in ("moto", "werkzeug", "botocore", "mecroute.local.lambdas"):
             logging.getLogger(name).setLevel(level)
+
+
+def _speed_up_moto() -> None:
+    """Costs moto pays on every call that change nothing it answers, and that dominated the
+    offline pipeline's CPU under concurrent load (bench/bench_load.py):
+
+    - Step Functions parses the ASL with ANTLR, in pure Python, at every execution (about
+      0.15 s of CPU for this file). Its evaluation components keep per-execution state in the
+      execution's environment, not in themselves, so one parse serves every execution; each
+      component's heap key is assigned up front, since it is otherwise set lazily, unlocked.
+    - Every JSONPath is compiled again (a PLY parser built) each time a state reads one.
+    - Every Lambda or SQS task creates a new boto3 client, service model and all.
+    - The server lists moto's package directory to route every request, under a global lock.
+
+    Each is skipped if moto's internals have moved: the runtime is slower, never wrong.
+    """
+    for speed_up in (_parse_asl_once, _compile_json_paths_once, _reuse_task_clients):
+        with contextlib.suppress(ImportError, AttributeError):
+            speed_up()
+    with contextlib.suppress(ImportError, AttributeError):
+        from moto import backends
+
+        modules = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = lambda: modules
+
+
+def _parse_asl_once() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    if getattr(AmazonStateLanguageParser.parse, "memoised", False):
+        return
+    parse = AmazonStateLanguageParser.parse
+
+    @functools.lru_cache(maxsize=16)
+    def parse_once(definition: str) -> Any:
+        parsed = parse(definition)
+        _assign_heap_keys(parsed[0], set())
+        return parsed
+
+    parse_once.memoised = True  # type: ignore[attr-defined]
+    AmazonStateLanguageParser.parse = staticmethod(parse_once)  # type: ignore[method-assign]
+
+
+def _compile_json_paths_once() -> None:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    modules: tuple[Any, ...] = (json_path, result_path)
+    for module in modules:
+        if not hasattr(module.parse, "cache_info"):
+            module.parse = functools.lru_cache(maxsize=1024)(module.parse)
+
+
+def _reuse_task_clients() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_sqs,
+    )
+
+    modules: tuple[Any, ...] = (lambda_eval_utils, state_task_service_sqs)
+    for module in modules:
+        if not getattr(module.boto_client_for, "reused", False):
+            module.boto_client_for = _reusing(module.boto_client_for)
+
+
+def _reusing(create: Any) -> Any:
+    """`create` (moto's boto_client_for), keeping one client per region and service."""
+    clients: dict[tuple[str, str], Any] = {}
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None:  # a role to assume: a client of its own
+            return create(region=region, service=service, state_credentials=state_credentials)
+        if (region, service) not in clients:
+            clients[region, service] = create(region=region, service=service)
+        return clients[region, service]
+
+    client_for.reused = True  # type: ignore[attr-defined]
+    return client_for
+
+
+def _assign_heap_keys(node: Any, seen: set[int]) -> None:
+    """Give every evaluation component in the parsed program its heap key now."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, EvalComponent):
+        _ = node.heap_key
+    if isinstance(node, dict):
+        children: Any = node.values()
+    elif isinstance(node, list | tuple):
+        children = node
+    elif isinstance(node, Component):
+        children = vars(node).values()
+    else:
+        return
+    for child in children:
+        _assign_heap_keys(child, seen)

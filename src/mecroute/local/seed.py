@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 from mecroute.adapters.aws import client
 from mecroute.adapters.dynamodb import DynamoModelRegistry
 from mecroute.adapters.streams import S3ArtifactStore
-from mecroute.adapters.tables import DECISIONS_USER_INDEX, TABLE_KEYS
+from mecroute.adapters.tables import (
+    DECISIONS_USER_INDEX,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_TTL,
+    TABLE_KEYS,
+)
 from mecroute.domain.registry import ModelSpec
 from mecroute.mec.zoo import build_zoo
 
@@ -44,8 +49,24 @@ def create_resources(names: Names, zoo_dir: Path) -> list[ModelSpec]:
                 }
             ]
         dynamodb.create_table(**kwargs)
+    # Powertools idempotency for the execute agent, as infra/storage.py declares it.
+    dynamodb.create_table(
+        TableName=names.idempotency_table,
+        KeySchema=[{"AttributeName": IDEMPOTENCY_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": IDEMPOTENCY_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=names.idempotency_table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL},
+    )
     client("s3").create_bucket(Bucket=names.artifacts_bucket)
     client("kinesis").create_stream(StreamName=names.metrics_stream, ShardCount=1)
+    # Where the state machine parks decision records it could not store (infra/pipeline.py).
+    client("sqs").create_queue(
+        QueueName=names.record_dead_letters,
+        Attributes={"MessageRetentionPeriod": str(14 * 86400)},
+    )
     return seed_registry(names, zoo_dir)
 
 

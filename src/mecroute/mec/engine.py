@@ -55,8 +55,3 @@ class OnnxModel:
             output=f"label {label} (confidence {confidence:.2f}, {self.model_id})",
             compute_ms=compute_ms,
         )
-
-
-def emulated_compute_ms(reference_ms: float, total_tokens: int, speed_factor: float) -> float:
-    """A model's compute time for a request: `reference_ms` is for 100 tokens at speed 1."""
-    return reference_ms * max(0.25, total_tokens / 100) / speed_factor

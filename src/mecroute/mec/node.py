@@ -38,6 +38,9 @@ IDLE_TIMEOUT_S = 15.0
 IDLE_POLL_S = 0.05
 # A client that stops sending halfway through a request cannot hold a thread (or a drain) forever.
 READ_TIMEOUT_S = 30.0
+# Addresses that name every interface (what a node was told to bind, not an endpoint).
+ANY_IPV4 = "0.0.0.0"  # noqa: S104  # nosec B104
+WILDCARD_HOSTS = ("", ANY_IPV4, "::")
 _MODEL_PATH = re.compile(r"^/models/([A-Za-z0-9][A-Za-z0-9._-]{0,63})(/load)?$")
 
 
@@ -358,7 +361,7 @@ def _heartbeats(service: NodeService, endpoint: str, interval_s: float) -> Heart
 def _endpoint(host: str, port: int, ecs: tuple[str, str] | None) -> str:
     if ecs:
         return f"http://{ecs[0]}:{port}"
-    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding it
+    if host in WILDCARD_HOSTS:
         host = socket.gethostbyname(socket.gethostname())
     return f"http://{host}:{port}"
 
@@ -369,7 +372,8 @@ def _ecs_identity() -> tuple[str, str] | None:
     if not uri or not uri.startswith("http://"):
         return None
     try:
-        with urllib.request.urlopen(uri, timeout=2) as response:  # noqa: S310 - scheme checked
+        # The scheme is checked above: plain http, the ECS task metadata endpoint.
+        with urllib.request.urlopen(uri, timeout=2) as response:  # noqa: S310  # nosec B310
             metadata = json.loads(response.read())
         address = metadata["Networks"][0]["IPv4Addresses"][0]
         task_arn = metadata["Labels"]["com.amazonaws.ecs.task-arn"]

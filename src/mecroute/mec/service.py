@@ -18,10 +18,11 @@ from mecroute.agents.context import estimate_tokens
 from mecroute.domain.errors import ModelIntegrityError
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 from mecroute.mec.capacity import SlotPool
-from mecroute.mec.engine import TIER_THREADS, OnnxModel, emulated_compute_ms
+from mecroute.mec.engine import TIER_THREADS, OnnxModel
 from mecroute.mec.loader import verified_artifact
 from mecroute.mec.profiles import SiteProfile
 from mecroute.mec.resident import ResidentModel, ResidentModels
+from mecroute.mec.timing import emulated_compute_ms
 from mecroute.mec.zoo import CATALOGUE, resident_memory_mb
 
 # A model the registry does not know still gets a plausible MEC-class compute time.

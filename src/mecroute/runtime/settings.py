@@ -65,6 +65,8 @@ class RouterSettings(AgentSettings):
 class CacheSettings(AgentSettings):
     models_table: str
     cache_table: str
+    nodes_table: str
+    stats_table: str
 
 
 class ExecuteSettings(AgentSettings):
@@ -79,6 +81,10 @@ class ExecuteSettings(AgentSettings):
         default=None,
         ge=0,
         description="Throttle the cloud simulator like a Bedrock quota (0: every call).",
+    )
+    idempotency_table: str
+    idempotency_ttl_s: int = Field(
+        default=3600, gt=0, description="How long a repeated idempotency key gets the first result."
     )
 
 

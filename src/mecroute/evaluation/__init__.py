@@ -1,0 +1,1 @@
+"""Measuring routing quality on labelled data: the eval-router metrics and the simulator."""

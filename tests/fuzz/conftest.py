@@ -1,0 +1,67 @@
+"""Fuzzing fixtures: the handlers in-process against moto (DynamoDB, S3, Kinesis), and a tally
+of generated cases that the terminal summary reports."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from mecroute.adapters.aws import reset_clients
+from mecroute.local.lambdas import AGENTS, Handler, load_handler
+from mecroute.local.runtime import REGION, ZOO_DIR, Names
+from mecroute.local.seed import create_resources
+
+LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+# Cases each fuzz test generated, by test: the closing note and CI read the total.
+GENERATED: Counter[str] = Counter()
+
+
+@dataclass(frozen=True)
+class Aws:
+    names: Names
+    handlers: dict[str, Handler]
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Aws]:
+    """moto in-process (mock_aws: no server, no HTTP) with the offline resources, and every
+    handler imported inside it (settings and clients load at import)."""
+    names = Names()
+    environment = {
+        **names.environment(),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        reset_clients()
+        with mock_aws():
+            create_resources(names, ZOO_DIR)
+            handlers = {
+                source: load_handler(LAMBDAS_DIR, source)
+                for source in (*AGENTS, "api_reads", "feedback")
+            }
+            yield Aws(names, handlers)
+        reset_clients()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if GENERATED:
+        total = sum(GENERATED.values())
+        terminalreporter.write_line(
+            f"fuzz: {total} generated cases ("
+            + ", ".join(f"{name} {count}" for name, count in sorted(GENERATED.items()))
+            + ")"
+        )

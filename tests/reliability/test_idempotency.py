@@ -1,0 +1,153 @@
+"""A request repeated with the same idempotency key gets the same result without inference
+running twice: one after the other, and all at once (the duplicates in flight wait, through
+the state machine's Retry, for the first to finish). The key belongs to its user."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mecroute.local.api import response_for
+from mecroute.local.runtime import OfflineRuntime, Run
+
+from .faults import decision_items
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+@dataclass
+class Counted:
+    """Counts the calls that run a model: MEC inference, device runs, cloud Converse."""
+
+    real: Any
+    method: str
+    calls: int = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.real, name)
+        if name != self.method:
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+@dataclass
+class Inferences:
+    nodes: Counted
+    device: Counted
+    cloud: Counted
+
+    @property
+    def total(self) -> int:
+        return self.nodes.calls + self.device.calls + self.cloud.calls
+
+
+@contextmanager
+def inferences_counted(runtime: OfflineRuntime) -> Iterator[Inferences]:
+    assert runtime.lambdas is not None
+    module = sys.modules[runtime.lambdas.handlers["execute"].__module__]
+    real = module.tiers
+    counted = Inferences(
+        Counted(real.nodes, "infer"), Counted(real.local_models, "get"),
+        Counted(real.cloud, "converse"),
+    )  # fmt: skip
+    module.tiers = dataclasses.replace(
+        real, nodes=counted.nodes, local_models=counted.device, cloud=counted.cloud
+    )
+    try:
+        yield counted
+    finally:
+        module.tiers = real
+
+
+def request(key: str | None, user: str = "alice", prompt: str = "Summarise my notes") -> dict:
+    # Strict privacy: never answered from the response cache, so only idempotency can spare
+    # the second inference.
+    body: dict[str, Any] = {"prompt": prompt, "privacy": "strict", "user_id": user}
+    if key is not None:
+        body["idempotency_key"] = key
+    return body
+
+
+def answered(run: Run) -> dict[str, Any]:
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert run.output is not None
+    return run.output
+
+
+def test_without_a_key_a_repeat_runs_inference_again(runtime: OfflineRuntime) -> None:
+    """The control for the tests below: the counter sees every inference."""
+    with inferences_counted(runtime) as inferences:
+        first = answered(runtime.run(request(None)))
+        second = answered(runtime.run(request(None)))
+
+    assert inferences.total == 2
+    assert first["result"]["request_id"] != second["result"]["request_id"]
+
+
+def test_a_repeated_key_returns_the_same_result_without_a_second_inference(
+    runtime: OfflineRuntime,
+) -> None:
+    key = f"order-{uuid.uuid4()}"
+    with inferences_counted(runtime) as inferences:
+        first = answered(runtime.run(request(key)))
+        second = answered(runtime.run(request(key)))
+
+    assert inferences.total == 1
+    assert second["result"] == first["result"]  # the original request id included
+    assert second["request_id"] != first["request_id"]
+    # Each request keeps its own decision record.
+    for output in (first, second):
+        assert len(decision_items(runtime, output["request_id"])) == 1
+
+
+def test_concurrent_duplicates_wait_for_the_first_and_share_its_result(
+    runtime: OfflineRuntime,
+) -> None:
+    key = f"order-{uuid.uuid4()}"
+    with inferences_counted(runtime) as inferences, ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda _: runtime.run(request(key)), range(4)))
+
+    outputs = [answered(run) for run in runs]
+    assert inferences.total == 1
+    assert all(output["result"] == outputs[0]["result"] for output in outputs)
+    assert len({output["request_id"] for output in outputs}) == 4
+
+
+def test_the_key_belongs_to_its_user(runtime: OfflineRuntime) -> None:
+    key = f"shared-{uuid.uuid4()}"
+    with inferences_counted(runtime) as inferences:
+        alice = answered(runtime.run(request(key, user="alice")))
+        bob = answered(runtime.run(request(key, user="bob")))
+
+    assert inferences.total == 2
+    assert alice["result"]["request_id"] != bob["result"]["request_id"]
+
+
+def test_a_key_reused_for_another_prompt_is_refused_without_inference(
+    runtime: OfflineRuntime,
+) -> None:
+    key = f"order-{uuid.uuid4()}"
+    answered(runtime.run(request(key, prompt="Summarise my notes")))
+
+    with inferences_counted(runtime) as inferences:
+        reused = runtime.run(request(key, prompt="Delete my notes"))
+
+    assert inferences.total == 0
+    assert (reused.status, reused.error) == ("FAILED", "IdempotencyKeyReused")
+    status, body = response_for(reused)
+    assert (status, body["error"]) == (422, "IdempotencyKeyReused")
+    assert reused.record is not None
+    assert reused.record["error"] == "IdempotencyKeyReused"

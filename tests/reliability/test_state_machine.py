@@ -1,0 +1,81 @@
+"""The ASL's failure handling, read from the file itself: every task is bounded and retried,
+every way out of the pipeline records the request, and what a failing monitor leaves in the
+dead-letter queue is exactly the task it would have recorded."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mecroute.local.runtime import ASL_PATH
+
+STATES: dict[str, Any] = json.loads(ASL_PATH.read_text())["States"]
+LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+RECORD_STATES = sorted(
+    name
+    for name, state in STATES.items()
+    if state.get("Resource") == "${MonitorFunctionArn}" and name != "RecordAttemptFailure"
+)
+
+
+def test_every_task_has_a_timeout_and_retries_transient_errors() -> None:
+    for name, state in STATES.items():
+        if state["Type"] != "Task":
+            continue
+        assert 0 < state["TimeoutSeconds"] <= 60, name
+        retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
+        if state["Resource"].endswith("FunctionArn}"):
+            assert retried >= LAMBDA_ERRORS, name
+
+
+def test_the_five_ways_out_each_record_the_request() -> None:
+    assert RECORD_STATES == [
+        "RecordError", "RecordFailure", "RecordNoRoute", "RecordOutcome", "RecordRejection",
+    ]  # fmt: skip
+    for name in RECORD_STATES:
+        assert STATES[name]["Next"] == "IsRecordStored", name
+
+
+@pytest.mark.parametrize("name", RECORD_STATES)
+def test_a_failing_monitor_parks_exactly_the_task_it_was_given(name: str) -> None:
+    state = STATES[name]
+    (catch,) = state["Catch"]
+    assert catch["ErrorEquals"] == ["States.ALL"]
+    dead_letter = STATES[catch["Next"]]
+    assert dead_letter["Resource"] == "arn:aws:states:::sqs:sendMessage"
+    assert dead_letter["Parameters"]["QueueUrl"] == "${RecordDeadLettersUrl}"
+    assert dead_letter["Parameters"]["MessageBody"] == {"unrecorded_task": state["Parameters"]}
+    assert dead_letter["Next"] == "RecordNotStored"
+
+
+def test_an_unstored_record_is_parked_before_the_answer() -> None:
+    (not_stored,) = STATES["IsRecordStored"]["Choices"]
+    assert not_stored == {
+        "Variable": "$.recorded.stored", "BooleanEquals": False, "Next": "DeadLetterRecord",
+    }  # fmt: skip
+    assert STATES["DeadLetterRecord"]["Parameters"]["MessageBody.$"] == "$.recorded.unstored"
+    assert STATES["DeadLetterRecord"]["Next"] == "ReturnOutcome"
+
+
+def test_the_states_before_routing_record_any_failure() -> None:
+    for name in ("AnalyzeContext", "AssessResources", "RouteRequest"):
+        assert STATES[name]["Catch"][-1] == {
+            "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordError",
+        }, name  # fmt: skip
+
+
+def test_an_idempotent_duplicate_in_flight_is_waited_for() -> None:
+    (waiting,) = [
+        retrier
+        for retrier in STATES["Execute"]["Retry"]
+        if retrier["ErrorEquals"] == ["IdempotencyAlreadyInProgressError"]
+    ]
+    # Long enough for the first execution to finish: 1 + 1.5 + 2.25 + ... about 13 s in all.
+    assert sum(min(5, 1.5**n) for n in range(waiting["MaxAttempts"])) > 10

@@ -1,0 +1,125 @@
+"""The learning loop: outcome and feedback events folded into per-place statistics."""
+
+import pytest
+
+from mecroute.agents import aggregator, learning
+from mecroute.domain.messages import TierStat
+
+
+def outcome(latency_ms: float | None, success: bool = True) -> dict:
+    return {
+        "kind": "outcome",
+        "tier": "mec",
+        "node_id": "n1",
+        "model_id": "m",
+        "success": success,
+        "latency_ms": latency_ms,
+    }
+
+
+def fold_all(events: list[dict]) -> TierStat:
+    stat = None
+    for event in events:
+        stat = learning.fold(stat, event)
+    assert stat is not None
+    return stat
+
+
+def test_ewma_follows_a_level_shift_and_p95_sits_above_the_mean():
+    steady = fold_all([outcome(100.0)] * 30)
+    assert steady.latency_ewma_ms == pytest.approx(100.0)
+
+    shifted = steady
+    for _ in range(30):
+        shifted = learning.fold(shifted, outcome(300.0))
+    assert shifted.latency_ewma_ms == pytest.approx(300.0, rel=0.01)
+    assert shifted.samples == 60
+    assert shifted.revision == 60
+
+    noisy = fold_all([outcome(v) for v in [100, 120, 80, 400, 110, 90, 105, 95] * 20])
+    assert noisy.latency_p95_ms > noisy.latency_ewma_ms
+
+
+def test_failures_lower_the_success_rate_and_recoveries_raise_it():
+    failing = fold_all([outcome(100.0)] * 5 + [outcome(None, success=False)] * 5)
+    assert failing.success_rate < 0.4
+    recovered = failing
+    for _ in range(10):
+        recovered = learning.fold(recovered, outcome(100.0))
+    assert recovered.success_rate > 0.85
+
+
+def test_a_node_slower_than_predicted_is_flagged_as_drifting():
+    stat = fold_all([outcome(400.0)] * 10)
+    assert learning.is_drifting(stat, predicted_latency_ms=150.0)
+    assert not learning.is_drifting(stat, predicted_latency_ms=350.0)
+    assert not learning.is_drifting(fold_all([outcome(400.0)] * 2), predicted_latency_ms=150.0)
+
+
+def test_feedback_moves_answer_quality_not_latency():
+    base = fold_all([outcome(100.0)] * 5)
+    wrong = {
+        "kind": "feedback",
+        "tier": "mec",
+        "node_id": "n1",
+        "model_id": "m",
+        "rating": 5,
+        "correct": False,
+    }
+    after = learning.fold_feedback(base, wrong)
+    assert after.quality < base.quality
+    assert after.quality_samples == 1
+    assert after.latency_ewma_ms == base.latency_ewma_ms
+    assert learning.feedback_quality({"rating": 1, "correct": None}) == 0.0
+    assert learning.feedback_quality({"rating": 5, "correct": None}) == 1.0
+
+
+class MemoryStatsWriter:
+    def __init__(self) -> None:
+        self.items: dict[str, TierStat] = {}
+        self.conflicts_left = 0
+
+    def get(self, stat_key: str) -> TierStat | None:
+        return self.items.get(stat_key)
+
+    def put_if_unchanged(self, stat_key, stat, expected_revision) -> bool:
+        if self.conflicts_left:
+            self.conflicts_left -= 1
+            return False
+        current = self.items.get(stat_key)
+        if (current.revision if current else None) != expected_revision:
+            return False
+        self.items[stat_key] = stat
+        return True
+
+
+def test_aggregator_learns_outcomes_and_feedback_and_skips_the_rest():
+    store = MemoryStatsWriter()
+    aggregator.apply(outcome(120.0), store)
+    aggregator.apply(
+        {
+            "kind": "feedback",
+            "tier": "mec",
+            "node_id": "n1",
+            "model_id": "m",
+            "rating": 2,
+            "correct": None,
+        },
+        store,
+    )
+    assert aggregator.apply({"kind": "rejection", "request_id": "r"}, store) is None
+
+    (stat,) = store.items.values()
+    assert stat.samples == 1
+    assert stat.quality_samples == 1
+    assert stat.quality == pytest.approx(0.25)
+
+
+def test_aggregator_retries_a_contended_write_then_gives_up_loudly():
+    store = MemoryStatsWriter()
+    store.conflicts_left = 2
+    assert aggregator.apply(outcome(50.0), store) is not None
+
+    store.conflicts_left = aggregator.MAX_WRITE_ATTEMPTS
+    with pytest.raises(aggregator.StatConflict):
+        aggregator.apply(outcome(50.0), store)
