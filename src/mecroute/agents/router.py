@@ -55,7 +55,7 @@ class Scoring:
 ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Option:
     """A (tier, node, model) before constraints and scoring."""
 
@@ -70,7 +70,7 @@ class Option:
         return f"{where}/{self.model.model_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assessment:
     """An option with its estimate and the first hard constraint it breaks, if any."""
 
@@ -81,9 +81,11 @@ class Assessment:
 
 def assess_options(context: ContextAnalysis, snapshot: ResourceSnapshot) -> list[Assessment]:
     stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
+    facts = _RequestFacts.of(context, snapshot)
+    per_model = {m.model_id: _ModelFacts.of(m, context) for m in snapshot.models}
     assessed = []
     for option in enumerate_options(snapshot):
-        estimate = _estimate(option, context, snapshot, stats)
+        estimate = _estimate(option, facts, per_model[option.model.model_id], stats)
         assessed.append(
             Assessment(option, estimate, _violation(option, estimate, context, snapshot))
         )
@@ -97,7 +99,7 @@ def route(
     scoring: Scoring = Scoring(),
 ) -> RoutingDecision:
     weights = (context.request.weights or defaults).normalised()
-    feasible: list[Candidate] = []
+    feasible: list[Scored] = []
     rejected: list[Rejection] = []
     assessed = assess_options(context, snapshot)
     drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
@@ -111,7 +113,8 @@ def route(
             feasible.append(_score(item.option, item.estimate, context, weights, scoring))
     feasible, preference_rejections = _apply_preference(feasible, context.request.model_preference)
     rejected.extend(preference_rejections)
-    ordered = _order_with_diversity(feasible)
+    # Only the few candidates kept become pydantic models: scoring stays plain arithmetic.
+    ordered = [_candidate(scored) for scored in _order_with_diversity(feasible)]
     primary = ordered[0] if ordered else None
     return RoutingDecision(
         request_id=context.request_id,
@@ -137,7 +140,7 @@ def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:
             yield Option("cloud", model, None, "cold")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Estimate:
     latency_ms: float
     latency_sigma: float
@@ -148,46 +151,91 @@ class Estimate:
     availability: float
 
 
+@dataclass(frozen=True, slots=True)
+class _RequestFacts:
+    """What every option's estimate needs from the request, worked out once."""
+
+    tokens: int
+    rtt_and_jitter_ms: float
+    transfer_ms: float
+    bandwidth_mbps: float
+    device_speed: float
+    device_availability: float
+    installed: frozenset[str]
+    cloud_backhaul_ms: float
+    cloud_available: bool
+
+    @classmethod
+    def of(cls, context: ContextAnalysis, snapshot: ResourceSnapshot) -> _RequestFacts:
+        network = context.request.network
+        return cls(
+            tokens=context.input_tokens + context.output_tokens,
+            rtt_and_jitter_ms=network.rtt_ms + network.jitter_ms,
+            transfer_ms=context.input_tokens * 4 * 8 / (network.bandwidth_mbps * 1000),
+            bandwidth_mbps=network.bandwidth_mbps,
+            device_speed=0.2 + 0.8 * context.device_score,
+            device_availability=0.5 + 0.5 * min(1.0, context.device_score * 2),
+            installed=frozenset(context.request.device.installed_models),
+            cloud_backhaul_ms=snapshot.cloud.backhaul_rtt_ms,
+            cloud_available=snapshot.cloud.available,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _ModelFacts:
+    """Per model and request: the same on every node."""
+
+    accuracy: float
+    cost_usd: float
+
+    @classmethod
+    def of(cls, model: ModelSpec, context: ContextAnalysis) -> _ModelFacts:
+        cost = (
+            context.input_tokens * model.price_per_1k_input_usd
+            + context.output_tokens * model.price_per_1k_output_usd
+        ) / 1000
+        return cls(predicted_accuracy(model, context.complexity), cost)
+
+
 def _estimate(
     option: Option,
-    context: ContextAnalysis,
-    snapshot: ResourceSnapshot,
+    facts: _RequestFacts,
+    model_facts: _ModelFacts,
     stats: dict[tuple[Tier, str, str], TierStat],
 ) -> Estimate:
-    request, model = context.request, option.model
-    tokens = context.input_tokens + context.output_tokens
-    network = request.network
-    transfer_ms = context.input_tokens * 4 * 8 / (network.bandwidth_mbps * 1000)
+    model = option.model
     availability = AVAILABILITY[option.tier]
     if option.tier == "device":
-        installed = model.model_id in request.device.installed_models
-        fetch_ms = 0.0 if installed else model.size_mb * 8 / network.bandwidth_mbps * 1000
-        speed = 0.2 + 0.8 * context.device_score
-        network_ms = fetch_ms
-        latency = fetch_ms + emulated_compute_ms(model.latency_ms, tokens, speed)
-        availability *= 0.5 + 0.5 * min(1.0, context.device_score * 2)
+        installed = model.model_id in facts.installed
+        network_ms = 0.0 if installed else model.size_mb * 8 / facts.bandwidth_mbps * 1000
+        latency = network_ms + emulated_compute_ms(
+            model.latency_ms, facts.tokens, facts.device_speed
+        )
+        availability *= facts.device_availability
     elif option.tier == "mec":
         node = option.node
         assert node is not None
-        compute = emulated_compute_ms(model.latency_ms, tokens, node.speed_factor)
+        compute = emulated_compute_ms(model.latency_ms, facts.tokens, node.speed_factor)
         waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
         load = (
             0.0
             if option.placement == "hot"
             else LOAD_FIXED_MS + model.size_mb / LOAD_MB_PER_S * 1000
         )
-        network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
+        network_ms = facts.rtt_and_jitter_ms + node.site_rtt_ms + facts.transfer_ms
         latency = network_ms + waiting + load + compute
         availability *= 1 - 0.5 * node.utilisation
     else:
-        network_ms = (
-            network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
-        )
-        latency = network_ms + emulated_compute_ms(model.latency_ms, tokens, 1.0)
-        availability *= 1.0 if snapshot.cloud.available else 0.0
-    learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
+        network_ms = facts.rtt_and_jitter_ms + facts.cloud_backhaul_ms + facts.transfer_ms
+        latency = network_ms + emulated_compute_ms(model.latency_ms, facts.tokens, 1.0)
+        availability *= 1.0 if facts.cloud_available else 0.0
+    accuracy = model_facts.accuracy
     sigma = DEFAULT_LATENCY_SIGMA
     drifting = False
+    learned = None
+    if stats:
+        place = option.node.node_id if option.node else "-"
+        learned = stats.get((option.tier, place, model.model_id))
     if learned and learned.samples >= LEARNED_MIN_SAMPLES:
         if learned.latency_p95_ms > learned.latency_ewma_ms > 0:
             sigma = max(0.05, math.log(learned.latency_p95_ms / learned.latency_ewma_ms) / 1.645)
@@ -199,15 +247,12 @@ def _estimate(
         else:
             latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
         availability *= learned.success_rate
-    cost = (
-        context.input_tokens * model.price_per_1k_input_usd
-        + context.output_tokens * model.price_per_1k_output_usd
-    ) / 1000
-    accuracy = predicted_accuracy(model, context.complexity)
     if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
         # Callers' verdicts on this place's answers temper the model-based estimate.
         accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
-    return Estimate(latency, sigma, drifting, network_ms, accuracy, cost, availability)
+    return Estimate(
+        latency, sigma, drifting, network_ms, accuracy, model_facts.cost_usd, availability
+    )
 
 
 def predicted_accuracy(model: ModelSpec, complexity: float) -> float:
@@ -261,31 +306,48 @@ def on_time_probability(predicted_ms: float, sigma: float, sla_ms: float) -> flo
     return 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
 
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A feasible option with its criterion scores and weighted total."""
+
+    option: Option
+    estimate: Estimate
+    latency: float
+    cost: float
+    availability: float
+    total: float
+
+    @property
+    def place(self) -> tuple[str, str | None]:
+        return (self.option.tier, self.option.node.node_id if self.option.node else None)
+
+
 def _score(
     option: Option,
     estimate: Estimate,
     context: ContextAnalysis,
     weights: CriterionWeights,
     scoring: Scoring,
-) -> Candidate:
+) -> Scored:
     sla = context.request.sla.max_latency_ms
     headroom = max(0.0, 1 - estimate.latency_ms / sla)
-    latency_score = headroom
+    latency = headroom
     if scoring.sla_probability:
         on_time = on_time_probability(estimate.latency_ms, estimate.latency_sigma, sla)
-        latency_score = 0.8 * on_time + 0.2 * headroom
-    scores = CriterionScores(
-        latency=round(latency_score, 4),
-        accuracy=estimate.accuracy,
-        cost=round(1 / (1 + estimate.cost_usd / scoring.cost_reference_usd), 4),
-        availability=round(min(1.0, max(0.0, estimate.availability)), 4),
-    )
+        latency = 0.8 * on_time + 0.2 * headroom
+    cost = 1 / (1 + estimate.cost_usd / scoring.cost_reference_usd)
+    availability = min(1.0, max(0.0, estimate.availability))
     total = (
-        weights.latency * scores.latency
-        + weights.accuracy * scores.accuracy
-        + weights.cost * scores.cost
-        + weights.availability * scores.availability
+        weights.latency * latency
+        + weights.accuracy * estimate.accuracy
+        + weights.cost * cost
+        + weights.availability * availability
     )
+    return Scored(option, estimate, latency, cost, availability, total)
+
+
+def _candidate(scored: Scored) -> Candidate:
+    option, estimate = scored.option, scored.estimate
     return Candidate(
         tier=option.tier,
         node_id=option.node.node_id if option.node else None,
@@ -296,44 +358,59 @@ def _score(
         network_ms=round(estimate.network_ms, 2),
         predicted_accuracy=estimate.accuracy,
         predicted_cost_usd=round(estimate.cost_usd, 8),
-        scores=scores,
-        score=round(total, 4),
+        scores=CriterionScores(
+            latency=round(scored.latency, 4),
+            accuracy=estimate.accuracy,
+            cost=round(scored.cost, 4),
+            availability=round(scored.availability, 4),
+        ),
+        score=round(scored.total, 4),
     )
 
 
 def _apply_preference(
-    feasible: list[Candidate], preference: str | None
-) -> tuple[list[Candidate], list[Rejection]]:
+    feasible: list[Scored], preference: str | None
+) -> tuple[list[Scored], list[Rejection]]:
     """A model preference narrows the choice when the preferred model is feasible at all."""
-    if not preference or not any(c.model_id == preference for c in feasible):
+    if not preference or not any(s.option.model.model_id == preference for s in feasible):
         return feasible, []
-    kept = [c for c in feasible if c.model_id == preference]
+    kept = [s for s in feasible if s.option.model.model_id == preference]
     dropped = [
-        Rejection(candidate=c.label, constraint="preference", detail=f"caller prefers {preference}")
-        for c in feasible
-        if c.model_id != preference
+        Rejection(
+            candidate=s.option.label, constraint="preference", detail=f"caller prefers {preference}"
+        )
+        for s in feasible
+        if s.option.model.model_id != preference
     ]
     return kept, dropped
 
 
-def _order_with_diversity(feasible: list[Candidate]) -> list[Candidate]:
+def _order_with_diversity(feasible: list[Scored]) -> list[Scored]:
     """Best first; fallbacks prefer a different node or tier, so one failure does not repeat.
 
     Among equal scores the less loaded node comes first, which spreads load across MEC nodes.
     """
-    ranked = sorted(feasible, key=lambda c: (-c.score, -c.scores.availability, c.label))
-    chosen: list[Candidate] = []
+    ranked = sorted(
+        feasible,
+        key=lambda s: (
+            -s.total,
+            -s.availability,
+            s.place[0],
+            s.place[1] or "",
+            s.option.model.model_id,
+        ),
+    )
+    chosen: list[Scored] = []
     places: set[tuple[str, str | None]] = set()
-    for candidate in ranked:
-        place = (candidate.tier, candidate.node_id)
-        if place not in places:
-            chosen.append(candidate)
-            places.add(place)
+    for scored in ranked:
+        if scored.place not in places:
+            chosen.append(scored)
+            places.add(scored.place)
         if len(chosen) > MAX_FALLBACKS:
             return chosen
-    for candidate in ranked:
-        if candidate not in chosen and len(chosen) <= MAX_FALLBACKS:
-            chosen.append(candidate)
+    for scored in ranked:
+        if scored not in chosen and len(chosen) <= MAX_FALLBACKS:
+            chosen.append(scored)
     return chosen
 
 
