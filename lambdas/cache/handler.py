@@ -14,6 +14,7 @@ from mecroute.adapters.dynamodb import (
     DynamoStatsStore,
 )
 from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.adapters.recent import RecentNodes, RecentRegistry, RecentStats
 from mecroute.agents import cache as agent
 from mecroute.domain.tasks import PrepareModelTask
 from mecroute.runtime.observability import logger, metrics, tracer
@@ -21,11 +22,11 @@ from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import CacheSettings
 
 settings = CacheSettings.from_env()
-registry = DynamoModelRegistry(settings.models_table)
+registry = RecentRegistry(DynamoModelRegistry(settings.models_table))
 responses = DynamoResponseCache(settings.cache_table)
 nodes = HttpMecNodes()
-directory = DynamoNodeDirectory(settings.nodes_table)
-stats = DynamoStatsStore(settings.stats_table)
+directory = RecentNodes(DynamoNodeDirectory(settings.nodes_table))
+stats = RecentStats(DynamoStatsStore(settings.stats_table))
 
 
 @logger.inject_lambda_context

@@ -26,6 +26,7 @@ from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.ports import CloudModel
+from mecroute.adapters.recent import RecentRegistry
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.agents import execute as agent
 from mecroute.domain.errors import IdempotencyKeyReused
@@ -38,7 +39,7 @@ from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import ExecuteSettings
 
 settings = ExecuteSettings.from_env()
-registry = DynamoModelRegistry(settings.models_table)
+registry = RecentRegistry(DynamoModelRegistry(settings.models_table))
 artifacts = S3ArtifactStore(settings.artifacts_bucket)
 local_models = VerifiedModels(artifacts, threads=TIER_THREADS["device"])
 cloud: CloudModel = (

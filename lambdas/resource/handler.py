@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
 from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.adapters.recent import RecentRegistry, RecentStats
 from mecroute.agents import resource as agent
 from mecroute.domain.messages import CloudStatus
 from mecroute.domain.tasks import AssessResourcesTask
@@ -17,9 +18,9 @@ from mecroute.runtime.parsing import parse_task
 from mecroute.runtime.settings import ResourceSettings
 
 settings = ResourceSettings.from_env()
-registry = DynamoModelRegistry(settings.models_table)
+registry = RecentRegistry(DynamoModelRegistry(settings.models_table))
 directory = DynamoNodeDirectory(settings.nodes_table)
-stats = DynamoStatsStore(settings.stats_table)
+stats = RecentStats(DynamoStatsStore(settings.stats_table))
 nodes = HttpMecNodes()
 cloud = CloudStatus(
     available=True,
