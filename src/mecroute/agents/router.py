@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.messages import (
@@ -55,9 +56,13 @@ class Scoring:
 ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001)
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
-    """A (tier, node, model) before constraints and scoring."""
+class Option(NamedTuple):
+    """A (tier, node, model) before constraints and scoring.
+
+    This and the other per-option records are named tuples, not frozen dataclasses: a router
+    decision builds a few of them for every (tier, node, model), and a frozen dataclass costs
+    three times as much to build.
+    """
 
     tier: Tier
     model: ModelSpec
@@ -70,8 +75,7 @@ class Option:
         return f"{where}/{self.model.model_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
+class Assessment(NamedTuple):
     """An option with its estimate and the first hard constraint it breaks, if any."""
 
     option: Option
@@ -81,11 +85,14 @@ class Assessment:
 
 def assess_options(context: ContextAnalysis, snapshot: ResourceSnapshot) -> list[Assessment]:
     stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
-    facts = _RequestFacts.of(context, snapshot)
-    per_model = {m.model_id: _ModelFacts.of(m, context) for m in snapshot.models}
+    # What depends on the model alone, once per model rather than once per node.
+    per_model = {
+        model.model_id: (predicted_accuracy(model, context.complexity), _cost(model, context))
+        for model in snapshot.models
+    }
     assessed = []
     for option in enumerate_options(snapshot):
-        estimate = _estimate(option, facts, per_model[option.model.model_id], stats)
+        estimate = _estimate(option, context, snapshot, stats, per_model)
         assessed.append(
             Assessment(option, estimate, _violation(option, estimate, context, snapshot))
         )
@@ -113,8 +120,9 @@ def route(
             feasible.append(_score(item.option, item.estimate, context, weights, scoring))
     feasible, preference_rejections = _apply_preference(feasible, context.request.model_preference)
     rejected.extend(preference_rejections)
-    # Only the few candidates kept become pydantic models: scoring stays plain arithmetic.
-    ordered = [_candidate(scored) for scored in _order_with_diversity(feasible)]
+    # Only the primary and its fallbacks become Candidate models: validating one per option
+    # was most of a decision's time.
+    ordered = [scored.candidate() for scored in _order_with_diversity(feasible)]
     primary = ordered[0] if ordered else None
     return RoutingDecision(
         request_id=context.request_id,
@@ -140,8 +148,7 @@ def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:
             yield Option("cloud", model, None, "cold")
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(NamedTuple):
     latency_ms: float
     latency_sigma: float
     drifting: bool
@@ -151,91 +158,47 @@ class Estimate:
     availability: float
 
 
-@dataclass(frozen=True, slots=True)
-class _RequestFacts:
-    """What every option's estimate needs from the request, worked out once."""
-
-    tokens: int
-    rtt_and_jitter_ms: float
-    transfer_ms: float
-    bandwidth_mbps: float
-    device_speed: float
-    device_availability: float
-    installed: frozenset[str]
-    cloud_backhaul_ms: float
-    cloud_available: bool
-
-    @classmethod
-    def of(cls, context: ContextAnalysis, snapshot: ResourceSnapshot) -> _RequestFacts:
-        network = context.request.network
-        return cls(
-            tokens=context.input_tokens + context.output_tokens,
-            rtt_and_jitter_ms=network.rtt_ms + network.jitter_ms,
-            transfer_ms=context.input_tokens * 4 * 8 / (network.bandwidth_mbps * 1000),
-            bandwidth_mbps=network.bandwidth_mbps,
-            device_speed=0.2 + 0.8 * context.device_score,
-            device_availability=0.5 + 0.5 * min(1.0, context.device_score * 2),
-            installed=frozenset(context.request.device.installed_models),
-            cloud_backhaul_ms=snapshot.cloud.backhaul_rtt_ms,
-            cloud_available=snapshot.cloud.available,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _ModelFacts:
-    """Per model and request: the same on every node."""
-
-    accuracy: float
-    cost_usd: float
-
-    @classmethod
-    def of(cls, model: ModelSpec, context: ContextAnalysis) -> _ModelFacts:
-        cost = (
-            context.input_tokens * model.price_per_1k_input_usd
-            + context.output_tokens * model.price_per_1k_output_usd
-        ) / 1000
-        return cls(predicted_accuracy(model, context.complexity), cost)
-
-
 def _estimate(
     option: Option,
-    facts: _RequestFacts,
-    model_facts: _ModelFacts,
+    context: ContextAnalysis,
+    snapshot: ResourceSnapshot,
     stats: dict[tuple[Tier, str, str], TierStat],
+    per_model: dict[str, tuple[float, float]],
 ) -> Estimate:
-    model = option.model
+    request, model = context.request, option.model
+    tokens = context.input_tokens + context.output_tokens
+    network = request.network
+    transfer_ms = context.input_tokens * 4 * 8 / (network.bandwidth_mbps * 1000)
     availability = AVAILABILITY[option.tier]
     if option.tier == "device":
-        installed = model.model_id in facts.installed
-        network_ms = 0.0 if installed else model.size_mb * 8 / facts.bandwidth_mbps * 1000
-        latency = network_ms + emulated_compute_ms(
-            model.latency_ms, facts.tokens, facts.device_speed
-        )
-        availability *= facts.device_availability
+        installed = model.model_id in request.device.installed_models
+        fetch_ms = 0.0 if installed else model.size_mb * 8 / network.bandwidth_mbps * 1000
+        speed = 0.2 + 0.8 * context.device_score
+        network_ms = fetch_ms
+        latency = fetch_ms + emulated_compute_ms(model.latency_ms, tokens, speed)
+        availability *= 0.5 + 0.5 * min(1.0, context.device_score * 2)
     elif option.tier == "mec":
         node = option.node
         assert node is not None
-        compute = emulated_compute_ms(model.latency_ms, facts.tokens, node.speed_factor)
+        compute = emulated_compute_ms(model.latency_ms, tokens, node.speed_factor)
         waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
         load = (
             0.0
             if option.placement == "hot"
             else LOAD_FIXED_MS + model.size_mb / LOAD_MB_PER_S * 1000
         )
-        network_ms = facts.rtt_and_jitter_ms + node.site_rtt_ms + facts.transfer_ms
+        network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
         latency = network_ms + waiting + load + compute
         availability *= 1 - 0.5 * node.utilisation
     else:
-        network_ms = facts.rtt_and_jitter_ms + facts.cloud_backhaul_ms + facts.transfer_ms
-        latency = network_ms + emulated_compute_ms(model.latency_ms, facts.tokens, 1.0)
-        availability *= 1.0 if facts.cloud_available else 0.0
-    accuracy = model_facts.accuracy
+        network_ms = (
+            network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
+        )
+        latency = network_ms + emulated_compute_ms(model.latency_ms, tokens, 1.0)
+        availability *= 1.0 if snapshot.cloud.available else 0.0
+    learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
     sigma = DEFAULT_LATENCY_SIGMA
     drifting = False
-    learned = None
-    if stats:
-        place = option.node.node_id if option.node else "-"
-        learned = stats.get((option.tier, place, model.model_id))
     if learned and learned.samples >= LEARNED_MIN_SAMPLES:
         if learned.latency_p95_ms > learned.latency_ewma_ms > 0:
             sigma = max(0.05, math.log(learned.latency_p95_ms / learned.latency_ewma_ms) / 1.645)
@@ -247,12 +210,18 @@ def _estimate(
         else:
             latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
         availability *= learned.success_rate
+    accuracy, cost = per_model[model.model_id]
     if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
         # Callers' verdicts on this place's answers temper the model-based estimate.
         accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
-    return Estimate(
-        latency, sigma, drifting, network_ms, accuracy, model_facts.cost_usd, availability
-    )
+    return Estimate(latency, sigma, drifting, network_ms, accuracy, cost, availability)
+
+
+def _cost(model: ModelSpec, context: ContextAnalysis) -> float:
+    return (
+        context.input_tokens * model.price_per_1k_input_usd
+        + context.output_tokens * model.price_per_1k_output_usd
+    ) / 1000
 
 
 def predicted_accuracy(model: ModelSpec, complexity: float) -> float:
@@ -306,20 +275,48 @@ def on_time_probability(predicted_ms: float, sigma: float, sla_ms: float) -> flo
     return 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
-    """A feasible option with its criterion scores and weighted total."""
+class Scored(NamedTuple):
+    """A feasible option with its criterion scores, before it is a Candidate model."""
 
     option: Option
     estimate: Estimate
     latency: float
     cost: float
     availability: float
-    total: float
+    score: float
+
+    @property
+    def label(self) -> str:
+        return self.option.label
+
+    @property
+    def model_id(self) -> str:
+        return self.option.model.model_id
 
     @property
     def place(self) -> tuple[str, str | None]:
-        return (self.option.tier, self.option.node.node_id if self.option.node else None)
+        return self.option.tier, self.option.node.node_id if self.option.node else None
+
+    def candidate(self) -> Candidate:
+        option, estimate, node = self.option, self.estimate, self.option.node
+        return Candidate(
+            tier=option.tier,
+            node_id=node.node_id if node else None,
+            endpoint=node.endpoint if node else None,
+            model_id=option.model.model_id,
+            placement=option.placement,
+            predicted_latency_ms=round(estimate.latency_ms, 2),
+            network_ms=round(estimate.network_ms, 2),
+            predicted_accuracy=estimate.accuracy,
+            predicted_cost_usd=round(estimate.cost_usd, 8),
+            scores=CriterionScores(
+                latency=self.latency,
+                accuracy=estimate.accuracy,
+                cost=self.cost,
+                availability=self.availability,
+            ),
+            score=self.score,
+        )
 
 
 def _score(
@@ -331,56 +328,33 @@ def _score(
 ) -> Scored:
     sla = context.request.sla.max_latency_ms
     headroom = max(0.0, 1 - estimate.latency_ms / sla)
-    latency = headroom
+    latency_score = headroom
     if scoring.sla_probability:
         on_time = on_time_probability(estimate.latency_ms, estimate.latency_sigma, sla)
-        latency = 0.8 * on_time + 0.2 * headroom
-    cost = 1 / (1 + estimate.cost_usd / scoring.cost_reference_usd)
-    availability = min(1.0, max(0.0, estimate.availability))
+        latency_score = 0.8 * on_time + 0.2 * headroom
+    latency = round(latency_score, 4)
+    cost = round(1 / (1 + estimate.cost_usd / scoring.cost_reference_usd), 4)
+    availability = round(min(1.0, max(0.0, estimate.availability)), 4)
     total = (
         weights.latency * latency
         + weights.accuracy * estimate.accuracy
         + weights.cost * cost
         + weights.availability * availability
     )
-    return Scored(option, estimate, latency, cost, availability, total)
-
-
-def _candidate(scored: Scored) -> Candidate:
-    option, estimate = scored.option, scored.estimate
-    return Candidate(
-        tier=option.tier,
-        node_id=option.node.node_id if option.node else None,
-        endpoint=option.node.endpoint if option.node else None,
-        model_id=option.model.model_id,
-        placement=option.placement,
-        predicted_latency_ms=round(estimate.latency_ms, 2),
-        network_ms=round(estimate.network_ms, 2),
-        predicted_accuracy=estimate.accuracy,
-        predicted_cost_usd=round(estimate.cost_usd, 8),
-        scores=CriterionScores(
-            latency=round(scored.latency, 4),
-            accuracy=estimate.accuracy,
-            cost=round(scored.cost, 4),
-            availability=round(scored.availability, 4),
-        ),
-        score=round(scored.total, 4),
-    )
+    return Scored(option, estimate, latency, cost, availability, round(total, 4))
 
 
 def _apply_preference(
     feasible: list[Scored], preference: str | None
 ) -> tuple[list[Scored], list[Rejection]]:
     """A model preference narrows the choice when the preferred model is feasible at all."""
-    if not preference or not any(s.option.model.model_id == preference for s in feasible):
+    if not preference or not any(c.model_id == preference for c in feasible):
         return feasible, []
-    kept = [s for s in feasible if s.option.model.model_id == preference]
+    kept = [c for c in feasible if c.model_id == preference]
     dropped = [
-        Rejection(
-            candidate=s.option.label, constraint="preference", detail=f"caller prefers {preference}"
-        )
-        for s in feasible
-        if s.option.model.model_id != preference
+        Rejection(candidate=c.label, constraint="preference", detail=f"caller prefers {preference}")
+        for c in feasible
+        if c.model_id != preference
     ]
     return kept, dropped
 
@@ -390,27 +364,19 @@ def _order_with_diversity(feasible: list[Scored]) -> list[Scored]:
 
     Among equal scores the less loaded node comes first, which spreads load across MEC nodes.
     """
-    ranked = sorted(
-        feasible,
-        key=lambda s: (
-            -s.total,
-            -s.availability,
-            s.place[0],
-            s.place[1] or "",
-            s.option.model.model_id,
-        ),
-    )
+    ranked = sorted(feasible, key=lambda c: (-c.score, -c.availability, c.label))
     chosen: list[Scored] = []
     places: set[tuple[str, str | None]] = set()
-    for scored in ranked:
-        if scored.place not in places:
-            chosen.append(scored)
-            places.add(scored.place)
+    for candidate in ranked:
+        place = candidate.place
+        if place not in places:
+            chosen.append(candidate)
+            places.add(place)
         if len(chosen) > MAX_FALLBACKS:
             return chosen
-    for scored in ranked:
-        if scored not in chosen and len(chosen) <= MAX_FALLBACKS:
-            chosen.append(scored)
+    for candidate in ranked:
+        if candidate not in chosen and len(chosen) <= MAX_FALLBACKS:
+            chosen.append(candidate)
     return chosen
 
 
