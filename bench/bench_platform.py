@@ -59,7 +59,7 @@ from mecroute.domain.messages import (
     ResourceSnapshot,
     TierStat,
 )
-from mecroute.domain.registry import ModelSpec, NodeRecord
+from mecroute.domain.registry import Heartbeat, ModelSpec
 from mecroute.domain.request import CriterionWeights, InferenceRequest
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, start_nodes
 from mecroute.local.lambdas import AGENTS, FakeLambdaContext, Handler, load_handler
@@ -377,21 +377,8 @@ def register(nodes: list[NodeProcess], names: Names) -> dict[str, NodeProcess]:
     for node in nodes:
         profile = node.profile
         health = http.health(node.endpoint)
-        directory.put(
-            NodeRecord(
-                node_id=profile.node_id,
-                site=profile.site,
-                endpoint=node.endpoint,
-                region=REGION,
-                slots=profile.slots,
-                queue_limit=profile.queue_limit,
-                speed_factor=profile.speed_factor,
-                site_rtt_ms=profile.site_rtt_ms,
-                memory_budget_mb=profile.memory_budget_mb,
-                hot_models=health.hot_models,
-                heartbeat_at=time.time(),
-            )
-        )
+        beat = Heartbeat(heartbeat_at=time.time(), hot_models=health.hot_models)
+        directory.put(profile.node_record(node.endpoint, REGION, beat))
     return {node.profile.node_id: node for node in nodes}
 
 

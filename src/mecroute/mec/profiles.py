@@ -11,6 +11,8 @@ import itertools
 import random
 from dataclasses import dataclass
 
+from mecroute.domain.registry import Heartbeat, NodeRecord
+
 
 @dataclass(frozen=True)
 class AccessNetwork:
@@ -80,6 +82,21 @@ class SiteProfile:
     def emulated_rtt_ms(self, rng: random.Random) -> float:
         """What a client of this site waits on the network: its radio plus the site's distance."""
         return self.access.draw_rtt_ms(rng) + self.site_rtt_ms
+
+    def node_record(self, endpoint: str, region: str, heartbeat: Heartbeat) -> NodeRecord:
+        """The nodes-table record of a node of this site: static fields, then its load."""
+        return NodeRecord(
+            node_id=self.node_id,
+            site=self.site,
+            endpoint=endpoint,
+            region=region,
+            slots=self.slots,
+            queue_limit=self.queue_limit,
+            speed_factor=self.speed_factor,
+            site_rtt_ms=self.site_rtt_ms,
+            memory_budget_mb=self.memory_budget_mb,
+            **heartbeat.model_dump(),
+        )
 
 
 # Three sites that differ in every dimension the router weighs. Memory budgets are in the

@@ -179,19 +179,7 @@ class NodeService:
 
     def record(self, endpoint: str, region: str, now: float) -> NodeRecord:
         """The node's full nodes-table record: static fields from its profile, then load."""
-        p = self.profile
-        return NodeRecord(
-            node_id=p.node_id,
-            site=p.site,
-            endpoint=endpoint,
-            region=region,
-            slots=p.slots,
-            queue_limit=p.queue_limit,
-            speed_factor=p.speed_factor,
-            site_rtt_ms=p.site_rtt_ms,
-            memory_budget_mb=p.memory_budget_mb,
-            **self.heartbeat(now).model_dump(),
-        )
+        return self.profile.node_record(endpoint, region, self.heartbeat(now))
 
     def _loaded(self, model_id: str, evicted: list[str], already_loaded: bool) -> dict[str, Any]:
         return {
