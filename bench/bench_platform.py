@@ -465,7 +465,7 @@ def quiet_observability(sink: io.TextIOBase) -> None:
     """Logs and EMF metrics still get formatted and written, as in Lambda, but to `sink`."""
     import logging
 
-    from mecroute.runtime import observability
+    from mecroute.lambda_support import observability
 
     handler = observability.logger.logger_handler
     if isinstance(handler, logging.StreamHandler):

@@ -21,8 +21,7 @@ from infra.layers import Layers
 from infra.storage import Storage
 from infra.streaming import Streaming
 from mecroute.adapters.tables import DECISIONS_USER_INDEX
-from mecroute.mec.zoo import CATALOGUE, artifact_key
-from mecroute.runtime.settings import (
+from mecroute.lambda_support.settings import (
     AgentSettings,
     CacheSettings,
     ContextSettings,
@@ -31,6 +30,7 @@ from mecroute.runtime.settings import (
     ResourceSettings,
     RouterSettings,
 )
+from mecroute.mec.zoo import CATALOGUE, artifact_key
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachines" / "inference_pipeline.asl.json"
 AGENTS = ("context", "resource", "router", "cache", "execute", "monitor")

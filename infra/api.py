@@ -26,7 +26,7 @@ from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
 from mecroute.domain.feedback import Feedback
 from mecroute.domain.request import InferenceRequest
 from mecroute.domain.schema import api_gateway_schema
-from mecroute.runtime.settings import ApiReadsSettings, FeedbackSettings
+from mecroute.lambda_support.settings import ApiReadsSettings, FeedbackSettings
 
 JSON = "application/json"
 ERROR_STATUSES = sorted({*HTTP_STATUS_BY_ERROR.values(), api_templates.UNNAMED_FAILURE_STATUS})

@@ -15,8 +15,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from pydantic_core import PydanticUndefined
 
-from mecroute.runtime.observability import NAMESPACE, SERVICE
-from mecroute.runtime.settings import AgentSettings
+from mecroute.lambda_support.observability import NAMESPACE, SERVICE
+from mecroute.lambda_support.settings import AgentSettings
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 # What Lambda needs to attach a function to a VPC; EC2 offers no resource-level scoping for

@@ -24,7 +24,7 @@ from constructs import Construct
 from infra.config import AppConfig
 from infra.function import PythonFunction
 from mecroute.domain.registry import TIERS
-from mecroute.runtime.observability import NAMESPACE, SERVICE
+from mecroute.lambda_support.observability import NAMESPACE, SERVICE
 
 FIVE_MINUTES = Duration.minutes(5)
 

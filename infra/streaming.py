@@ -18,7 +18,7 @@ from constructs import Construct
 from infra.function import PythonFunction
 from infra.grants import grant_table
 from infra.layers import Layers
-from mecroute.runtime.settings import AggregatorSettings
+from mecroute.lambda_support.settings import AggregatorSettings
 
 # A poison record is retried this often (after bisecting the batch down to it), then parked.
 AGGREGATOR_RETRIES = 3

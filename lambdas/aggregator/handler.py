@@ -21,8 +21,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.dynamodb import DynamoStatsStore
 from mecroute.agents import aggregator as logic
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.settings import AggregatorSettings
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.settings import AggregatorSettings
 
 settings = AggregatorSettings.from_env()
 stats = DynamoStatsStore(settings.stats_table)

@@ -16,8 +16,8 @@ from pydantic import TypeAdapter, ValidationError
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, DynamoNodeDirectory
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import RequestId
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.settings import ApiReadsSettings
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.settings import ApiReadsSettings
 
 settings = ApiReadsSettings.from_env()
 registry = DynamoModelRegistry(settings.models_table)

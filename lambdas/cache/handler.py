@@ -17,9 +17,9 @@ from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.recent import RecentNodes, RecentRegistry, RecentStats
 from mecroute.agents import cache as agent
 from mecroute.domain.tasks import PrepareModelTask
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.parsing import parse_task
-from mecroute.runtime.settings import CacheSettings
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.settings import CacheSettings
 
 settings = CacheSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))

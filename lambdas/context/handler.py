@@ -12,9 +12,9 @@ from mecroute.adapters.resilience import BestEffortHistory
 from mecroute.agents import context as agent
 from mecroute.complexity.model import shipped
 from mecroute.domain.tasks import AnalyzeContextTask
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.parsing import parse_task
-from mecroute.runtime.settings import ContextSettings
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.settings import ContextSettings
 
 settings = ContextSettings.from_env()
 history = BestEffortHistory(DynamoDecisionLog(settings.decisions_table))

@@ -32,11 +32,11 @@ from mecroute.agents import execute as agent
 from mecroute.domain.errors import IdempotencyKeyReused
 from mecroute.domain.messages import ExecutionResult
 from mecroute.domain.tasks import ExecuteTask
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.settings import ExecuteSettings
 from mecroute.mec.engine import TIER_THREADS
 from mecroute.mec.loader import VerifiedModels
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.parsing import parse_task
-from mecroute.runtime.settings import ExecuteSettings
 
 settings = ExecuteSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))

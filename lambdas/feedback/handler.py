@@ -25,8 +25,8 @@ from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.agents import feedback as logic
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import Feedback, FeedbackReceipt
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.settings import FeedbackSettings
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.settings import FeedbackSettings
 
 settings = FeedbackSettings.from_env()
 decisions = DynamoDecisionLog(settings.decisions_table)

@@ -20,9 +20,9 @@ from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.agents import monitor as agent
 from mecroute.domain.messages import RecordReceipt
 from mecroute.domain.tasks import AttemptFailedTask, MonitorTask, SucceededTask
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.parsing import parse_task
-from mecroute.runtime.settings import MonitorSettings
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.settings import MonitorSettings
 
 settings = MonitorSettings.from_env()
 log = DynamoDecisionLog(settings.decisions_table)

@@ -13,9 +13,9 @@ from mecroute.adapters.recent import RecentRegistry, RecentStats
 from mecroute.agents import resource as agent
 from mecroute.domain.messages import CloudStatus
 from mecroute.domain.tasks import AssessResourcesTask
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.parsing import parse_task
-from mecroute.runtime.settings import ResourceSettings
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.settings import ResourceSettings
 
 settings = ResourceSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))

@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mecroute.agents import router as agent
 from mecroute.domain.request import CriterionWeights
 from mecroute.domain.tasks import RouteRequestTask
-from mecroute.runtime.observability import logger, metrics, tracer
-from mecroute.runtime.parsing import parse_task
-from mecroute.runtime.settings import RouterSettings
+from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.settings import RouterSettings
 
 settings = RouterSettings.from_env()
 default_weights = CriterionWeights(

@@ -24,8 +24,8 @@ from mecroute.domain.messages import (
 )
 from mecroute.domain.registry import NodeRecord
 from mecroute.domain.tasks import Attempts
+from mecroute.lambda_support.settings import MissingConfiguration
 from mecroute.local.lambdas import Handler, load_handler
-from mecroute.runtime.settings import MissingConfiguration
 
 from .conftest import LAMBDAS_DIR, Aws
 
