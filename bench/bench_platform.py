@@ -83,8 +83,6 @@ LAYER_BUDGET_MB = 150.0
 PLATFORM_COST_BUDGET_USD = 6.50
 # Lambda's own quota: a function and all its layers, unzipped.
 LAMBDA_UNZIPPED_QUOTA_MB = 250.0
-# infra/agents.py gives every agent not named in MEMORY_MB this much.
-DEFAULT_MEMORY_MB = 512
 
 # -- AWS list prices: us-east-1, on-demand, first volume tier -----------------------------------
 # From aws.amazon.com/{api-gateway,step-functions,lambda}/pricing as published on this date;
@@ -677,7 +675,7 @@ def bench_cold(plan: Plan) -> dict[str, Any]:
     """Budget ratios use CPU time: on a shared machine, waiting for a CPU inflates wall time
     by whatever the neighbours do; alone (as in a Lambda sandbox) an import's wall time is
     its CPU time plus file reads. Wall-time medians are reported beside them."""
-    from infra.agents import ONNX_AGENTS
+    from mecroute.lambda_support.manifest import ONNX_AGENTS
 
     cases = cold_cases()
     walls: dict[str, list[float]] = {name: [] for name in cases}
@@ -819,7 +817,7 @@ def bench_layers() -> dict[str, Any]:
 
 def function_sizes(layers: dict[str, Any]) -> dict[str, float]:
     """Each agent's code plus the layers it attaches, unzipped, in MB (Lambda allows 250)."""
-    from infra.agents import ONNX_AGENTS
+    from mecroute.lambda_support.manifest import ONNX_AGENTS
 
     totals = {}
     for agent in AGENTS:
@@ -840,7 +838,7 @@ def cost_per_million(handlers: dict[str, Any], asl_bytes: int) -> dict[str, Any]
     """Platform cost of one successful request (one of each agent, the execute agent on a MEC
     node), inference excluded: the execute agent's duration is its own work around a node
     that answers at once (time scale 0)."""
-    from infra.agents import MEMORY_MB
+    from mecroute.lambda_support.manifest import BY_NAME
 
     path = {
         "context": "context",
@@ -852,7 +850,7 @@ def cost_per_million(handlers: dict[str, Any], asl_bytes: int) -> dict[str, Any]
     }
     lambdas = {}
     for agent, case in path.items():
-        memory_mb = MEMORY_MB.get(agent, DEFAULT_MEMORY_MB)
+        memory_mb = BY_NAME[agent].memory_mb
         billed_ms = handlers[case]["billed_mean_ms"]
         duration_usd = memory_mb / 1024 * billed_ms / 1000 * LAMBDA_ARM64_PER_GB_SECOND_USD * 1e6
         lambdas[agent] = {
@@ -878,7 +876,7 @@ def cost_per_million(handlers: dict[str, Any], asl_bytes: int) -> dict[str, Any]
     total += lambda_usd
     fixed = API_GATEWAY_REST_PER_MILLION_USD + EXPRESS_PER_MILLION_USD
     fixed += LAMBDA_REQUESTS_PER_MILLION_USD * len(path)
-    execute_gb = MEMORY_MB.get("execute", DEFAULT_MEMORY_MB) / 1024
+    execute_gb = BY_NAME["execute"].memory_mb / 1024
     per_10ms_inference = execute_gb * 0.010 * LAMBDA_ARM64_PER_GB_SECOND_USD * 1e6
     return {
         "prices_as_of": PRICES_AS_OF,

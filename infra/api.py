@@ -16,9 +16,9 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra import api_templates
+from infra.agents import Agents
 from infra.config import AppConfig
 from infra.function import PythonFunction
-from infra.grants import grant_table
 from infra.layers import Layers
 from infra.storage import Storage
 from infra.streaming import Streaming
@@ -26,7 +26,7 @@ from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
 from mecroute.domain.feedback import Feedback
 from mecroute.domain.request import InferenceRequest
 from mecroute.domain.schema import api_gateway_schema
-from mecroute.lambda_support.settings import ApiReadsSettings, FeedbackSettings
+from mecroute.lambda_support.manifest import BY_NAME
 
 JSON = "application/json"
 ERROR_STATUSES = sorted({*HTTP_STATUS_BY_ERROR.values(), api_templates.UNNAMED_FAILURE_STATUS})
@@ -224,21 +224,17 @@ class Api(Construct):
             **storage.environment(),
             "METRICS_STREAM": streaming.metrics_stream.stream_name,
         }
+        targets = Agents.targets(storage, streaming)
         self.reads = PythonFunction(
             self,
             "Reads",
-            source="api_reads",
-            description="API reads: model registry, MEC nodes, one routing decision",
-            settings=ApiReadsSettings,
+            spec=BY_NAME["api_reads"],
+            targets=targets,
             available_environment=available,
             layers=[layers.shared],
             log_retention=config.log_retention,
             timeout=Duration.seconds(10),
         )
-        tables = storage.tables
-        grant_table(tables["models_table"], self.reads.role, "dynamodb:Scan")
-        grant_table(tables["nodes_table"], self.reads.role, "dynamodb:Scan")
-        grant_table(tables["decisions_table"], self.reads.role, "dynamodb:GetItem")
         reads = apigateway.LambdaIntegration(self.reads.function)
         v1.add_resource("models").add_method("GET", reads)
         v1.add_resource("nodes").add_method("GET", reads)
@@ -252,21 +248,13 @@ class Api(Construct):
         self.feedback = PythonFunction(
             self,
             "Feedback",
-            source="feedback",
-            description="API feedback: attributes a caller's verdict and puts it on the stream",
-            settings=FeedbackSettings,
+            spec=BY_NAME["feedback"],
+            targets=targets,
             available_environment=available,
             layers=[layers.shared],
             log_retention=config.log_retention,
             timeout=Duration.seconds(10),
         )
-        grant_table(tables["decisions_table"], self.feedback.role, "dynamodb:GetItem")
-        streaming.grant_publish(self.feedback.role)
-        # What powertools' DynamoDBPersistenceLayer calls.
-        grant_table(storage.idempotency_table,
-            self.feedback.role,
-            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-        )  # fmt: skip
         v1.add_resource("feedback").add_method(
             "POST",
             apigateway.LambdaIntegration(self.feedback.function),

@@ -1,11 +1,10 @@
 """One Python Lambda the way every function in this app is built: arm64, Python 3.14, traced,
-its own role with no managed policy, its own log group, and exactly the environment its
-settings model reads."""
+its own role with no managed policy but the grants its manifest entry names, its own log group,
+and exactly the environment its settings model reads."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -15,10 +14,11 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from pydantic_core import PydanticUndefined
 
+from infra.grants import Target, grant_access
+from mecroute.lambda_support.manifest import Function
 from mecroute.lambda_support.observability import NAMESPACE, SERVICE
 from mecroute.lambda_support.settings import AgentSettings
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 # What Lambda needs to attach a function to a VPC; EC2 offers no resource-level scoping for
 # the Describe calls, and the ENI ids do not exist before the function does.
 VPC_ACCESS_ACTIONS = [
@@ -59,14 +59,12 @@ class PythonFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        source: str,
-        description: str,
-        settings: type[AgentSettings],
+        spec: Function,
+        targets: Mapping[str, Target],
         available_environment: Mapping[str, str],
         layers: Sequence[lambda_.ILayerVersion],
         log_retention: logs.RetentionDays,
         timeout: Duration,
-        memory_size: int = 512,
         vpc: ec2.IVpc | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] = (),
     ) -> None:
@@ -78,9 +76,10 @@ class PythonFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{source} function: its log group plus the grants the stack gives it",
+            description=f"{spec.name} function: its log group plus its manifest's grants",
         )
         self.log_group.grant_write(self.role)
+        grant_access(self.role, spec, targets)
         if vpc is not None:
             self.role.add_to_policy(
                 iam.PolicyStatement(actions=VPC_ACCESS_ACTIONS, resources=["*"])
@@ -88,19 +87,19 @@ class PythonFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            description=description,
+            description=spec.description,
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler",
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR / source)),
+            code=lambda_.Code.from_asset(str(spec.source)),
             layers=list(layers),
-            memory_size=memory_size,
+            memory_size=spec.memory_mb,
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             role=self.role,
             log_group=self.log_group,
             environment={
-                **settings_environment(settings, available_environment),
+                **settings_environment(spec.settings, available_environment),
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             },

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
@@ -16,9 +15,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.function import PythonFunction
-from infra.grants import grant_table
 from infra.layers import Layers
-from mecroute.lambda_support.settings import AggregatorSettings
+from mecroute.lambda_support.manifest import BY_NAME
 
 # A poison record is retried this often (after bisecting the batch down to it), then parked.
 AGGREGATOR_RETRIES = 3
@@ -56,16 +54,13 @@ class Streaming(Construct):
         self.aggregator = PythonFunction(
             self,
             "Aggregator",
-            source="aggregator",
-            description="Learning loop: folds pipeline outcomes into tier/node/model statistics",
-            settings=AggregatorSettings,
+            spec=BY_NAME["aggregator"],
+            targets={"stats_table": stats_table},
             available_environment={"STATS_TABLE": stats_table.table_name},
             layers=[layers.shared],
             log_retention=log_retention,
             timeout=Duration.seconds(60),
         )
-        # Optimistic read-modify-write of one statistic per record (see agents/aggregator.py).
-        grant_table(stats_table, self.aggregator.role, "dynamodb:GetItem", "dynamodb:PutItem")
         self.aggregator.function.add_event_source(
             sources.KinesisEventSource(
                 self.metrics_stream,
@@ -98,7 +93,3 @@ class Streaming(Construct):
                 logging_config=firehose.EnableLogging(delivery_logs),
             ),
         )
-
-    def grant_publish(self, grantee: iam.IGrantable) -> None:
-        """PutRecord only: producers neither read the stream nor manage it."""
-        self.metrics_stream.grant(grantee, "kinesis:PutRecord", "kinesis:PutRecords")

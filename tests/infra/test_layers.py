@@ -9,8 +9,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-from infra.agents import AGENTS, ONNX_AGENTS
 from infra.layers import RUNTIME_PROVIDED, content_hash, remove_distributions
+
+from mecroute.lambda_support.manifest import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,7 +93,7 @@ print(json.dumps(failures))
 
 
 def test_functions_without_the_onnx_layer_never_import_numpy_or_onnxruntime():
-    sources = [a for a in AGENTS if a not in ONNX_AGENTS] + ["aggregator", "api_reads", "feedback"]
+    sources = [spec.name for spec in FUNCTIONS if not spec.onnx]
     environment = {
         "PATH": "/usr/bin:/bin",
         "AWS_DEFAULT_REGION": "eu-west-1",

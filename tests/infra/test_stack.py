@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from infra.agents import AGENTS, ONNX_AGENTS, SETTINGS, state_timeouts
+from infra.agents import state_timeouts
 from infra.config import AppConfig, cdk_json_context
 from infra.seed import ZOO_UPLOAD_DIR
 from infra.storage import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
 from infra_synthesis import Synthesis
 
 from mecroute.adapters.tables import TABLE_KEYS
+from mecroute.lambda_support.manifest import AGENTS, BY_NAME, FUNCTIONS, Function
 from mecroute.mec.zoo import CATALOGUE, artifact_key
 
 CONFIG = AppConfig.model_validate(cdk_json_context())
@@ -91,7 +92,7 @@ def test_onnxruntime_layer_only_on_the_agents_that_import_it(synthesis: Synthesi
     (onnx,) = (k for k, v in layers.items() if "onnxruntime" in v["Properties"]["Description"])
     for agent in AGENTS:
         attached = [ref["Ref"] for ref in agent_function(synthesis, agent)["Properties"]["Layers"]]
-        assert (onnx in attached) == (agent in ONNX_AGENTS), agent
+        assert (onnx in attached) == BY_NAME[agent].onnx, agent
 
 
 @pytest.mark.parametrize("agent", AGENTS)
@@ -99,10 +100,11 @@ def test_each_agent_gets_exactly_the_environment_its_settings_read(
     synthesis: Synthesis, agent: str
 ):
     variables = agent_function(synthesis, agent)["Properties"]["Environment"]["Variables"]
-    settings = {name.upper() for name in SETTINGS[agent].model_fields}
+    fields = BY_NAME[agent].settings.model_fields
+    settings = {name.upper() for name in fields}
     own = set(variables) - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
     assert own <= settings
-    required = {n.upper() for n, f in SETTINGS[agent].model_fields.items() if f.is_required()}
+    required = {n.upper() for n, f in fields.items() if f.is_required()}
     assert required <= own
 
 
@@ -114,7 +116,7 @@ def test_function_timeouts_match_the_state_machine_task_timeouts(synthesis: Synt
 def test_only_the_mec_callers_run_in_the_vpc(synthesis: Synthesis):
     for agent in AGENTS:
         in_vpc = "VpcConfig" in agent_function(synthesis, agent)["Properties"]
-        assert in_vpc == (agent in {"resource", "cache", "execute"}), agent
+        assert in_vpc == (agent in {"resource", "cache", "execute"}) == BY_NAME[agent].mec_caller
 
 
 # -- Step Functions -------------------------------------------------------------------------
@@ -407,6 +409,40 @@ def test_no_iam_statement_grants_a_wildcard_action(synthesis: Synthesis):
         for action in as_list(statement["Action"]):
             assert action != "*", statement
             assert not action.endswith(":*"), statement
+
+
+def data_actions(synthesis: Synthesis, spec: Function) -> set[tuple[str, str]]:
+    """(action, resource kind) on data stores granted to the role of `spec`'s function."""
+    (fn,) = (
+        f for f in ours(synthesis).values() if f["Properties"]["Description"] == spec.description
+    )
+    role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    granted = set()
+    for resource in synthesis.of_type("AWS::IAM::Policy").values():
+        if {"Ref": role} not in resource["Properties"]["Roles"]:
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            where = json.dumps(statement["Resource"])
+            kind = "index" if "/index/" in where else "item"
+            for action in as_list(statement["Action"]):
+                if action.split(":")[0] in {"dynamodb", "kinesis", "s3"}:
+                    granted.add((action, kind))
+    return granted
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+def test_each_function_gets_exactly_the_data_access_its_manifest_names(
+    synthesis: Synthesis, spec: Function
+):
+    expected = {
+        (action, "index" if access.index else "item")
+        for access in spec.access
+        for action in access.actions
+    }
+    granted = data_actions(synthesis, spec)
+    if spec.trigger == "stream":  # the event source mapping's own reads of its stream
+        granted = {(action, kind) for action, kind in granted if not action.startswith("kinesis:")}
+    assert granted == expected
 
 
 def test_no_table_grant_reaches_every_index(synthesis: Synthesis):

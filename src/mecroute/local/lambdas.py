@@ -26,9 +26,18 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
-AGENTS = ("context", "resource", "router", "cache", "execute", "monitor")
+from mecroute.lambda_support.manifest import AGENTS, BY_NAME
+
 FUNCTION_PREFIX = "mecroute-"
 log = logging.getLogger(__name__)
+__all__ = [
+    "AGENTS",
+    "FakeLambdaContext",
+    "Handler",
+    "InProcessLambdas",
+    "function_arn",
+    "load_handler",
+]
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -70,6 +79,11 @@ class InProcessLambdas:
     def __init__(self, handlers: dict[str, Handler]) -> None:
         self.handlers = handlers
         self.invocations: list[tuple[str, bool]] = []
+
+    @classmethod
+    def from_manifest(cls, functions: tuple[str, ...] = AGENTS) -> InProcessLambdas:
+        """The handlers the agent manifest names (the six pipeline agents by default)."""
+        return cls({name: load_handler(BY_NAME[name].source.parent, name) for name in functions})
 
     def install(self) -> None:
         boto3.setup_default_session()

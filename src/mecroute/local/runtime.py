@@ -4,6 +4,7 @@ in-process, and MEC nodes as local processes. The deployed ASL file runs unchang
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -17,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from mecroute.domain.registry import NodeRecord
+from mecroute.lambda_support.manifest import AGENTS
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, SiteProfile, free_port, start_nodes
-from mecroute.local.lambdas import AGENTS, InProcessLambdas, function_arn, load_handler
+from mecroute.local.lambdas import InProcessLambdas, function_arn
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ASL_PATH = REPO_ROOT / "statemachines" / "inference_pipeline.asl.json"
-LAMBDAS_DIR = REPO_ROOT / "lambdas"
 ZOO_DIR = REPO_ROOT / "build" / "zoo"
 MAX_POLL_PAUSE_S = 0.2
 # A wait polls at this share of the time it has already waited (5 % adds at most that much).
@@ -49,15 +50,11 @@ class Names:
     state_machine: str = "mecroute-inference-pipeline"
 
     def environment(self) -> dict[str, str]:
+        """MODELS_TABLE=..., one variable per table, bucket and stream the settings read."""
         return {
-            "MODELS_TABLE": self.models_table,
-            "NODES_TABLE": self.nodes_table,
-            "DECISIONS_TABLE": self.decisions_table,
-            "STATS_TABLE": self.stats_table,
-            "CACHE_TABLE": self.cache_table,
-            "IDEMPOTENCY_TABLE": self.idempotency_table,
-            "ARTIFACTS_BUCKET": self.artifacts_bucket,
-            "METRICS_STREAM": self.metrics_stream,
+            name.upper(): value
+            for name, value in dataclasses.asdict(self).items()
+            if name.endswith(("_table", "_bucket", "_stream"))
         }
 
 
@@ -105,9 +102,7 @@ class OfflineRuntime:
             self.nodes = start_nodes(
                 self.sites, self._node_env(), self.time_scale, self.heartbeat_s
             )
-            self.lambdas = InProcessLambdas(
-                {agent: load_handler(LAMBDAS_DIR, agent) for agent in AGENTS}
-            )
+            self.lambdas = InProcessLambdas.from_manifest()
             self.lambdas.install()
             self.state_machine_arn = self._create_state_machine()
         except BaseException:
