@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from suite.timing import percentile
+
 from mecroute.local.fleet import free_port
 
 PROMPTS = [
@@ -129,11 +131,6 @@ def unrecorded(port: int, request_ids: list[str]) -> list[str]:
     batches = [request_ids[i::8] for i in range(8)]
     with ThreadPoolExecutor(8) as pool:
         return [rid for found in pool.map(missing, batches) for rid in found]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
 def spread(latencies: list[float]) -> str:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import onnxruntime
+from suite.timing import percentile
 
 from mecroute.local.fleet import NodeProcess, start_nodes
 from mecroute.mec.engine import TIER_THREADS, OnnxModel
@@ -44,11 +45,6 @@ OVERHEAD_BUDGET_MS = 1.0
 QUEUED_MS = 1.0
 # Queueing has begun once the median round trip is this many times an idle node's.
 KNEE_LATENCY_RATIO = 2.0
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 class Client:
