@@ -1,4 +1,5 @@
-"""The workload simulator: deterministic for a seed, privacy kept by every policy, a report."""
+"""The workload simulator: deterministic for a seed, privacy kept by every policy, a report with
+intervals over seeds, per SLA class, radio and path."""
 
 import json
 from pathlib import Path
@@ -6,33 +7,31 @@ from pathlib import Path
 import pytest
 
 from mecroute.complexity.model import shipped
-from mecroute.evaluation import simulate, workload
-from mecroute.local.runtime import ZOO_DIR
-from mecroute.mec.zoo import build_zoo
+from mecroute.evaluation import experiment, simulate, workload
+from mecroute.evaluation.control_plane import edge_path, regional_path
+from mecroute.evaluation.report import write_report
+from mecroute.evaluation.summary import summarise
 
 
-@pytest.fixture(scope="module")
-def models():
-    return [spec for spec, _ in build_zoo(ZOO_DIR)]
-
-
-def run(models, seed: int, names=simulate.POLICY_NAMES, count: int = 300):
-    jobs, source = workload.build(count, seed, None)
-    return jobs, source, simulate.simulate(jobs, models, list(names), seed, shipped(), False)
+def run(models, seed: int, names=simulate.POLICY_NAMES, count: int = 300, path=None):
+    jobs, _ = workload.build(count, seed, None)
+    simulation = simulate.Simulation(jobs, models, seed, shipped())
+    return jobs, [simulation.run(name, path or regional_path()) for name in names]
 
 
 def test_same_seed_same_results_other_seed_other_results(models):
-    _, _, first = run(models, seed=11, names=["random", "adaptive"])
-    _, _, again = run(models, seed=11, names=["random", "adaptive"])
-    _, _, other = run(models, seed=12, names=["random", "adaptive"])
+    _, first = run(models, seed=11, names=["random", "adaptive"])
+    _, again = run(models, seed=11, names=["random", "adaptive"])
+    _, other = run(models, seed=12, names=["random", "adaptive"])
 
-    summaries = [simulate.summarise(r) for r in first]
-    assert summaries == [simulate.summarise(r) for r in again]
-    assert summaries != [simulate.summarise(r) for r in other]
+    summaries = [summarise(r) for r in first]
+    assert summaries == [summarise(r) for r in again]
+    assert summaries != [summarise(r) for r in other]
 
 
-def test_no_policy_ever_serves_a_strict_request_in_the_cloud(models):
-    jobs, _, runs = run(models, seed=5)
+@pytest.mark.parametrize("path", [regional_path(), edge_path()], ids=["regional", "edge"])
+def test_no_policy_ever_serves_a_strict_request_in_the_cloud(models, path):
+    jobs, runs = run(models, seed=5, path=path)
     strict = {job.index for job in jobs if job.request.privacy == "strict"}
     assert strict
     for policy_run in runs:
@@ -40,22 +39,47 @@ def test_no_policy_ever_serves_a_strict_request_in_the_cloud(models):
         assert not served_in_cloud & strict, policy_run.name
 
 
-def test_the_report_has_a_table_plots_and_labels_its_workload(models, tmp_path: Path):
-    _, source, runs = run(models, seed=3, count=120)
-    simulate.write_outputs(runs, source, 3, tmp_path)
+def test_the_oracle_is_an_upper_bound_on_utility(models):
+    _, runs = run(models, seed=9)
+    utility = {r.name: summarise(r)["utility"] for r in runs}
+    assert all(utility["oracle"] >= value for value in utility.values())
+
+
+def test_the_report_gives_intervals_per_class_radio_and_path(models, tmp_path: Path):
+    result = experiment.run(
+        120, [3, 4, 5], None, models, ["mec", "adaptive"], [regional_path(), edge_path()],
+        shipped(), show_progress=False,
+    )  # fmt: skip
+    write_report(result, tmp_path)
 
     summary = (tmp_path / "summary.md").read_text()
     assert "synthetic workload" in summary
     assert "modelled" in summary
-    for name in simulate.POLICY_NAMES:
-        assert f"| {name} |" in summary or f"| **{name}** |" in summary
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert {p["policy"] for p in results["policies"]} == set(simulate.POLICY_NAMES)
-    for plot in ("latency_cdf.png", "cost_accuracy.png"):
+    assert "## regional path" in summary
+    assert "## edge path" in summary
+    assert "| **adaptive** |" in summary
+    assert "±" in summary
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["seeds"] == [3, 4, 5]
+    assert len(report["ground_truth"]) == 3
+    regional = report["paths"]["regional"]
+    assert any(
+        "API Gateway" in part["name"] and part["source"] for part in regional["control_plane"]
+    )
+    adaptive = next(p for p in regional["policies"] if p["policy"] == "adaptive")
+    assert set(adaptive["sla_met_by_class"]) == {
+        "interactive_300ms", "standard_1200ms", "relaxed_4000ms"
+    }  # fmt: skip
+    assert set(adaptive["sla_met_by_radio"]) == {"5g", "lte", "wifi"}
+    for figure in (adaptive["utility"], adaptive["routing_overhead_ms"]["p95"]):
+        low, high = figure["ci"]
+        assert low <= figure["mean"] <= high
+        assert figure["n"] == 3
+    edge = next(p for p in report["paths"]["edge"]["policies"] if p["policy"] == "adaptive")
+    assert (
+        edge["routing_overhead_ms"]["p50"]["mean"]
+        < 10
+        < adaptive["routing_overhead_ms"]["p50"]["mean"]
+    )
+    for plot in ("sla_by_class.png", "utility_cost.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_the_oracle_is_an_upper_bound_on_utility(models):
-    _, _, runs = run(models, seed=9)
-    utility = {r.name: simulate.summarise(r)["utility"] for r in runs}
-    assert all(utility["oracle"] >= value for value in utility.values())

@@ -1,30 +1,32 @@
-"""Replays a workload through each policy in virtual time and scores what users would see.
+"""Replays a workload through each policy on a routing path in virtual time, and scores what
+users would see with routing's own time counted.
 
-Utility of a request: 1 when the answer is right and on time, minus its cost at
-COST_WEIGHT per dollar (a right, on-time answer is worth one cent). Unserved requests
-score 0. The oracle sees every option's outcome in hindsight and takes the best.
+Utility of a request: 1 when the answer is right and on time (end to end), minus its cost at
+COST_WEIGHT per dollar (a right, on-time answer is worth one cent). Unserved requests score 0.
+The oracle sees every option's outcome in hindsight and takes the best.
 """
 
 from __future__ import annotations
 
-import statistics
-import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from mecroute.adapters.memory import MemoryDecisionLog
 from mecroute.agents import context as context_agent
 from mecroute.agents import router
-from mecroute.agents.learning import fold
-from mecroute.domain.messages import ContextAnalysis, TierStat
+from mecroute.domain.messages import ContextAnalysis
 from mecroute.domain.registry import ModelSpec
 from mecroute.evaluation import policies
+from mecroute.evaluation.control_plane import RoutingPath, regional_path
+from mecroute.evaluation.ground_truth import GroundTruth
+from mecroute.evaluation.learning_loop import DelayedLearning
+from mecroute.evaluation.progress import ProgressBar
 from mecroute.evaluation.workload import Job
-from mecroute.evaluation.world import Attempt, World
+from mecroute.evaluation.world import REGION, Attempt, World
+from mecroute.mec.profiles import DEFAULT_SITES, SiteProfile
 
 COST_WEIGHT = 100.0
 POLICY_NAMES = (
@@ -38,23 +40,37 @@ POLICY_NAMES = (
     "adaptive",
     "oracle",
 )
+LEARNING_POLICIES = ("adaptive",)
 Complexity = context_agent.ComplexityScorer
+Policy = Callable[[policies.Situation], list[policies.Place]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
+    """One request as its caller saw it; end to end = overhead + transit + execution."""
+
     job: int
     served: bool
     tier: str | None
-    latency_ms: float
+    node_id: str | None
+    model_id: str | None
     sla_ms: int
+    sla_class: str
+    radio: str
     correct: bool
     cost_usd: float
     fallbacks: int
+    routing_overhead_ms: float  # routing's own time: the pipeline's states, or the gateway
+    transit_ms: float  # the client's round trip to the region or to its site's gateway
+    execution_ms: float  # every place tried, timed from the region or the gateway
+
+    @property
+    def end_to_end_ms(self) -> float:
+        return self.routing_overhead_ms + self.transit_ms + self.execution_ms
 
     @property
     def sla_met(self) -> bool:
-        return self.served and self.latency_ms <= self.sla_ms
+        return self.served and self.end_to_end_ms <= self.sla_ms
 
     @property
     def utility(self) -> float:
@@ -64,68 +80,152 @@ class Outcome:
 @dataclass
 class PolicyRun:
     name: str
+    path: str = "regional"
+    seed: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-class ProgressBar:
-    """A progress bar on stderr (no dependency): redrawn in place on a terminal, a line per
-    quarter otherwise, so logs stay readable."""
-
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label, self.done, self._shown = max(total, 1), label, 0, 0
-        self.interactive = sys.stderr.isatty()
-
-    def step(self) -> None:
-        self.done += 1
-        percent = 100 * self.done // self.total
-        step = 1 if self.interactive else 25
-        if percent == self._shown or percent % step:
-            return
-        self._shown = percent
-        bar = "#" * (percent // 4) + "." * (25 - percent // 4)
-        end = "\n" if self.done >= self.total or not self.interactive else ""
-        sys.stderr.write(f"\r{self.label:<15} [{bar}] {percent:3d}%{end}")
-        sys.stderr.flush()
+def _rng_for(seed: int, job: Job, salt: object) -> np.random.Generator:
+    """The same job draws the same luck at the same place (or path) under every policy."""
+    return np.random.default_rng([seed, job.index, zlib.crc32(repr(salt).encode())])
 
 
-def _rng_for(seed: int, job: Job, place: policies.Place) -> np.random.Generator:
-    """The same job at the same place draws the same luck under every policy."""
-    return np.random.default_rng([seed, job.index, zlib.crc32(repr(place).encode())])
+class Simulation:
+    """One seed: its workload and ground truth; runs any policy on any path over them."""
+
+    def __init__(
+        self,
+        jobs: list[Job],
+        models: list[ModelSpec],
+        seed: int,
+        learned_complexity: Complexity | None,
+        truth: GroundTruth | None = None,
+        sites: tuple[SiteProfile, ...] = DEFAULT_SITES,
+        incidents: bool = True,
+    ) -> None:
+        self.jobs, self.models, self.seed, self.sites = jobs, models, seed, sites
+        self.incidents = incidents
+        self.truth = truth or GroundTruth.draw(seed, models, sites)
+        self._learned = learned_complexity
+        self._contexts: dict[tuple[int, bool], ContextAnalysis] = {}
+
+    def run(
+        self,
+        name: str,
+        path: RoutingPath | None = None,
+        progress: ProgressBar | None = None,
+    ) -> PolicyRun:
+        path = path or regional_path()
+        duration = self.jobs[-1].arrival_s if self.jobs else 1.0
+        world = World(self.models, duration, self.truth, self.sites, self.incidents)
+        learns = name in LEARNING_POLICIES
+        learning = DelayedLearning(np.random.default_rng([self.seed, zlib.crc32(b"stream")]))
+        choose = _policy(name)
+        policy_rng = np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+        run = PolicyRun(name, path.name, self.seed)
+        for job in self.jobs:
+            origin = REGION if path.name == "regional" else world.home_node(job)
+            snapshot = world.snapshot(
+                job.arrival_s,
+                learning.view(job.arrival_s) if learns else [],
+                live_node=None if origin == REGION else origin,
+            )
+            situation = policies.Situation(self._context(job, learns), snapshot, policy_rng)
+            charge = _rng_for(self.seed, job, path.name)
+            transit = world.client_hop_ms(job, origin, charge)
+            overhead = path.overhead_ms(charge)
+            if choose is None:
+                places = _hindsight(world, job, situation, self.seed, origin, overhead + transit)
+            else:
+                places = choose(situation)
+            outcome, tried = self._serve(
+                world, job, places, origin, path, charge, overhead, transit
+            )
+            if learns:
+                _learn(learning, job, tried, outcome)
+            run.outcomes.append(outcome)
+            if progress:
+                progress.step()
+        return run
+
+    def _context(self, job: Job, learned: bool) -> ContextAnalysis:
+        """The context agent's analysis; computed once per job (it does not depend on policy)."""
+        key = (job.index, learned)
+        if key not in self._contexts:
+            raw = job.request.model_dump(mode="json")
+            scorer = self._learned if learned else None
+            self._contexts[key] = context_agent.analyze(
+                f"sim-{job.index}", raw, MemoryDecisionLog(), job.arrival_s, scorer
+            )
+        return self._contexts[key]
+
+    def _serve(
+        self,
+        world: World,
+        job: Job,
+        places: list[policies.Place],
+        origin: str,
+        path: RoutingPath,
+        charge: np.random.Generator,
+        overhead: float,
+        transit: float,
+    ) -> tuple[Outcome, list[Tried]]:
+        executed, tried = 0.0, list[Tried]()
+        result: Attempt | None = None
+        for place in places:
+            if tried:
+                overhead += path.fallback_ms(charge)
+            start = job.arrival_s + (overhead + transit / 2 + executed) / 1000
+            attempt = world.attempt(
+                job, place, start, origin, _rng_for(self.seed, job, place), commit=True
+            )
+            executed += attempt.latency_ms
+            tried.append(Tried(place, attempt))
+            if attempt.ok:
+                result = attempt
+                break
+        request = job.request
+        outcome = Outcome(
+            job=job.index,
+            served=result is not None,
+            tier=tried[-1].place[0] if result else None,
+            node_id=tried[-1].place[1] if result else None,
+            model_id=tried[-1].place[2] if result else None,
+            sla_ms=request.sla.max_latency_ms,
+            sla_class=job.sla_class,
+            radio=request.network.radio,
+            correct=bool(result and result.correct),
+            cost_usd=result.cost_usd if result else 0.0,
+            fallbacks=len(tried) - (1 if result else 0),
+            routing_overhead_ms=overhead,
+            transit_ms=transit,
+            execution_ms=executed,
+        )
+        return outcome, tried
 
 
-def run_policy(
-    name: str,
-    jobs: list[Job],
-    models: list[ModelSpec],
-    seed: int,
-    learned_complexity: Complexity | None,
-    show_progress: bool = True,
-) -> PolicyRun:
-    world = World(models, total_s=jobs[-1].arrival_s if jobs else 1.0)
-    stats: dict[tuple[str, str, str], TierStat] = {}
-    history = MemoryDecisionLog()
-    choose = _policy(name)
-    policy_rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    run = PolicyRun(name)
-    progress = ProgressBar(len(jobs), name) if show_progress else None
-    for job in jobs:
-        context = _context(job, history, learned_complexity if name == "adaptive" else None)
-        learning = name == "adaptive"
-        snapshot = world.snapshot(job.arrival_s, list(stats.values()) if learning else [])
-        situation = policies.Situation(context, snapshot, policy_rng)
-        if name == "oracle":
-            places = _hindsight(world, job, situation, seed)
-        else:
-            assert choose is not None
-            places = choose(situation)
-        outcome = _serve(world, job, places, seed, stats if learning else None)
-        run.outcomes.append(outcome)
-        if progress:
-            progress.step()
-    return run
+@dataclass(frozen=True)
+class Tried:
+    place: policies.Place
+    attempt: Attempt
 
 
-Policy = Callable[[policies.Situation], list[policies.Place]]
+def _learn(learning: DelayedLearning, job: Job, tried: list[Tried], outcome: Outcome) -> None:
+    """What the monitor agent emits: one event per place tried, timed as the execute agent
+    measures it (the client's reported round trip plus the call from the region or gateway),
+    and sometimes the caller's verdict on the answer."""
+    for item in tried:
+        tier, node, model = item.place
+        event = {
+            "tier": tier,
+            "node_id": node or "-",
+            "model_id": model,
+            "success": item.attempt.ok,
+            "latency_ms": job.request.network.rtt_ms + item.attempt.latency_ms
+            if item.attempt.ok
+            else None,
+        }
+        learning.record(job.arrival_s, event, outcome.correct if item.attempt.ok else None)
 
 
 def _policy(name: str) -> Policy | None:
@@ -142,123 +242,25 @@ def _policy(name: str) -> Policy | None:
     return chosen[name]
 
 
-def _context(job: Job, history: MemoryDecisionLog, learned: Complexity | None) -> ContextAnalysis:
-    raw = job.request.model_dump(mode="json")
-    return context_agent.analyze(f"sim-{job.index}", raw, history, job.arrival_s, learned)
-
-
 def _hindsight(
-    world: World, job: Job, situation: policies.Situation, seed: int
+    world: World,
+    job: Job,
+    situation: policies.Situation,
+    seed: int,
+    origin: str,
+    fixed_ms: float,
 ) -> list[policies.Place]:
+    """The best place in hindsight, end to end on this path (`fixed_ms`: overhead + transit)."""
     best: tuple[float, policies.Place] | None = None
-    for place in policies.latency_greedy(situation) + _all_places(situation):
-        tier, node, model = place
+    for option in sorted(policies.allowed(situation), key=lambda a: a.estimate.latency_ms):
+        place = policies.place(option)
         trial = world.attempt(
-            job, tier, node, model, job.arrival_s, _rng_for(seed, job, place), commit=False
+            job, place, job.arrival_s, origin, _rng_for(seed, job, place), commit=False
         )
         if not trial.ok:
             continue
-        on_time = trial.latency_ms <= job.request.sla.max_latency_ms
+        on_time = fixed_ms + trial.latency_ms <= job.request.sla.max_latency_ms
         utility = float(trial.correct and on_time) - COST_WEIGHT * trial.cost_usd
         if best is None or utility > best[0]:
             best = (utility, place)
     return [best[1]] if best else []
-
-
-def _all_places(situation: policies.Situation) -> list[policies.Place]:
-    return [policies.place(a) for a in policies.allowed(situation)]
-
-
-def _serve(
-    world: World,
-    job: Job,
-    places: list[policies.Place],
-    seed: int,
-    stats: dict[tuple[str, str, str], TierStat] | None,
-) -> Outcome:
-    elapsed, fallbacks = 0.0, 0
-    for place in places:
-        tier, node, model = place
-        start = job.arrival_s + elapsed / 1000
-        attempt: Attempt = world.attempt(
-            job, tier, node, model, start, _rng_for(seed, job, place), commit=True
-        )
-        elapsed += attempt.latency_ms
-        if stats is not None:
-            key = (tier, node or "-", model)
-            event = {
-                "tier": tier,
-                "node_id": node or "-",
-                "model_id": model,
-                "success": attempt.ok,
-                "latency_ms": attempt.latency_ms if attempt.ok else None,
-            }
-            stats[key] = fold(stats.get(key), event)
-        if attempt.ok:
-            return Outcome(
-                job.index,
-                True,
-                tier,
-                elapsed,
-                job.request.sla.max_latency_ms,
-                attempt.correct,
-                attempt.cost_usd,
-                fallbacks,
-            )
-        fallbacks += 1
-    return Outcome(
-        job.index, False, None, elapsed, job.request.sla.max_latency_ms, False, 0.0, fallbacks
-    )
-
-
-def summarise(run: PolicyRun) -> dict[str, object]:
-    outcomes = run.outcomes
-    count = max(1, len(outcomes))
-    per_tier: dict[str, dict[str, float]] = {}
-    for tier in ("device", "mec", "cloud"):
-        latencies = sorted(o.latency_ms for o in outcomes if o.tier == tier)
-        if latencies:
-            per_tier[tier] = {
-                "requests": len(latencies),
-                "p50_ms": _quantile(latencies, 0.5),
-                "p95_ms": _quantile(latencies, 0.95),
-                "p99_ms": _quantile(latencies, 0.99),
-            }
-    return {
-        "policy": run.name,
-        "accuracy": sum(o.correct for o in outcomes) / count,
-        "sla_attainment": sum(o.sla_met for o in outcomes) / count,
-        "served": sum(o.served for o in outcomes) / count,
-        "cost_per_1000_usd": 1000 * sum(o.cost_usd for o in outcomes) / count,
-        "cloud_share": sum(o.tier == "cloud" for o in outcomes) / count,
-        "fallbacks": sum(o.fallbacks for o in outcomes),
-        "utility": statistics.fmean(o.utility for o in outcomes) if outcomes else 0.0,
-        "latency": per_tier,
-    }
-
-
-def _quantile(ordered: list[float], q: float) -> float:
-    return round(float(np.quantile(np.array(ordered), q)), 1)
-
-
-def simulate(
-    jobs: list[Job],
-    models: list[ModelSpec],
-    names: list[str],
-    seed: int,
-    learned_complexity: Complexity | None,
-    show_progress: bool = True,
-) -> list[PolicyRun]:
-    return [
-        run_policy(name, jobs, models, seed, learned_complexity, show_progress) for name in names
-    ]
-
-
-def write_outputs(
-    runs: list[PolicyRun], source: str, seed: int, report_dir: Path
-) -> list[dict[str, object]]:
-    from mecroute.evaluation.report import write_report
-
-    summaries = [summarise(run) for run in runs]
-    write_report(runs, summaries, source, seed, report_dir)
-    return summaries
