@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, DynamoNodeDirectory
+from mecroute.domain.chat import model_list
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import RequestId
 from mecroute.lambda_support.observability import logger, metrics, tracer
@@ -30,7 +31,7 @@ REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
 
 @app.get("/v1/models")
 def list_models() -> dict[str, Any]:
-    return {"models": [model.model_dump(mode="json") for model in registry.list_models()]}
+    return model_list(registry.list_models())
 
 
 @app.get("/v1/nodes")

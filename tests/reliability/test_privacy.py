@@ -55,14 +55,26 @@ class FaultyNodes:
         return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=self.hot[endpoint])
 
     def infer(
-        self, endpoint: str, model_id: str, prompt: str, output_tokens: int, timeout_s: float
+        self,
+        endpoint: str,
+        model_id: str,
+        prompt: str,
+        output_tokens: int,
+        timeout_s: float,
+        max_tokens: int,
     ) -> NodeAnswer:
         fault = self.faults[endpoint]
         if fault in ("down", "hung"):
             raise TierUnavailable(f"POST {endpoint}/infer failed: timed out")
         if fault == "errors":
             raise TierUnavailable(f"POST {endpoint}/infer answered 500")
-        return NodeAnswer(output=f"{model_id} on {endpoint}", compute_ms=20.0, queued_ms=0.0)
+        return NodeAnswer(
+            output=f"{model_id} on {endpoint}",
+            compute_ms=20.0,
+            queued_ms=0.0,
+            input_tokens=5,
+            output_tokens=7,
+        )
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
         if self.faults[endpoint] == "tampered":
@@ -77,7 +89,9 @@ class RecordingCloud:
     throttled: bool
     calls: list[str] = field(default_factory=list)
 
-    def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
+    def converse(
+        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
+    ) -> CloudAnswer:
         self.calls.append(model_id)
         if self.throttled:
             raise TierUnavailable("Bedrock throttled: ThrottlingException")
@@ -221,7 +235,9 @@ class CountingCloud:
     real: Any
     calls: int = 0
 
-    def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
+    def converse(
+        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
+    ) -> CloudAnswer:
         self.calls += 1
         answer: CloudAnswer = self.real.converse(model_id, prompt, max_tokens)
         return answer

@@ -25,6 +25,7 @@ from mecroute.domain.messages import (
     ExecutionResult,
     MonitorRecord,
 )
+from mecroute.domain.request import DEFAULT_MAX_TOKENS
 from mecroute.domain.tasks import (
     AttemptFailedTask,
     Attempts,
@@ -59,17 +60,31 @@ class FakeMecNodes:
     fail: bool = False
     loads: list[tuple[str, str, str, str]] = field(default_factory=list)
     infers: list[tuple[str, str, str, int, float]] = field(default_factory=list)
+    limits: list[int] = field(default_factory=list)
 
     def health(self, endpoint: str) -> NodeHealth:
         return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=[])
 
     def infer(
-        self, endpoint: str, model_id: str, prompt: str, output_tokens: int, timeout_s: float
+        self,
+        endpoint: str,
+        model_id: str,
+        prompt: str,
+        output_tokens: int,
+        timeout_s: float,
+        max_tokens: int,
     ) -> NodeAnswer:
         if self.fail:
             raise TierUnavailable(f"{endpoint} is down")
         self.infers.append((endpoint, model_id, prompt, output_tokens, timeout_s))
-        return NodeAnswer(output=f"answer from {model_id}", compute_ms=42.0, queued_ms=0.0)
+        self.limits.append(max_tokens)
+        return NodeAnswer(
+            output=f"answer from {model_id}",
+            compute_ms=42.0,
+            queued_ms=0.0,
+            input_tokens=5,
+            output_tokens=7,
+        )
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
         if self.fail:
@@ -99,7 +114,9 @@ class SpyDecisionLog(MemoryDecisionLog):
 class FakeCloud:
     calls: list[tuple[str, str, int]] = field(default_factory=list)
 
-    def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
+    def converse(
+        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
+    ) -> CloudAnswer:
         self.calls.append((model_id, prompt, max_tokens))
         return CloudAnswer(
             output="cloud says hi", input_tokens=1000, output_tokens=1000, latency_ms=500.0
@@ -333,6 +350,48 @@ def test_cloud_execution_is_priced_from_the_tokens_it_used() -> None:
         spec.price_per_1k_input_usd + spec.price_per_1k_output_usd
     )
     assert result.latency_ms == pytest.approx(600.0)
+
+
+def test_bedrock_gets_the_callers_max_tokens_not_the_routers_estimate() -> None:
+    cloud = FakeCloud()
+    target = candidate("cloud", CLOUD_MODEL, placement="cold")
+    limited, unlimited = context({"max_tokens": 700}), context()
+
+    execute.execute(limited, target, plan_for(target), tiers(cloud=cloud), NOW)
+    execute.execute(unlimited, target, plan_for(target), tiers(cloud=cloud), NOW)
+
+    assert [max_tokens for _, _, max_tokens in cloud.calls] == [700, DEFAULT_MAX_TOKENS]
+    assert limited.output_tokens == 64  # the router's estimate stays what it was
+
+
+def test_mec_execution_passes_the_limit_and_prices_the_tokens_the_node_reports() -> None:
+    nodes = FakeMecNodes()
+    target = candidate("mec", EDGE_LARGE, placement="hot")
+    spec = SPECS[EDGE_LARGE]
+
+    result = execute.execute(
+        context({"max_tokens": 9}), target, plan_for(target), tiers(nodes=nodes), NOW
+    )
+
+    assert nodes.limits == [9]
+    assert (result.input_tokens, result.output_tokens) == (5, 7)
+    assert result.cost_usd == pytest.approx(
+        (5 * spec.price_per_1k_input_usd + 7 * spec.price_per_1k_output_usd) / 1000
+    )
+
+
+def test_device_directive_says_which_model_and_how_many_tokens() -> None:
+    target = candidate("device", DEVICE_MODEL, placement="device")
+
+    result = execute.execute(context({"max_tokens": 5}), target, plan_for(target), tiers(), NOW)
+
+    assert result.device_directive is not None
+    assert (result.device_directive.model_id, result.device_directive.max_tokens) == (
+        DEVICE_MODEL,
+        5,
+    )
+    assert result.output_tokens <= 5
+    assert DEVICE_MODEL in result.output
 
 
 def test_device_execution_returns_a_directive_to_fetch_the_model() -> None:

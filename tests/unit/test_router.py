@@ -497,6 +497,17 @@ def test_infeasible_model_preference_is_ignored() -> None:
     assert "preference" not in set(rejections(decision).values())
 
 
+def test_a_pinned_model_is_never_swapped_for_another_even_when_infeasible() -> None:
+    pinned = {"model_preference": CLOUD_MODEL, "pin_model": True}
+
+    allowed = route(context(pinned))
+    refused = route(context({**pinned, "privacy": "strict"}))
+
+    assert {c.model_id for c in allowed.candidates} == {CLOUD_MODEL}
+    assert refused.primary is None
+    assert set(rejections(refused).values()) == {"privacy", "preference"}
+
+
 def test_empty_snapshot_yields_no_route() -> None:
     decision = route(context(), snapshot(nodes=[], models=[]))
 

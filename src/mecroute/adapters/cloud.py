@@ -7,7 +7,6 @@ Bedrock's, so the execute agent cannot tell which one served it.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import threading
@@ -20,20 +19,31 @@ from botocore.exceptions import ClientError
 from mecroute.adapters.ports import CloudAnswer, ModelRegistry
 from mecroute.agents.context import estimate_tokens
 from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.request import DEFAULT_MAX_TOKENS
+from mecroute.domain.synthetic_text import generate
 from mecroute.mec.loader import VerifiedModels
 from mecroute.mec.timing import emulated_compute_ms
 
 _RETRYABLE = {"ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException"}
 
 
-def converse(client: Any, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
-    """One Converse call, with Bedrock's failures turned into the pipeline's TierUnavailable."""
+def converse(
+    client: Any, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
+) -> CloudAnswer:
+    """One Converse call, with Bedrock's failures turned into the pipeline's TierUnavailable.
+
+    `max_tokens` is the caller's limit on the answer, not the router's estimate of it.
+    """
     started = time.perf_counter()
+    config: dict[str, Any] = {"maxTokens": max_tokens}
+    if temperature is not None:
+        # Bedrock's Converse takes 0-1; OpenAI's scale goes to 2.
+        config["temperature"] = min(1.0, temperature)
     try:
         response = client.converse(
             modelId=model_id,
             messages=[{"role": "user", "content": [{"text": prompt}]}],
-            inferenceConfig={"maxTokens": max_tokens},
+            inferenceConfig=config,
         )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "ClientError")
@@ -45,6 +55,7 @@ def converse(client: Any, model_id: str, prompt: str, max_tokens: int) -> CloudA
         output=text,
         input_tokens=int(usage.get("inputTokens", 0)),
         output_tokens=int(usage.get("outputTokens", 0)),
+        finish_reason="length" if response.get("stopReason") == "max_tokens" else "stop",
         latency_ms=float(
             response.get("metrics", {}).get("latencyMs", (time.perf_counter() - started) * 1000)
         ),
@@ -58,8 +69,10 @@ class BedrockCloud:
         self.client = client
         self.bedrock_model_id = bedrock_model_id
 
-    def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
-        return converse(self.client, self.bedrock_model_id, prompt, max_tokens)
+    def converse(
+        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
+    ) -> CloudAnswer:
+        return converse(self.client, self.bedrock_model_id, prompt, max_tokens, temperature)
 
 
 @dataclass
@@ -99,9 +112,9 @@ class LocalBedrockRuntime:
 
     Latency: the registry's reference figure for the tokens used (the router's own model),
     times log-normal jitter, reported in `metrics.latencyMs` and slept only if time_scale > 0.
-    Cost: usage counts input tokens the way the context agent estimates them and an answer
-    length that, as with a hosted model, usually stops short of maxTokens (fixed per prompt,
-    so a repeated prompt costs the same).
+    Answer: the simulated models' text (mecroute.domain.synthetic_text), fixed per prompt, so a
+    repeated prompt costs the same; like a hosted model it usually stops before maxTokens.
+    Usage counts input tokens the way the context agent estimates them.
     """
 
     # Spread of hosted-model latency around its median: p99 is about 1.6 x the median.
@@ -134,18 +147,19 @@ class LocalBedrockRuntime:
         prompt = "".join(
             block.get("text", "") for message in messages for block in message["content"]
         )
-        max_tokens = int(inferenceConfig.get("maxTokens", 512))
+        max_tokens = int(inferenceConfig.get("maxTokens", DEFAULT_MAX_TOKENS))
         inference = self.models.get(spec).run(prompt)
+        answer = generate(spec.model_id, prompt, max_tokens)
         input_tokens = estimate_tokens(prompt)
-        output_tokens = _answer_length(prompt, max_tokens)
+        output_tokens = answer.output_tokens
         median_ms = emulated_compute_ms(spec.latency_ms, input_tokens + output_tokens, 1.0)
         latency_ms = median_ms * self._rng.lognormvariate(0.0, self.LATENCY_SIGMA)
         latency_ms += inference.compute_ms
         if self.time_scale > 0:
             time.sleep(latency_ms * self.time_scale / 1000)
         return {
-            "output": {"message": {"role": "assistant", "content": [{"text": inference.output}]}},
-            "stopReason": "max_tokens" if output_tokens >= max_tokens else "end_turn",
+            "output": {"message": {"role": "assistant", "content": [{"text": answer.text}]}},
+            "stopReason": "max_tokens" if answer.finish_reason == "length" else "end_turn",
             "usage": {
                 "inputTokens": input_tokens,
                 "outputTokens": output_tokens,
@@ -172,14 +186,10 @@ class CloudSimulator(BedrockCloud):
         self.runtime = LocalBedrockRuntime(registry, models, throttle, time_scale, rng)
         super().__init__(self.runtime, bedrock_model_id="")
 
-    def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer:
-        return converse(self.client, model_id, prompt, max_tokens)
-
-
-def _answer_length(prompt: str, max_tokens: int) -> int:
-    """Between 60% and 100% of the cap, fixed by the prompt."""
-    fraction = 0.6 + 0.4 * hashlib.sha256(prompt.encode()).digest()[0] / 255
-    return max(1, min(max_tokens, round(max_tokens * fraction)))
+    def converse(
+        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
+    ) -> CloudAnswer:
+        return converse(self.client, model_id, prompt, max_tokens, temperature)
 
 
 def _client_error(code: str, message: str, status: int = 400) -> ClientError:

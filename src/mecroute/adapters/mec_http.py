@@ -30,7 +30,13 @@ class HttpMecNodes:
             )
 
     def infer(
-        self, endpoint: str, model_id: str, prompt: str, output_tokens: int, timeout_s: float
+        self,
+        endpoint: str,
+        model_id: str,
+        prompt: str,
+        output_tokens: int,
+        timeout_s: float,
+        max_tokens: int,
     ) -> NodeAnswer:
         # The router already models the network from the request's telemetry and the site's
         # distance; the node emulating it too would count the same round trip twice.
@@ -38,6 +44,7 @@ class HttpMecNodes:
             "model_id": model_id,
             "prompt": prompt,
             "output_tokens": output_tokens,
+            "max_tokens": max_tokens,
             "emulate_network": False,
         }
         body = self._call("POST", f"{endpoint}/infer", payload, timeout_s)
@@ -46,6 +53,9 @@ class HttpMecNodes:
                 output=str(body["output"]),
                 compute_ms=float(body["compute_ms"]),
                 queued_ms=float(body["queued_ms"]),
+                input_tokens=int(body["input_tokens"]),
+                output_tokens=int(body["output_tokens"]),
+                finish_reason="length" if body.get("finish_reason") == "length" else "stop",
             )
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
@@ -81,6 +81,9 @@ class NodeAnswer:
     output: str
     compute_ms: float
     queued_ms: float
+    input_tokens: int
+    output_tokens: int
+    finish_reason: Literal["stop", "length"] = "stop"
 
 
 class MecNodes(Protocol):
@@ -89,8 +92,16 @@ class MecNodes(Protocol):
     def health(self, endpoint: str) -> NodeHealth: ...
 
     def infer(
-        self, endpoint: str, model_id: str, prompt: str, output_tokens: int, timeout_s: float
-    ) -> NodeAnswer: ...
+        self,
+        endpoint: str,
+        model_id: str,
+        prompt: str,
+        output_tokens: int,
+        timeout_s: float,
+        max_tokens: int,
+    ) -> NodeAnswer:
+        """`output_tokens` is the router's estimate; `max_tokens` the caller's limit."""
+        ...
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None: ...
 
@@ -103,9 +114,12 @@ class CloudAnswer:
     input_tokens: int
     output_tokens: int
     latency_ms: float
+    finish_reason: Literal["stop", "length"] = "stop"
 
 
 class CloudModel(Protocol):
     """Amazon Bedrock's Converse API, or the local simulator behind the same interface."""
 
-    def converse(self, model_id: str, prompt: str, max_tokens: int) -> CloudAnswer: ...
+    def converse(
+        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
+    ) -> CloudAnswer: ...

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from mecroute.adapters.ports import DecisionLog
+from mecroute.domain.chat import from_pipeline_request
 from mecroute.domain.errors import InvalidRequest
 from mecroute.domain.messages import ContextAnalysis
 from mecroute.domain.request import DeviceTelemetry, InferenceRequest, NetworkConditions, TaskType
@@ -51,7 +52,11 @@ _OUTPUT_TOKENS: dict[TaskType, int] = {
 
 
 def parse_request(raw: Any) -> InferenceRequest:
-    """Validate a raw request body; every bad field is named in the InvalidRequest raised."""
+    """Validate a raw request body (or a chat completion's envelope); every bad field is named
+    in the InvalidRequest raised."""
+    chat = from_pipeline_request(raw)
+    if chat is not None:
+        return chat
     if not isinstance(raw, dict):
         raise InvalidRequest([{"field": "(body)", "problem": "must be a JSON object"}])
     try:
@@ -79,7 +84,8 @@ def analyze(
         request.task_type if request.task_type != "auto" else infer_task_type(request.prompt)
     )
     input_tokens = estimate_tokens(request.prompt)
-    output_tokens = _OUTPUT_TOKENS[task_type] or input_tokens
+    # The router plans for the expected answer, which the caller's limit may cut short.
+    output_tokens = min(_OUTPUT_TOKENS[task_type] or input_tokens, request.answer_limit)
     personal = detect_personal_data(request.prompt)
     privacy = request.privacy
     if personal and privacy == "none":

@@ -16,6 +16,7 @@ from mecroute.domain.messages import (
     ExecutionResult,
 )
 from mecroute.domain.registry import ModelSpec
+from mecroute.domain.synthetic_text import generate
 from mecroute.mec.loader import VerifiedModels
 from mecroute.mec.timing import emulated_compute_ms
 
@@ -75,9 +76,8 @@ def node_timeout_s(context: ContextAnalysis) -> float:
     return max(NODE_TIMEOUT_FLOOR_S, budget_s * NODE_SHARE_OF_SLA)
 
 
-def _cost(
-    context: ContextAnalysis, model: ModelSpec, input_tokens: int, output_tokens: int
-) -> float:
+def _cost(model: ModelSpec, input_tokens: int, output_tokens: int) -> float:
+    """From the tokens the serving model reports having read and written."""
     return round(
         (
             input_tokens * model.price_per_1k_input_usd
@@ -100,6 +100,7 @@ def _on_mec(
         context.request.prompt,
         context.output_tokens,
         node_timeout_s(context),
+        context.request.answer_limit,
     )
     served_ms = (time.perf_counter() - started) * 1000
     return ExecutionResult(
@@ -111,14 +112,20 @@ def _on_mec(
         # Loopback has no radio: the network share is the router's model from the telemetry.
         latency_ms=round(target.network_ms + served_ms + plan.load_ms, 3),
         compute_ms=answer.compute_ms,
-        cost_usd=_cost(context, model, context.input_tokens, context.output_tokens),
+        cost_usd=_cost(model, answer.input_tokens, answer.output_tokens),
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        finish_reason=answer.finish_reason,
     )
 
 
 def _in_cloud(
     context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
 ) -> ExecutionResult:
-    answer = tiers.cloud.converse(model.model_id, context.request.prompt, context.output_tokens)
+    request = context.request
+    answer = tiers.cloud.converse(
+        model.model_id, request.prompt, request.answer_limit, request.temperature
+    )
     return ExecutionResult(
         request_id=context.request_id,
         tier="cloud",
@@ -127,7 +134,10 @@ def _in_cloud(
         output=answer.output,
         latency_ms=round(target.network_ms + answer.latency_ms, 3),
         compute_ms=round(answer.latency_ms, 3),
-        cost_usd=_cost(context, model, answer.input_tokens, answer.output_tokens),
+        cost_usd=_cost(model, answer.input_tokens, answer.output_tokens),
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        finish_reason=answer.finish_reason,
     )
 
 
@@ -136,25 +146,32 @@ def _on_device(
 ) -> ExecutionResult:
     request = context.request
     installed = model.model_id in request.device.installed_models
-    inference = tiers.local_models.get(model).run(request.prompt)
+    # The emulated on-device run: real onnxruntime compute, the simulated model's text.
+    tiers.local_models.get(model).run(request.prompt)
+    answer = generate(model.model_id, request.prompt, request.answer_limit)
     fetch_ms = 0.0 if installed else model.size_mb * 8 / request.network.bandwidth_mbps * 1000
     speed = 0.2 + 0.8 * context.device_score
     compute_ms = emulated_compute_ms(
-        model.latency_ms, context.input_tokens + context.output_tokens, speed
+        model.latency_ms, context.input_tokens + answer.output_tokens, speed
     )
     return ExecutionResult(
         request_id=context.request_id,
         tier="device",
         node_id=None,
         model_id=model.model_id,
-        output=inference.output,
+        output=answer.text,
         latency_ms=round(fetch_ms + compute_ms, 3),
         compute_ms=round(compute_ms, 3),
         cost_usd=0.0,
+        input_tokens=context.input_tokens,
+        output_tokens=answer.output_tokens,
+        finish_reason=answer.finish_reason,
         device_directive=DeviceDirective(
             model_id=model.model_id,
             artifact_key=model.artifact_key,
             sha256=model.sha256,
             installed=installed,
+            max_tokens=request.answer_limit,
+            temperature=request.temperature,
         ),
     )

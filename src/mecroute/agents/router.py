@@ -118,7 +118,9 @@ def route(
             )
         else:
             feasible.append(_score(item.option, item.estimate, context, weights, scoring))
-    feasible, preference_rejections = _apply_preference(feasible, context.request.model_preference)
+    feasible, preference_rejections = _apply_preference(
+        feasible, context.request.model_preference, pinned=context.request.pin_model
+    )
     rejected.extend(preference_rejections)
     # Only the primary and its fallbacks become Candidate models: validating one per option
     # was most of a decision's time.
@@ -345,14 +347,21 @@ def _score(
 
 
 def _apply_preference(
-    feasible: list[Scored], preference: str | None
+    feasible: list[Scored], preference: str | None, pinned: bool = False
 ) -> tuple[list[Scored], list[Rejection]]:
-    """A model preference narrows the choice when the preferred model is feasible at all."""
-    if not preference or not any(c.model_id == preference for c in feasible):
+    """A model preference narrows the choice when the preferred model is feasible at all; a
+    pinned model narrows it always (no feasible candidate then means no route)."""
+    if not preference:
+        return feasible, []
+    if not pinned and not any(c.model_id == preference for c in feasible):
         return feasible, []
     kept = [c for c in feasible if c.model_id == preference]
     dropped = [
-        Rejection(candidate=c.label, constraint="preference", detail=f"caller prefers {preference}")
+        Rejection(
+            candidate=c.label,
+            constraint="preference",
+            detail=f"caller {'pinned' if pinned else 'prefers'} {preference}",
+        )
         for c in feasible
         if c.model_id != preference
     ]

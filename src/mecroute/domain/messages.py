@@ -164,6 +164,8 @@ class DeviceDirective(Message):
     artifact_key: str
     sha256: str
     installed: bool
+    max_tokens: int = Field(ge=1, description="Stop the answer after this many tokens.")
+    temperature: float | None = None
 
 
 class ExecutionResult(Message):
@@ -177,6 +179,11 @@ class ExecutionResult(Message):
     cost_usd: float
     from_cache: bool = False
     device_directive: DeviceDirective | None = None
+    input_tokens: int = Field(default=0, ge=0, description="As the serving model counted them.")
+    output_tokens: int = Field(default=0, ge=0, description="As the serving model counted them.")
+    finish_reason: Literal["stop", "length"] = Field(
+        default="stop", description="`length`: the answer stopped at the caller's max_tokens."
+    )
 
 
 # 6. Monitor agent -------------------------------------------------------------------------------

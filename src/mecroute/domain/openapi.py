@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
@@ -19,7 +19,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
 from mecroute.domain.feedback import Feedback, FeedbackReceipt
 from mecroute.domain.messages import MonitorRecord
-from mecroute.domain.registry import ModelSpec, NodeRecord
+from mecroute.domain.registry import ModelSpec, NodeRecord, Tier
 from mecroute.domain.request import InferenceRequest
 
 DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
@@ -46,7 +46,19 @@ class ErrorBody(BaseModel):
     request_id: str
 
 
+class ModelCard(BaseModel):
+    id: str = Field(description="A registry model id, or `auto` (the router chooses).")
+    object: Literal["model"]
+    created: int
+    owned_by: str
+    tiers: list[Tier]
+
+
 class ModelList(BaseModel):
+    """OpenAI's model list (`object`, `data`) with the registry's records beside it."""
+
+    object: Literal["list"]
+    data: list[ModelCard]
     models: list[ModelSpec]
 
 

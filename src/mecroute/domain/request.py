@@ -21,6 +21,10 @@ RadioType = Literal["5g", "lte", "wifi", "3g", "ethernet"]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 
 MAX_PROMPT_CHARS = 16_000
+# The most tokens a caller may ask one answer to hold, and what an answer may hold when the
+# caller names no limit (the model stops earlier when it is done).
+MAX_OUTPUT_TOKENS = 32_000
+DEFAULT_MAX_TOKENS = 1024
 
 
 class StrictModel(BaseModel):
@@ -111,6 +115,17 @@ class InferenceRequest(StrictModel):
     device: DeviceTelemetry = Field(default_factory=DeviceTelemetry)
     network: NetworkConditions = Field(default_factory=NetworkConditions)
     model_preference: Identifier | None = None
+    pin_model: bool = Field(
+        default=False,
+        description="`model_preference` is required, not preferred: no other model may serve.",
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_OUTPUT_TOKENS,
+        description=f"Longest answer, in tokens ({DEFAULT_MAX_TOKENS} when not given).",
+    )
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     weights: CriterionWeights | None = Field(
         default=None, description="Overrides the default 40/30/20/10 criterion weights."
     )
@@ -127,3 +142,14 @@ class InferenceRequest(StrictModel):
         if "\x00" in prompt:
             raise ValueError("prompt must not contain NUL characters")
         return prompt
+
+    @model_validator(mode="after")
+    def _pinned_model_named(self) -> InferenceRequest:
+        if self.pin_model and self.model_preference is None:
+            raise ValueError("pin_model needs model_preference")
+        return self
+
+    @property
+    def answer_limit(self) -> int:
+        """How many tokens the executing model may write."""
+        return self.max_tokens or DEFAULT_MAX_TOKENS

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, DynamoNodeDirectory
+from mecroute.domain.chat import model_list
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, error_body, field_problems
 from mecroute.domain.feedback import RequestId
 from mecroute.domain.request import InferenceRequest
@@ -156,7 +157,7 @@ def make_handler(runtime: OfflineRuntime) -> type[BaseHTTPRequestHandler]:
                 self._send(Reply(200, {"status": "ok", "mec_nodes_running": alive}))
             elif path == "/v1/models":
                 models = DynamoModelRegistry(names.models_table).list_models()
-                self._send(Reply(200, {"models": [m.model_dump(mode="json") for m in models]}))
+                self._send(Reply(200, model_list(models)))
             elif path == "/v1/nodes":
                 nodes = DynamoNodeDirectory(names.nodes_table).list_nodes()
                 self._send(Reply(200, {"nodes": [n.model_dump(mode="json") for n in nodes]}))

@@ -111,14 +111,19 @@ def make_handler(service: NodeService) -> type[BaseHTTPRequestHandler]:
             model_id, prompt = body.get("model_id"), body.get("prompt")
             output_tokens = body.get("output_tokens", 64)
             emulate_network = body.get("emulate_network", True)
+            max_tokens = body.get("max_tokens")
             if not isinstance(model_id, str) or not isinstance(prompt, str):
                 raise BadRequest("model_id and prompt are required strings")
             if not isinstance(output_tokens, int) or not 0 <= output_tokens <= MAX_OUTPUT_TOKENS:
                 raise BadRequest(f"output_tokens must be an integer in 0..{MAX_OUTPUT_TOKENS}")
             if not isinstance(emulate_network, bool):
                 raise BadRequest("emulate_network must be true or false")
+            if max_tokens is not None and (
+                not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_OUTPUT_TOKENS
+            ):
+                raise BadRequest(f"max_tokens must be an integer in 1..{MAX_OUTPUT_TOKENS}")
             try:
-                answer = service.infer(model_id, prompt, output_tokens, emulate_network)
+                answer = service.infer(model_id, prompt, output_tokens, emulate_network, max_tokens)
             except ModelNotLoaded:
                 self._reply(404, {"error": "ModelNotLoaded", "message": model_id})
             except Saturated as full:

@@ -17,6 +17,7 @@ from mecroute.adapters.ports import ArtifactStore, ModelRegistry
 from mecroute.agents.context import estimate_tokens
 from mecroute.domain.errors import ModelIntegrityError
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
+from mecroute.domain.synthetic_text import generate
 from mecroute.mec.capacity import SlotPool
 from mecroute.mec.engine import TIER_THREADS, OnnxModel
 from mecroute.mec.loader import verified_artifact
@@ -61,14 +62,24 @@ class NodeService:
     # -- requests ---------------------------------------------------------------------------
 
     def infer(
-        self, model_id: str, prompt: str, output_tokens: int, emulate_network: bool = True
+        self,
+        model_id: str,
+        prompt: str,
+        output_tokens: int,
+        emulate_network: bool = True,
+        max_tokens: int | None = None,
     ) -> dict[str, Any]:
+        """Answer with the simulated model's text, timed for the tokens it wrote. Without
+        `max_tokens` (the earlier protocol) `output_tokens` is both the cap and the length the
+        compute time is charged for, as it was before."""
         model = self.models.use(model_id)
         with self.slots.slot() as queued_ms:
             inference = model.engine.run(prompt)
-            tokens = estimate_tokens(prompt) + output_tokens
+            answer = generate(model_id, prompt, max_tokens or max(1, output_tokens))
+            input_tokens = estimate_tokens(prompt)
+            charged = answer.output_tokens if max_tokens else output_tokens
             compute_ms = emulated_compute_ms(
-                model.reference_latency_ms, tokens, self.profile.speed_factor
+                model.reference_latency_ms, input_tokens + charged, self.profile.speed_factor
             )
             _sleep_ms(compute_ms * self.time_scale - inference.compute_ms)
         network_ms = self.profile.emulated_rtt_ms(self._rng) if emulate_network else 0.0
@@ -77,7 +88,10 @@ class NodeService:
         return {
             "model_id": model_id,
             "node_id": self.profile.node_id,
-            "output": inference.output,
+            "output": answer.text,
+            "input_tokens": input_tokens,
+            "output_tokens": answer.output_tokens,
+            "finish_reason": answer.finish_reason,
             "compute_ms": round(compute_ms, 3),
             "onnx_ms": round(inference.compute_ms, 4),
             "queued_ms": round(queued_ms, 3),
