@@ -68,7 +68,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## run every benchmark in bench/ (prints figures; budgets table in bench/results/)
+bench: $(STAMP) ## every benchmark in bench/, budgets table in bench/results/ (10-15 min; first run installs LiteLLM in build/)
 	@failed=""; for script in bench/bench_*.py; do echo "== $$script"; \
 		$(BIN)/python $$script || failed="$$failed $$script"; done; \
 		if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi

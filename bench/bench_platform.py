@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_platform.py      (or `make bench`; docs/performance.md)
     .venv/bin/python bench/bench_platform.py --quick --only router cold    (a smoke run)
 
-Runs the sections in bench/suite/ (one module each: router decision, context analysis, warm
+Runs the sections in bench/suite/ (one module each: router decision, the same decision beside
+LiteLLM's routing (LiteLLM installed in a venv under build/ on first use), context analysis, warm
 handlers on moto, cold init, the offline pipeline, the MEC node's overhead, layer sizes), works
 out the platform cost per million requests from the measured durations, and prints a table of
 each figure beside its budget with a verdict. Writes bench/results/latest.{json,md} (a --quick or
@@ -31,6 +32,7 @@ from suite import (
     context_analysis,
     cost,
     layers,
+    litellm_side,
     node_overhead,
     pipeline,
     router_decision,
@@ -42,11 +44,12 @@ from suite.timing import QUICK, Plan, bench_reference, say
 
 from mecroute.lambda_support.manifest import AGENTS, BY_NAME
 
-SECTIONS = ("router", "context", "handlers", "cold", "pipeline", "node", "layers")
+SECTIONS = ("router", "litellm", "context", "handlers", "cold", "pipeline", "node", "layers")
 Rows = Callable[[dict[str, Any]], list[Row]]
 # The table's order: budgets first, figures shown for context last.
 TABLE: tuple[tuple[str, Rows], ...] = (
     ("router", router_decision.rows),
+    ("litellm", litellm_side.rows),
     ("context", context_analysis.rows),
     ("cold", cold_init.rows),
     ("layers", layers.rows),
@@ -64,6 +67,7 @@ NOTES: tuple[tuple[str, Callable[[dict[str, Any]], list[str]]], ...] = (
 def steps(plan: Plan) -> dict[str, Callable[[], dict[str, Any]]]:
     return {
         "router": lambda: router_decision.run(plan),
+        "litellm": lambda: litellm_side.run(plan),
         "context": lambda: context_analysis.run(plan),
         "handlers": lambda: warm_handlers.run(plan),
         "cold": lambda: cold_init.run(plan),

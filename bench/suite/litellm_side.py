@@ -146,8 +146,8 @@ def rows(figures: dict[str, Any]) -> list[Row]:
         table.append(
             at_least(
                 f"Router vs {LABELS[side]} (LiteLLM {figures['litellm_version']})",
-                f"ours {faster:.2f}x faster: {ours:.0f} µs vs {theirs['us']['p50']:.0f} µs p50 "
-                f"(ratio of round medians over {figures['rounds']} alternating rounds, one core)",
+                f"speed-up {faster:.2f}x: ours {ours:.0f} µs, LiteLLM {theirs['us']['p50']:.0f} µs "
+                f"p50 (median ratio of {figures['rounds']} alternating rounds on one core)",
                 faster,
                 budget,
                 f"≥ {budget:g}x faster" if budget > 1 else "faster",
