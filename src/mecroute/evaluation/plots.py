@@ -24,6 +24,7 @@ def _pyplot() -> Any:
 
 
 def _mean_and_error(value: dict[str, Any] | None) -> tuple[float, float]:
+    """A figure's mean and its interval's half-width (NaN and 0 when it is missing)."""
     if not value:
         return float("nan"), 0.0
     low, high = value["ci"]
@@ -39,31 +40,44 @@ def plot_sla_by_class(
     plt = _pyplot()
     paths = list(aggregated)
     figure, axes = plt.subplots(
-        len(paths), 1, figsize=(10, 3.6 * len(paths)), sharex=True, squeeze=False
+        len(paths), 1, figsize=(12, 3.8 * len(paths)), sharex=True, squeeze=False
     )
     for axis, name in zip(axes[:, 0], paths, strict=True):
         policies = aggregated[name]
         x = np.arange(len(policies))
         width = 0.8 / len(class_keys)
         for index, (key, title) in enumerate(zip(class_keys, class_titles, strict=True)):
-            means, errors = zip(
-                *(_mean_and_error(p["sla_met_by_class"].get(key)) for p in policies), strict=True
-            )
+            values = [p["sla_met_by_class"].get(key) for p in policies]
+            means = np.array([v["mean"] if v else np.nan for v in values])
+            # Shares live in [0, 1]: the interval's bar stops at the bounds.
+            low = np.array([max(0.0, v["ci"][0]) if v else np.nan for v in values])
+            high = np.array([min(1.0, v["ci"][1]) if v else np.nan for v in values])
             axis.bar(
                 x + (index - (len(class_keys) - 1) / 2) * width,
                 means,
                 width,
-                yerr=errors,
+                yerr=[np.maximum(0, means - low), np.maximum(0, high - means)],
                 capsize=2,
+                error_kw={"elinewidth": 0.8},
                 color=CLASS_COLOURS[index % len(CLASS_COLOURS)],
                 label=title,
             )
         axis.axhline(0.95, color="black", linestyle=":", linewidth=1)
-        axis.set_ylim(0, 1.05)
+        axis.annotate(
+            "95%",
+            xy=(1.0, 0.95),
+            xycoords=("axes fraction", "data"),
+            xytext=(3, 0),
+            textcoords="offset points",
+            fontsize=8,
+            va="center",
+        )
+        axis.set_ylim(0, 1.22)
+        axis.set_yticks(np.linspace(0, 1, 6))
         axis.set_ylabel("share of requests on time")
-        axis.set_title(f"SLA met end to end, {name} path (bars: 95% interval over seeds)")
+        axis.set_title(f"SLA met end to end by SLA class, {name} path (95% intervals over seeds)")
         axis.set_xticks(x, [p["policy"] for p in policies])
-        axis.legend(loc="lower right", fontsize=8, ncols=len(class_keys))
+        axis.legend(loc="upper left", fontsize=8, ncols=len(class_keys), frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -33,7 +33,7 @@ def policy_table(policies: list[dict[str, Any]]) -> str:
         "| policy | utility | of oracle | accuracy | "
         + " | ".join(CLASS_TITLES)
         + " | SLA all | cost / 1k req | routing overhead p50 / p95 ms |",
-        "|---" * (8 + len(CLASS_TITLES)) + "|",
+        "|---" * (7 + len(CLASS_TITLES)) + "|",
     ]
     for p in policies:
         name = f"**{p['policy']}**" if p["policy"] == "adaptive" else p["policy"]
