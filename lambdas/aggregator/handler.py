@@ -6,7 +6,6 @@ partial batch failure, so only it is retried (then bisected, then sent to the de
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,7 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.dynamodb import DynamoStatsStore
 from mecroute.agents import aggregator as logic
-from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.domain.events import STREAM_EVENT
+from mecroute.lambda_support.handler import lambda_handler
+from mecroute.lambda_support.observability import metrics, tracer
 from mecroute.lambda_support.settings import AggregatorSettings
 
 settings = AggregatorSettings.from_env()
@@ -31,14 +32,12 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
 @tracer.capture_method(capture_response=False)
 def apply_record(record: KinesisStreamRecord) -> None:
-    event = json.loads(record.kinesis.data_as_text())
+    event = STREAM_EVENT.validate_json(record.kinesis.data_as_text())
     if logic.apply(event, stats) is not None:
         metrics.add_metric(name="OutcomesLearned", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_handler()
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=apply_record, processor=processor, context=context

@@ -17,7 +17,7 @@ from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, D
 from mecroute.domain.chat import model_list
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import RequestId
-from mecroute.lambda_support.observability import logger, metrics, tracer
+from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.settings import ApiReadsSettings
 
 settings = ApiReadsSettings.from_env()
@@ -68,8 +68,6 @@ def get_decision(request_id: str) -> dict[str, Any] | Response[str]:
     return record.model_dump(mode="json")
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@lambda_handler()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

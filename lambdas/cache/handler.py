@@ -17,8 +17,8 @@ from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.recent import RecentNodes, RecentRegistry, RecentStats
 from mecroute.agents import cache as agent
 from mecroute.domain.tasks import PrepareModelTask
-from mecroute.lambda_support.observability import logger, metrics, tracer
-from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.handler import lambda_handler
+from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import CacheSettings
 
 settings = CacheSettings.from_env()
@@ -29,10 +29,7 @@ directory = RecentNodes(DynamoNodeDirectory(settings.nodes_table))
 stats = RecentStats(DynamoStatsStore(settings.stats_table))
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@parse_task(PrepareModelTask)
+@lambda_handler(PrepareModelTask)
 def handler(task: PrepareModelTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id)
     plan = agent.prepare(

@@ -12,8 +12,8 @@ from mecroute.adapters.resilience import BestEffortHistory
 from mecroute.agents import context as agent
 from mecroute.complexity.model import shipped
 from mecroute.domain.tasks import AnalyzeContextTask
-from mecroute.lambda_support.observability import logger, metrics, tracer
-from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.handler import lambda_handler
+from mecroute.lambda_support.observability import logger
 from mecroute.lambda_support.settings import ContextSettings
 
 settings = ContextSettings.from_env()
@@ -21,10 +21,7 @@ history = BestEffortHistory(DynamoDecisionLog(settings.decisions_table))
 complexity_model = shipped()  # loaded once per container
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@parse_task(AnalyzeContextTask)
+@lambda_handler(AnalyzeContextTask)
 def handler(task: AnalyzeContextTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.request_id)
     analysis = agent.analyze(task.request_id, task.request, history, time.time(), complexity_model)

@@ -9,19 +9,12 @@ until the stored result is there.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mecroute.adapters.aws import CLIENT_CONFIG, client
+from mecroute.adapters.aws import client
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
@@ -32,8 +25,9 @@ from mecroute.agents import execute as agent
 from mecroute.domain.errors import IdempotencyKeyReused
 from mecroute.domain.messages import ExecutionResult
 from mecroute.domain.tasks import ExecuteTask
-from mecroute.lambda_support.observability import logger, metrics, tracer
-from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.handler import lambda_handler
+from mecroute.lambda_support.idempotency import Once
+from mecroute.lambda_support.observability import logger
 from mecroute.lambda_support.settings import ExecuteSettings
 from mecroute.mec.engine import TIER_THREADS
 from mecroute.mec.loader import VerifiedModels
@@ -66,45 +60,32 @@ tiers = agent.Tiers(
 )
 
 
-# The key is scoped per user: another user's identical key is another request. The whole
-# request must match too: a reused key with a different body is the caller's mistake (422),
-# never a reason to hand back an answer to another question.
-idempotency = IdempotencyConfig(
-    event_key_jmespath="context.request.[user_id, idempotency_key]",
-    payload_validation_jmespath="context.request",
-    expires_after_seconds=settings.idempotency_ttl_s,
-)
-persistence = DynamoDBPersistenceLayer(
-    table_name=settings.idempotency_table, boto_config=CLIENT_CONFIG
-)
-
-
 def run(task: ExecuteTask) -> ExecutionResult:
     return agent.execute(task.context, task.target, task.plan, tiers, time.time())
 
 
-# Powertools' decorator is untyped; applied by hand, the result keeps its signature here.
-run_once: Callable[..., ExecutionResult] = idempotent_function(
+# The key is scoped per user: another user's identical key is another request. The whole
+# request must match too: a reused key with a different body is the caller's mistake (422),
+# never a reason to hand back an answer to another question.
+run_once = Once(
     run,
-    data_keyword_argument="task",
-    persistence_store=persistence,
-    config=idempotency,
-    output_serializer=PydanticSerializer(model=ExecutionResult),
+    data_keyword="task",
+    output=ExecutionResult,
+    table=settings.idempotency_table,
+    key="context.request.[user_id, idempotency_key]",
+    payload="context.request",
+    ttl_s=settings.idempotency_ttl_s,
 )
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@parse_task(ExecuteTask)
+@lambda_handler(ExecuteTask, once=run_once)
 def handler(task: ExecuteTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id, target=task.target.label)
     if task.context.request.idempotency_key is None:
         result = run(task)
     else:
-        idempotency.register_lambda_context(context)
         try:
-            result = run_once(task=task)
+            result = run_once(task)
         except IdempotencyValidationError:
             raise IdempotencyKeyReused(
                 "this idempotency key was already used for a different request"

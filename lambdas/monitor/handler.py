@@ -18,10 +18,11 @@ from pydantic import TypeAdapter
 from mecroute.adapters.dynamodb import DynamoDecisionLog
 from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.agents import monitor as agent
+from mecroute.domain.errors import is_rejection
 from mecroute.domain.messages import RecordReceipt
 from mecroute.domain.tasks import AttemptFailedTask, MonitorTask, SucceededTask
-from mecroute.lambda_support.observability import logger, metrics, tracer
-from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.handler import lambda_handler
+from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import MonitorSettings
 
 settings = MonitorSettings.from_env()
@@ -29,8 +30,6 @@ log = DynamoDecisionLog(settings.decisions_table)
 stream = KinesisMetricsStream(settings.metrics_stream)
 
 monitor_task: TypeAdapter[MonitorTask] = TypeAdapter(MonitorTask)
-# Errors that are the caller's doing, counted with invalid requests (not as pipeline faults).
-CALLER_ERRORS = frozenset({"InvalidRequest", "IdempotencyKeyReused"})
 
 
 def count(task: MonitorTask, receipt: RecordReceipt) -> None:
@@ -49,7 +48,7 @@ def count(task: MonitorTask, receipt: RecordReceipt) -> None:
             metrics.add_metric(name="SlaMet", unit=MetricUnit.Count, value=int(record.sla_met))
     elif record.decision is not None:
         metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-    elif record.error in CALLER_ERRORS:
+    elif is_rejection(record.error):
         metrics.add_metric(name="Rejections", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="PipelineErrors", unit=MetricUnit.Count, value=1)
@@ -57,10 +56,7 @@ def count(task: MonitorTask, receipt: RecordReceipt) -> None:
         metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=1)
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@parse_task(monitor_task)
+@lambda_handler(monitor_task)
 def handler(task: MonitorTask, context: LambdaContext) -> dict[str, Any]:
     now = time.time()
     if isinstance(task, AttemptFailedTask):

@@ -13,8 +13,8 @@ from mecroute.adapters.recent import RecentRegistry, RecentStats
 from mecroute.agents import resource as agent
 from mecroute.domain.messages import CloudStatus
 from mecroute.domain.tasks import AssessResourcesTask
-from mecroute.lambda_support.observability import logger, metrics, tracer
-from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.handler import lambda_handler
+from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import ResourceSettings
 
 settings = ResourceSettings.from_env()
@@ -30,10 +30,7 @@ cloud = CloudStatus(
 )
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@parse_task(AssessResourcesTask)
+@lambda_handler(AssessResourcesTask)
 def handler(task: AssessResourcesTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id)
     snapshot = agent.assess(

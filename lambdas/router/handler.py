@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mecroute.agents import router as agent
 from mecroute.domain.request import CriterionWeights
 from mecroute.domain.tasks import RouteRequestTask
-from mecroute.lambda_support.observability import logger, metrics, tracer
-from mecroute.lambda_support.parsing import parse_task
+from mecroute.lambda_support.handler import lambda_handler
+from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import RouterSettings
 
 settings = RouterSettings.from_env()
@@ -22,10 +22,7 @@ default_weights = CriterionWeights(
 )
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
-@parse_task(RouteRequestTask)
+@lambda_handler(RouteRequestTask)
 def handler(task: RouteRequestTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id)
     decision = agent.route(task.context, task.resources, default_weights)

@@ -196,7 +196,7 @@ def kinesis_event(*payloads: bytes) -> dict[str, Any]:
 
 
 def outcome(latency_ms: float, success: bool = True) -> bytes:
-    return json.dumps({"kind": "outcome", "request_id": "r", "tier": "mec",
+    return json.dumps({"kind": "outcome", "event_id": "r:0", "request_id": "r", "tier": "mec",
                        "node_id": "mec-metro-1", "model_id": "edge-large-v1",
                        "success": success, "latency_ms": latency_ms if success else None,
                        "sla_met": success, "cost_usd": 0.0, "at": 1.0}).encode()  # fmt: skip
@@ -208,11 +208,37 @@ def test_aggregator_learns_from_outcomes_and_reports_only_bad_records(aws: Names
         b"not json",
         outcome(60.0),
         outcome(0, success=False),
-        json.dumps({"kind": "feedback", "request_id": "r", "rating": 4}).encode(),
+        # Feedback on a request that got no answer: nothing to learn, nothing failed.
+        json.dumps(
+            {
+                "kind": "feedback",
+                "request_id": "r",
+                "user_id": "u",
+                "tier": None,
+                "node_id": "-",
+                "model_id": None,
+                "rating": 4,
+                "correct": None,
+                "observed_latency_ms": None,
+                "at": 1.0,
+            }
+        ).encode(),
+        # An outcome without its event id is not one the monitor wrote: a bad record.
+        json.dumps(
+            {
+                "kind": "outcome",
+                "request_id": "r",
+                "tier": "mec",
+                "model_id": "m",
+                "success": True,
+                "latency_ms": 1.0,
+                "at": 1.0,
+            }
+        ).encode(),
     )
     answer = handler("aggregator")(event, FakeLambdaContext(function_name="aggregator"))
 
-    assert answer == {"batchItemFailures": [{"itemIdentifier": f"{1:056d}"}]}
+    assert answer == {"batchItemFailures": [{"itemIdentifier": f"{i:056d}"} for i in (1, 5)]}
     stat = DynamoStatsStore(aws.stats_table).get(stat_key("mec", "mec-metro-1", "edge-large-v1"))
     assert stat is not None
     assert stat.samples == 3

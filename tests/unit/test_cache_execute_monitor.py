@@ -698,7 +698,7 @@ def test_only_the_refused_stream_events_are_handed_back() -> None:
 
     assert receipt.unstored is not None
     assert receipt.unstored.record is None  # the decision record was written
-    assert [e["event_id"] for e in receipt.unstored.events] == ["req-1:1"]
+    assert [e.event_id for e in receipt.unstored.events] == ["req-1:1"]
     assert log.get("req-1") == receipt.record
 
 

@@ -3,21 +3,38 @@
 import pytest
 
 from mecroute.agents import aggregator, learning
+from mecroute.domain.events import STREAM_EVENT, FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
 
-def outcome(latency_ms: float | None, success: bool = True) -> dict:
-    return {
-        "kind": "outcome",
-        "tier": "mec",
-        "node_id": "n1",
-        "model_id": "m",
-        "success": success,
-        "latency_ms": latency_ms,
-    }
+def outcome(latency_ms: float | None, success: bool = True) -> OutcomeEvent:
+    return OutcomeEvent(
+        event_id="r:0",
+        request_id="r",
+        tier="mec",
+        node_id="n1",
+        model_id="m",
+        success=success,
+        latency_ms=latency_ms,
+        at=0.0,
+    )
 
 
-def fold_all(events: list[dict]) -> TierStat:
+def feedback(rating: int, correct: bool | None) -> FeedbackEvent:
+    return FeedbackEvent(
+        request_id="r",
+        user_id="u",
+        tier="mec",
+        node_id="n1",
+        model_id="m",
+        rating=rating,
+        correct=correct,
+        observed_latency_ms=None,
+        at=0.0,
+    )
+
+
+def fold_all(events: list[OutcomeEvent]) -> TierStat:
     stat = None
     for event in events:
         stat = learning.fold(stat, event)
@@ -58,20 +75,13 @@ def test_a_node_slower_than_predicted_is_flagged_as_drifting():
 
 def test_feedback_moves_answer_quality_not_latency():
     base = fold_all([outcome(100.0)] * 5)
-    wrong = {
-        "kind": "feedback",
-        "tier": "mec",
-        "node_id": "n1",
-        "model_id": "m",
-        "rating": 5,
-        "correct": False,
-    }
+    wrong = feedback(5, correct=False)
     after = learning.fold_feedback(base, wrong)
     assert after.quality < base.quality
     assert after.quality_samples == 1
     assert after.latency_ewma_ms == base.latency_ewma_ms
-    assert learning.feedback_quality({"rating": 1, "correct": None}) == 0.0
-    assert learning.feedback_quality({"rating": 5, "correct": None}) == 1.0
+    assert learning.feedback_quality(feedback(1, correct=None)) == 0.0
+    assert learning.feedback_quality(feedback(5, correct=None)) == 1.0
 
 
 class MemoryStatsWriter:
@@ -96,18 +106,13 @@ class MemoryStatsWriter:
 def test_aggregator_learns_outcomes_and_feedback_and_skips_the_rest():
     store = MemoryStatsWriter()
     aggregator.apply(outcome(120.0), store)
-    aggregator.apply(
-        {
-            "kind": "feedback",
-            "tier": "mec",
-            "node_id": "n1",
-            "model_id": "m",
-            "rating": 2,
-            "correct": None,
-        },
-        store,
+    aggregator.apply(feedback(2, correct=None), store)
+    rejection = STREAM_EVENT.validate_python(
+        {"kind": "rejection", "event_id": "r:0", "request_id": "r", "error": "X", "at": 0}
     )
-    assert aggregator.apply({"kind": "rejection", "request_id": "r"}, store) is None
+    assert aggregator.apply(rejection, store) is None
+    replay = outcome(10.0).model_copy(update={"kind": "replay"})
+    assert aggregator.apply(replay, store) is None
 
     (stat,) = store.items.values()
     assert stat.samples == 1

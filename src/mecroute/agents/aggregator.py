@@ -5,10 +5,11 @@ consumers (one per shard) safe: read, fold, write unless someone else wrote firs
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from mecroute.adapters.ports import StatsWriter
 from mecroute.agents.learning import fold, fold_feedback, stat_key
+from mecroute.domain.events import AnyStreamEvent, FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
 MAX_WRITE_ATTEMPTS = 5
@@ -18,20 +19,22 @@ class StatConflict(RuntimeError):
     """Concurrent writers kept moving the statistic on; the stream retries the record."""
 
 
-def apply(event: dict[str, Any], store: StatsWriter) -> TierStat | None:
+def apply(event: AnyStreamEvent, store: StatsWriter) -> TierStat | None:
     """Apply one stream event: outcomes teach latency and success, caller feedback teaches
-    answer quality. Failures and rejections carry no place to learn about: skipped."""
-    kind = event.get("kind")
-    if kind == "outcome":
-        learn = fold
-    elif kind == "feedback" and event.get("tier") and event.get("model_id"):
-        learn = fold_feedback
-    else:
-        return None
-    key = stat_key(event["tier"], event.get("node_id"), event["model_id"])
+    answer quality. Replays, failures and rejections carry nothing to learn: skipped."""
+    if isinstance(event, OutcomeEvent) and event.kind == "outcome":
+        key = stat_key(event.tier, event.node_id, event.model_id)
+        return _update(key, lambda current: fold(current, event), store)
+    if isinstance(event, FeedbackEvent) and event.tier and event.model_id:
+        key = stat_key(event.tier, event.node_id, event.model_id)
+        return _update(key, lambda current: fold_feedback(current, event), store)
+    return None
+
+
+def _update(key: str, learn: Callable[[TierStat | None], TierStat], store: StatsWriter) -> TierStat:
     for _ in range(MAX_WRITE_ATTEMPTS):
         current = store.get(key)
-        updated = learn(current, event)
+        updated = learn(current)
         if store.put_if_unchanged(key, updated, current.revision if current else None):
             return updated
     raise StatConflict(f"{key}: still contended after {MAX_WRITE_ATTEMPTS} attempts")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from mecroute.adapters.ports import DecisionLog, MetricsStream
-from mecroute.domain.feedback import Feedback, FeedbackEvent, FeedbackReceipt
+from mecroute.domain.events import FeedbackEvent
+from mecroute.domain.feedback import Feedback, FeedbackReceipt
 
 
 class UnknownRequest(LookupError):

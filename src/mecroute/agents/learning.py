@@ -8,10 +8,8 @@ so a node that starts failing loses its standing within a few requests, and reco
 
 from __future__ import annotations
 
-from typing import Any
-
+from mecroute.domain.events import FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
-from mecroute.domain.registry import Tier
 
 ALPHA = 0.2
 QUANTILE = 0.95
@@ -23,17 +21,16 @@ def stat_key(tier: str, node_id: str | None, model_id: str) -> str:
     return f"{tier}#{node_id or '-'}#{model_id}"
 
 
-def fold(stat: TierStat | None, event: dict[str, Any]) -> TierStat:
+def fold(stat: TierStat | None, event: OutcomeEvent) -> TierStat:
     """Fold one outcome event (from the monitor agent) into the statistic it belongs to."""
-    tier: Tier = event["tier"]
-    success = bool(event["success"])
-    latency = event.get("latency_ms")
+    success = event.success
+    latency = event.latency_ms
     if stat is None:
         first = float(latency) if latency is not None else 0.0
         return TierStat(
-            tier=tier,
-            node_id=event.get("node_id") or "-",
-            model_id=event["model_id"],
+            tier=event.tier,
+            node_id=event.node_id or "-",
+            model_id=event.model_id,
             latency_ewma_ms=first,
             latency_p95_ms=first,
             success_rate=1.0 if success else 0.0,
@@ -57,22 +54,25 @@ def fold(stat: TierStat | None, event: dict[str, Any]) -> TierStat:
     )
 
 
-def feedback_quality(event: dict[str, Any]) -> float:
+def feedback_quality(event: FeedbackEvent) -> float:
     """A caller's verdict as a number: `correct` when given, else the 1-5 rating rescaled."""
-    if event.get("correct") is not None:
-        return 1.0 if event["correct"] else 0.0
-    return (int(event["rating"]) - 1) / 4
+    if event.correct is not None:
+        return 1.0 if event.correct else 0.0
+    return (event.rating - 1) / 4
 
 
-def fold_feedback(stat: TierStat | None, event: dict[str, Any]) -> TierStat:
-    """Fold caller feedback into the answer-quality estimate of the place that answered."""
+def fold_feedback(stat: TierStat | None, event: FeedbackEvent) -> TierStat:
+    """Fold caller feedback into the answer-quality estimate of the place that answered (the
+    caller checks that the event names one: `tier` and `model_id` set)."""
     quality = feedback_quality(event)
     if stat is None:
-        observed = float(event.get("observed_latency_ms") or 0.0)
+        if event.tier is None or event.model_id is None:
+            raise ValueError(f"feedback on {event.request_id} names no place to learn about")
+        observed = float(event.observed_latency_ms or 0.0)
         return TierStat(
-            tier=event["tier"],
-            node_id=event.get("node_id") or "-",
-            model_id=event["model_id"],
+            tier=event.tier,
+            node_id=event.node_id or "-",
+            model_id=event.model_id,
             latency_ewma_ms=observed,
             latency_p95_ms=observed,
             success_rate=1.0,

@@ -9,11 +9,13 @@ stream events that were refused are parked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from mecroute.adapters.ports import DecisionLog, MetricsStream
-from mecroute.domain.errors import StoreUnavailable
+from mecroute.domain.errors import StoreUnavailable, is_rejection
+from mecroute.domain.events import OutcomeEvent, RequestFailedEvent
 from mecroute.domain.messages import AttemptFailure, MonitorRecord, RecordReceipt, UnstoredRecord
 from mecroute.domain.tasks import (
     AttemptFailedTask,
@@ -116,57 +118,62 @@ def is_replay(record: MonitorRecord) -> bool:
     return record.result is not None and record.result.request_id != record.request_id
 
 
-def events_for(record: MonitorRecord) -> list[dict[str, Any]]:
+def events_for(record: MonitorRecord) -> list[OutcomeEvent | RequestFailedEvent]:
     """What the learning loop and the data lake get for one request: one outcome per failed
     attempt, then the request's own outcome. `event_id` lets a consumer drop a duplicate
     (a retried or redriven record publishes the same ids again)."""
-    at = record.recorded_at
-    events = [
-        _outcome_event(
-            record.request_id,
-            failure.tier,
-            failure.node_id,
-            failure.model_id,
-            success=False,
-            latency_ms=None,
-            sla_met=False,
-            cost_usd=0.0,
-            at=at,
-            error=failure.error,
-        )
-        for failure in record.failures
-        if failure.tier is not None and failure.model_id is not None
-    ]
-    result = record.result
-    if result is not None:
-        outcome = _outcome_event(
-            record.request_id,
-            result.tier,
-            result.node_id,
-            result.model_id,
-            success=True,
-            latency_ms=result.latency_ms,
-            sla_met=record.sla_met,
-            cost_usd=result.cost_usd,
-            at=at,
-            from_cache=result.from_cache,
-            fallbacks=len(record.failures),
-        )
-        if is_replay(record):
-            # Nothing ran again: the learning loop must not count the earlier run twice.
-            outcome.update(kind="replay", replay_of=result.request_id, cost_usd=0.0)
-        events.append(outcome)
-    else:
-        kind = "rejection" if record.error == "InvalidRequest" else "failure"
+    at, request_id = record.recorded_at, record.request_id
+    events: list[OutcomeEvent | RequestFailedEvent] = []
+    for failure in record.failures:
+        if failure.tier is None or failure.model_id is None:
+            continue  # failed before it reached a place: nothing to learn about
         events.append(
-            {"kind": kind, "request_id": record.request_id, "error": record.error, "at": at}
+            OutcomeEvent(
+                event_id=f"{request_id}:{len(events)}",
+                request_id=request_id,
+                tier=failure.tier,
+                node_id=failure.node_id or "-",
+                model_id=failure.model_id,
+                success=False,
+                latency_ms=None,
+                at=at,
+                error=failure.error,
+            )
         )
-    return [{**event, "event_id": f"{record.request_id}:{i}"} for i, event in enumerate(events)]
+    event_id = f"{request_id}:{len(events)}"
+    result = record.result
+    if result is None:
+        kind: Literal["rejection", "failure"] = (
+            "rejection" if is_rejection(record.error) else "failure"
+        )
+        failed = RequestFailedEvent(
+            kind=kind, event_id=event_id, request_id=request_id, error=record.error, at=at
+        )
+        return [*events, failed]
+    # An idempotent repeat: nothing ran again, so the loop must not count the earlier run twice.
+    replay = is_replay(record)
+    outcome = OutcomeEvent(
+        kind="replay" if replay else "outcome",
+        event_id=event_id,
+        request_id=request_id,
+        tier=result.tier,
+        node_id=result.node_id or "-",
+        model_id=result.model_id,
+        success=True,
+        latency_ms=result.latency_ms,
+        sla_met=record.sla_met,
+        cost_usd=0.0 if replay else result.cost_usd,
+        at=at,
+        from_cache=result.from_cache,
+        fallbacks=len(record.failures),
+        replay_of=result.request_id if replay else None,
+    )
+    return [*events, outcome]
 
 
 def store(
     record: MonitorRecord,
-    events: list[dict[str, Any]],
+    events: Sequence[OutcomeEvent | RequestFailedEvent],
     log: DecisionLog,
     stream: MetricsStream,
 ) -> RecordReceipt:
@@ -195,7 +202,7 @@ def redrive(
 def _store(
     request_id: str,
     record: MonitorRecord | None,
-    events: list[dict[str, Any]],
+    events: Sequence[OutcomeEvent | RequestFailedEvent],
     log: DecisionLog,
     stream: MetricsStream,
 ) -> UnstoredRecord | None:
@@ -207,7 +214,9 @@ def _store(
         except StoreUnavailable as error:
             unwritten = record
             reasons.append(str(error))
-    unpublished = stream.publish_all(request_id, events) if events else []
+    entries = [event.model_dump(mode="json") for event in events]
+    refused = stream.publish_all(request_id, entries) if entries else []
+    unpublished = [event for event, entry in zip(events, entries, strict=True) if entry in refused]
     if unpublished:
         reasons.append(f"the stream refused {len(unpublished)} of {len(events)} events")
     if unwritten is None and not unpublished:
@@ -227,32 +236,3 @@ def _elapsed_ms(started_at: str | None, failed_at: str | None) -> float | None:
     except ValueError:
         return None
     return round(max(0.0, (failed - started).total_seconds() * 1000), 3)
-
-
-def _outcome_event(
-    request_id: str,
-    tier: str,
-    node_id: str | None,
-    model_id: str,
-    *,
-    success: bool,
-    latency_ms: float | None,
-    sla_met: bool,
-    cost_usd: float,
-    at: float,
-    **extra: Any,
-) -> dict[str, Any]:
-    """What the aggregator consumes to learn latency and success per tier, node and model."""
-    return {
-        "kind": "outcome",
-        "request_id": request_id,
-        "tier": tier,
-        "node_id": node_id or "-",
-        "model_id": model_id,
-        "success": success,
-        "latency_ms": latency_ms,
-        "sla_met": sla_met,
-        "cost_usd": cost_usd,
-        "at": at,
-        **extra,
-    }

@@ -14,7 +14,11 @@ class PipelineError(Exception):
     http_status = 502
 
 
-class InvalidRequest(PipelineError):
+class CallerError(PipelineError):
+    """The caller's doing, not the pipeline's: counted and streamed as a rejection."""
+
+
+class InvalidRequest(CallerError):
     """The request failed validation; the message is JSON naming each field and its problem."""
 
     http_status = 400
@@ -59,7 +63,7 @@ class PrivacyViolation(PipelineError):
     """
 
 
-class IdempotencyKeyReused(PipelineError):
+class IdempotencyKeyReused(CallerError):
     """The caller reused an idempotency key for a different prompt (IETF Idempotency-Key: 422)."""
 
     http_status = 422
@@ -86,6 +90,15 @@ HTTP_STATUS_BY_ERROR: dict[str, int] = {
         RecordNotStored,
     )
 }
+
+
+# Error names (as Step Functions reports them) that are rejections; every other is a failure.
+REJECTIONS = frozenset(cls.__name__ for cls in (InvalidRequest, IdempotencyKeyReused))
+
+
+def is_rejection(error: str | None) -> bool:
+    """Whether a request that ended with the error named `error` was the caller's doing."""
+    return error in REJECTIONS
 
 
 def field_problems(error: ValidationError) -> list[dict[str, str]]:

@@ -1,12 +1,12 @@
-"""Caller feedback on one routed request: what the API accepts and what goes on the stream."""
+"""Caller feedback on one routed request: what the API accepts and answers (the stream event
+is `mecroute.domain.events.FeedbackEvent`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mecroute.domain.registry import Tier
 from mecroute.domain.request import Identifier, StrictModel
 
 RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
@@ -30,23 +30,6 @@ class Feedback(StrictModel):
         description="End-to-end latency the client measured, its own network included.",
     )
     comment: str | None = Field(default=None, max_length=1000)
-
-
-class FeedbackEvent(BaseModel):
-    """Published on the metrics stream, attributed to the tier/node/model that answered."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["feedback"] = "feedback"
-    request_id: str
-    user_id: str
-    tier: Tier | None
-    node_id: str
-    model_id: str | None
-    rating: int
-    correct: bool | None
-    observed_latency_ms: float | None
-    at: float
 
 
 class FeedbackReceipt(BaseModel):

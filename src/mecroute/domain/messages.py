@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mecroute.domain.events import RecordEvent
 from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.domain.request import CriterionWeights, InferenceRequest, Privacy, TaskType
 
@@ -228,7 +229,7 @@ class UnstoredRecord(Message):
 
     request_id: str
     record: MonitorRecord | None
-    events: list[dict[str, Any]] = Field(default_factory=list)
+    events: list[RecordEvent] = Field(default_factory=list)
     reason: str
 
 

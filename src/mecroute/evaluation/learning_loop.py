@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from mecroute.agents.learning import fold, fold_feedback
+from mecroute.domain.events import FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
 # Kinesis -> aggregator Lambda: the event source's batching window plus the aggregator's
@@ -60,11 +61,37 @@ class DelayedLearning:
             while self._pending and self._pending[0].written_at <= read_at:
                 item = heapq.heappop(self._pending)
                 key = (item.event["tier"], item.event["node_id"], item.event["model_id"])
-                folder = fold if item.kind == "outcome" else fold_feedback
-                self._table[key] = folder(self._table.get(key), item.event)
+                self._table[key] = _learn(self._table.get(key), item)
             self._view = list(self._table.values())
         return self._view
 
     def _push(self, written_at: float, kind: str, event: dict[str, Any]) -> None:
         self._sequence += 1
         heapq.heappush(self._pending, _Pending(written_at, self._sequence, kind, event))
+
+
+def _learn(stat: TierStat | None, item: _Pending) -> TierStat:
+    """Fold one pending item as the aggregator folds the stream event it would be."""
+    event, at = item.event, item.written_at
+    place = {"tier": event["tier"], "node_id": event["node_id"], "model_id": event["model_id"]}
+    if item.kind == "outcome":
+        outcome = OutcomeEvent(
+            event_id=f"sim:{item.sequence}",
+            request_id=f"sim-{item.sequence}",
+            success=event["success"],
+            latency_ms=event["latency_ms"],
+            at=at,
+            **place,
+        )
+        return fold(stat, outcome)
+    correct = bool(event["correct"])
+    feedback = FeedbackEvent(
+        request_id=f"sim-{item.sequence}",
+        user_id="sim",
+        rating=5 if correct else 1,
+        correct=correct,
+        observed_latency_ms=None,
+        at=at,
+        **place,
+    )
+    return fold_feedback(stat, feedback)
