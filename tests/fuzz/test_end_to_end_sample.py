@@ -4,7 +4,6 @@ published document. Accepted requests leave a decision record; refused ones star
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,14 +35,11 @@ SAMPLE = 12
 @pytest.fixture(scope="module")
 def local_api() -> Iterator[tuple[str, OfflineRuntime]]:
     with OfflineRuntime(time_scale=0.1) as runtime:
-        server = serve(runtime, 0)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
+        server = serve(runtime, 0).start()
         try:
-            yield f"http://127.0.0.1:{server.server_port}", runtime
+            yield server.url, runtime
         finally:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
 
 def conforms(body: Any) -> bool:

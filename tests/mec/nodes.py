@@ -63,9 +63,14 @@ def call(url: str, method: str = "GET", body: Any = None, timeout_s: float = 30)
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return Reply(response.status, dict(response.headers), json.loads(response.read()))
+            return Reply(response.status, _headers(response.headers), json.loads(response.read()))
     except urllib.error.HTTPError as error:
-        return Reply(error.code, dict(error.headers), json.loads(error.read()))
+        return Reply(error.code, _headers(error.headers), json.loads(error.read()))
+
+
+def _headers(message: Any) -> dict[str, str]:
+    """Header names are case-insensitive: keyed here as Title-Case (`Retry-After`)."""
+    return {name.title(): value for name, value in message.items()}
 
 
 def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:

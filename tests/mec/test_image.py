@@ -10,9 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_images_pins_are_the_projects_pins() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pinned = {
-        spec.split("==")[0].split("[")[0]: spec.split("==")[1] for spec in project["dependencies"]
-    }
+    specs = [*project["dependencies"], *project["optional-dependencies"]["http"]]
+    pinned = {spec.split("==")[0].split("[")[0]: spec.split("==")[1] for spec in specs}
     lines = (ROOT / "docker" / "mec-node" / "requirements.txt").read_text().splitlines()
     image = dict(line.split("==") for line in lines if line and not line.startswith("#"))
 

@@ -1,17 +1,41 @@
-"""HTTP client for the MEC nodes' API (the same API offline and on ECS Fargate)."""
+"""HTTP client for the MEC nodes' API (the same API offline and on ECS Fargate).
+
+Kept-alive connections from one urllib3 pool per process (urllib3 is in Lambda through botocore);
+requests and answers are the types of domain/node_protocol.py; a node's error is raised by its
+code (`TierUnavailable.node_error`), never recognised by its text.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
+
+import urllib3
+from pydantic import BaseModel, ValidationError
 
 from mecroute.adapters.ports import NodeAnswer, NodeHealth
-from mecroute.domain.errors import ModelIntegrityError, TierUnavailable
+from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.node_protocol import (
+    EvictAnswer,
+    HealthAnswer,
+    InferAnswer,
+    InferRequest,
+    LoadAnswer,
+    LoadRequest,
+    NodeErrorBody,
+    NodeErrorCode,
+    node_error,
+)
+
+CONNECT_TIMEOUT_S = 1.0
+LOAD_TIMEOUT_S = 30.0
+EVICT_TIMEOUT_S = 5.0
+# Per node: enough kept-alive connections for a gateway's or an execute Lambda's concurrency.
+CONNECTIONS_PER_NODE = 64
+# One pool for the process: every HttpMecNodes shares its kept-alive connections. No retries:
+# a failed call is the tier failing, and the pipeline's fallback chain decides what is next.
+_POOL = urllib3.PoolManager(num_pools=64, maxsize=CONNECTIONS_PER_NODE, retries=False)
+_A = TypeVar("_A", bound=BaseModel)
 
 
 class HttpMecNodes:
@@ -19,15 +43,14 @@ class HttpMecNodes:
         self.health_timeout_s = health_timeout_s
 
     def health(self, endpoint: str) -> NodeHealth:
-        body = self._call("GET", f"{endpoint}/health", None, self.health_timeout_s)
-        with _malformed_answer(endpoint, "health"):
-            return NodeHealth(
-                in_flight=int(body["in_flight"]),
-                queue_depth=int(body["queue_depth"]),
-                slots=int(body["slots"]),
-                hot_models=list(body["loaded_models"]),
-                status=str(body.get("status", "ok")),
-            )
+        body = self._call("GET", f"{endpoint}/health", None, self.health_timeout_s, HealthAnswer)
+        return NodeHealth(
+            in_flight=body.in_flight,
+            queue_depth=body.queue_depth,
+            slots=body.slots,
+            hot_models=list(body.loaded_models),
+            status=body.status,
+        )
 
     def infer(
         self,
@@ -40,77 +63,75 @@ class HttpMecNodes:
     ) -> NodeAnswer:
         # The router already models the network from the request's telemetry and the site's
         # distance; the node emulating it too would count the same round trip twice.
-        payload = {
-            "model_id": model_id,
-            "prompt": prompt,
-            "output_tokens": output_tokens,
-            "max_tokens": max_tokens,
-            "emulate_network": False,
-        }
-        body = self._call("POST", f"{endpoint}/infer", payload, timeout_s)
-        with _malformed_answer(endpoint, "infer"):
-            return NodeAnswer(
-                output=str(body["output"]),
-                compute_ms=float(body["compute_ms"]),
-                queued_ms=float(body["queued_ms"]),
-                input_tokens=int(body["input_tokens"]),
-                output_tokens=int(body["output_tokens"]),
-                finish_reason="length" if body.get("finish_reason") == "length" else "stop",
-            )
+        request = InferRequest(
+            model_id=model_id, prompt=prompt, output_tokens=output_tokens, emulate_network=False
+        )
+        body = self._call("POST", f"{endpoint}/infer", request, timeout_s, InferAnswer)
+        return NodeAnswer(
+            output=body.output,
+            compute_ms=body.compute_ms,
+            queued_ms=body.queued_ms,
+            input_tokens=body.input_tokens,
+            output_tokens=body.output_tokens,
+            finish_reason=body.finish_reason,
+        )
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+        request = LoadRequest(artifact_key=artifact_key, sha256=sha256)
         self._call(
-            "POST",
-            f"{endpoint}/models/{model_id}/load",
-            {"artifact_key": artifact_key, "sha256": sha256},
-            timeout_s=30,
+            "POST", f"{endpoint}/models/{model_id}/load", request, LOAD_TIMEOUT_S, LoadAnswer
         )
 
     def evict(self, endpoint: str, model_id: str) -> None:
         try:
-            self._call("DELETE", f"{endpoint}/models/{model_id}", None, timeout_s=5)
-        except TierUnavailable as error:
-            if " answered 404" not in str(error):  # already gone is what we wanted
+            self._call(
+                "DELETE", f"{endpoint}/models/{model_id}", None, EVICT_TIMEOUT_S, EvictAnswer
+            )
+        except TierUnavailable as refused:
+            if refused.node_error != NodeErrorCode.MODEL_NOT_LOADED:  # already gone is fine
                 raise
 
     @staticmethod
-    def _call(method: str, url: str, payload: Any, timeout_s: float) -> dict[str, Any]:
+    def _call(
+        method: str, url: str, request: BaseModel | None, timeout_s: float, answer: type[_A]
+    ) -> _A:
         if not url.startswith(("http://", "https://")):
             raise TierUnavailable(f"node endpoint {url!r} is not an HTTP URL")
-        data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(  # noqa: S310 - scheme checked above
-            url, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        body = request.model_dump_json().encode() if request is not None else None
+        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, timeout_s), read=timeout_s)
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310  # nosec B310
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            try:
-                detail = error.read().decode(errors="replace")[:300]
-            except (OSError, http.client.HTTPException):
-                detail = "(the body was cut off)"
-            retry_after = error.headers.get("Retry-After")
-            if retry_after:
-                detail += f" (Retry-After {retry_after}s)"
-            message = f"{method} {url} answered {error.code}: {detail}"
-            if error.code == 422 and "ModelIntegrityError" in detail:
-                raise ModelIntegrityError(message) from None
-            raise TierUnavailable(message) from None
-        # A node killed mid-answer surfaces as a reset, a cut-off body (IncompleteRead) or a
-        # timeout; a node answering garbage as a JSON error: all are the node failing.
-        except (OSError, http.client.HTTPException) as error:
+            response = _POOL.request(
+                method,
+                url,
+                body=body,
+                headers={"Content-Type": "application/json"},
+                timeout=timeout,
+            )
+        # A node killed mid-answer surfaces as a reset, a cut-off body or a timeout: all are
+        # the node failing.
+        except (urllib3.exceptions.HTTPError, OSError) as error:
             raise TierUnavailable(f"{method} {url} failed: {error!r}") from None
-        except ValueError as error:
-            raise TierUnavailable(f"{method} {url} answered something not JSON: {error}") from None
-        if not isinstance(body, dict):
-            raise TierUnavailable(f"{method} {url} answered JSON that is not an object")
-        return body
+        if response.status >= 400:
+            raise _refusal(method, url, response)
+        try:
+            return answer.model_validate_json(response.data)
+        except ValidationError as error:
+            # A 200 answer without the fields the node API promises is the node failing too.
+            raise TierUnavailable(f"{method} {url} answer is malformed: {error}") from None
 
 
-@contextlib.contextmanager
-def _malformed_answer(endpoint: str, route: str) -> Iterator[None]:
-    """A 200 answer without the fields the node API promises is the node failing too."""
+def _refusal(method: str, url: str, response: Any) -> TierUnavailable:
     try:
-        yield
-    except (KeyError, TypeError, ValueError) as error:
-        raise TierUnavailable(f"{endpoint} {route} answer is malformed: {error!r}") from None
+        error = NodeErrorBody.model_validate_json(response.data)
+    except ValidationError:
+        text = bytes(response.data[:300]).decode(errors="replace")
+        error = NodeErrorBody(error=f"HTTP{response.status}", message=text)
+    detail = f"{error.error}: {error.message}"
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        detail += f" (Retry-After {retry_after}s)"
+    if error.problems:
+        detail += f" {json.dumps(error.problems)}"
+    return node_error(
+        f"{method} {url} answered {response.status}: {detail}", error.error, response.status
+    )

@@ -48,6 +48,9 @@ class TierUnavailable(PipelineError):
     """The chosen tier/node could not serve the request; the pipeline tries the next fallback."""
 
     http_status = 503
+    # When a MEC node refused: its error code (domain/node_protocol.NodeErrorCode) and status.
+    node_error: str | None = None
+    node_status: int | None = None
 
 
 class ModelIntegrityError(TierUnavailable):

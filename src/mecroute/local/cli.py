@@ -137,9 +137,8 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     print("starting moto, MEC nodes and the pipeline ...", file=sys.stderr, flush=True)
     with OfflineRuntime(verbose=args.verbose) as runtime:
-        server = serve(runtime, args.port)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_port}"
+        server = serve(runtime, args.port).start()
+        url = server.url
         nodes = ", ".join(f"{n.profile.node_id}={n.endpoint}" for n in runtime.nodes)
         print(f"mecroute local API listening on {url}", flush=True)
         print(f"MEC nodes: {nodes}", flush=True)
@@ -151,8 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         stop.wait()
         print("shutting down", file=sys.stderr, flush=True)
-        server.shutdown()
-        server.server_close()
+        server.stop()
     return 0
 
 

@@ -1,8 +1,8 @@
-"""A MEC node over HTTP: `mecroute node --port P --profile NAME`, locally and in the Fargate image.
+"""The MEC node process: `mecroute node --port P --profile NAME`, locally and in the Fargate image.
 
-Routes: POST /infer, GET /health, POST /models/{model_id}/load, DELETE /models/{model_id}.
-On SIGTERM the node stops accepting connections, finishes every request it has accepted,
-writes a last heartbeat and exits 0. See docs/mec-node.md.
+Serves the node app (mec/node_app.py) under uvicorn and sends heartbeats. On SIGTERM the node
+stops accepting connections, finishes every request it has accepted, writes a last heartbeat
+and exits 0. See docs/mec-node.md.
 """
 
 from __future__ import annotations
@@ -11,181 +11,24 @@ import argparse
 import dataclasses
 import json
 import os
-import re
-import select
 import signal
 import socket
 import sys
 import threading
-import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from mecroute.adapters.ports import ArtifactStore, ModelRegistry
-from mecroute.domain.errors import ModelIntegrityError
-from mecroute.mec.capacity import Saturated
+from mecroute.adapters.web import Served
 from mecroute.mec.heartbeat import Heartbeats
+from mecroute.mec.node_app import node_app
 from mecroute.mec.profiles import PROFILES, SiteProfile, profile_named
-from mecroute.mec.resident import InsufficientMemory, ModelNotLoaded
-from mecroute.mec.service import ArtifactUnavailable, NodeService, UnknownModel
+from mecroute.mec.service import NodeService
 
-MAX_BODY_BYTES = 1024 * 1024
-MAX_OUTPUT_TOKENS = 100_000
-# A kept-alive connection with no next request is closed after this long (or at once on drain).
-IDLE_TIMEOUT_S = 15.0
-IDLE_POLL_S = 0.05
-# A client that stops sending halfway through a request cannot hold a thread (or a drain) forever.
-READ_TIMEOUT_S = 30.0
 # Addresses that name every interface (what a node was told to bind, not an endpoint).
 ANY_IPV4 = "0.0.0.0"  # noqa: S104  # nosec B104
 WILDCARD_HOSTS = ("", ANY_IPV4, "::")
-_MODEL_PATH = re.compile(r"^/models/([A-Za-z0-9][A-Za-z0-9._-]{0,63})(/load)?$")
-
-
-class BadRequest(ValueError):
-    """The request body is not what the route expects."""
-
-
-def make_handler(service: NodeService) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "mecroute-node"
-        timeout = READ_TIMEOUT_S
-        # Headers and body leave in one segment, at once: written separately, Nagle's
-        # algorithm and the client's delayed ACK add ~40 ms to every kept-alive request.
-        wbufsize = -1
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # a log line per request would cost more than the request
-
-        # -- keep-alive that does not hold up a drain ---------------------------------------
-
-        def handle(self) -> None:
-            self.handle_one_request()
-            while not self.close_connection and self._next_request_arrives():
-                self.handle_one_request()
-
-        def _next_request_arrives(self) -> bool:
-            deadline = time.monotonic() + IDLE_TIMEOUT_S
-            while time.monotonic() < deadline:
-                readable, _, _ = select.select([self.connection], [], [], IDLE_POLL_S)
-                if readable:
-                    return True
-                if service.draining:
-                    return False
-            return False
-
-        # -- routes -------------------------------------------------------------------------
-
-        def do_GET(self) -> None:
-            if self.path == "/health":
-                self._reply(200, service.health())
-            else:
-                self._reply(404, {"error": "NotFound", "message": f"no route GET {self.path}"})
-
-        def do_POST(self) -> None:
-            try:
-                body = self._body()
-                if self.path == "/infer":
-                    self._infer(body)
-                elif (match := _MODEL_PATH.match(self.path)) and match.group(2):
-                    self._load(match.group(1), body)
-                else:
-                    self._reply(404, {"error": "NotFound", "message": f"no route POST {self.path}"})
-            except BadRequest as error:
-                self._reply(400, {"error": "InvalidRequest", "message": str(error)})
-
-        def do_DELETE(self) -> None:
-            match = _MODEL_PATH.match(self.path)
-            if not match or match.group(2):
-                self._reply(404, {"error": "NotFound", "message": f"no route DELETE {self.path}"})
-            elif service.evict(match.group(1)):
-                self._reply(200, {"model_id": match.group(1), "evicted": True})
-            else:
-                self._reply(404, {"error": "ModelNotLoaded", "message": match.group(1)})
-
-        def _infer(self, body: dict[str, Any]) -> None:
-            model_id, prompt = body.get("model_id"), body.get("prompt")
-            output_tokens = body.get("output_tokens", 64)
-            emulate_network = body.get("emulate_network", True)
-            max_tokens = body.get("max_tokens")
-            if not isinstance(model_id, str) or not isinstance(prompt, str):
-                raise BadRequest("model_id and prompt are required strings")
-            if not isinstance(output_tokens, int) or not 0 <= output_tokens <= MAX_OUTPUT_TOKENS:
-                raise BadRequest(f"output_tokens must be an integer in 0..{MAX_OUTPUT_TOKENS}")
-            if not isinstance(emulate_network, bool):
-                raise BadRequest("emulate_network must be true or false")
-            if max_tokens is not None and (
-                not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_OUTPUT_TOKENS
-            ):
-                raise BadRequest(f"max_tokens must be an integer in 1..{MAX_OUTPUT_TOKENS}")
-            try:
-                answer = service.infer(model_id, prompt, output_tokens, emulate_network, max_tokens)
-            except ModelNotLoaded:
-                self._reply(404, {"error": "ModelNotLoaded", "message": model_id})
-            except Saturated as full:
-                headers = {"Retry-After": str(full.retry_after_s)}
-                self._reply(429, {"error": "Saturated", "message": str(full)}, headers)
-            else:
-                self._reply(200, answer)
-
-        def _load(self, model_id: str, body: dict[str, Any]) -> None:
-            artifact_key, sha256 = body.get("artifact_key"), body.get("sha256")
-            if not isinstance(artifact_key, str | None) or not isinstance(sha256, str | None):
-                raise BadRequest("artifact_key and sha256 must be strings")
-            try:
-                self._reply(200, service.load(model_id, artifact_key, sha256))
-            except UnknownModel as error:
-                self._reply(404, {"error": "UnknownModel", "message": str(error)})
-            except ModelIntegrityError as error:
-                self._reply(422, {"error": "ModelIntegrityError", "message": str(error)})
-            except InsufficientMemory as error:
-                self._reply(507, {"error": "InsufficientMemory", "message": str(error)})
-            except ArtifactUnavailable as error:
-                self._reply(502, {"error": "ArtifactUnavailable", "message": str(error)})
-
-        # -- plumbing -----------------------------------------------------------------------
-
-        def _body(self) -> dict[str, Any]:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self.close_connection = True  # the unread body would be taken for a request
-                raise BadRequest(f"body over {MAX_BODY_BYTES} bytes")
-            try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise BadRequest(f"body is not JSON: {error}") from None
-            if not isinstance(body, dict):
-                raise BadRequest("body must be a JSON object")
-            return body
-
-        def _reply(
-            self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-        ) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            if service.draining:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
-
-
-class NodeServer(ThreadingHTTPServer):
-    # Handler threads are joined on close: that join is the drain.
-    daemon_threads = False
-    block_on_close = True
-    # Bursts of new connections (a saturation test, a benchmark) must not overflow the backlog.
-    request_queue_size = 128
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -254,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     profile = _profile(args, ecs)
     artifacts, registry = _model_source(args)
     service = NodeService(profile, artifacts, registry, time_scale=args.time_scale)
-    server = NodeServer((args.host, args.port), make_handler(service))
-    port = server.server_address[1]
+    served = Served(node_app(service), args.host, args.port)
+    port = served.port
     endpoint = args.endpoint or _endpoint(args.host, port, ecs)
     failures = service.preload(profile.preload)
     for model_id, why in failures.items():
@@ -268,8 +111,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    accept = threading.Thread(target=server.serve_forever, args=(0.1,), name="accept", daemon=True)
-    accept.start()
+    served.start()
     banner = {
         "listening": f"http://{args.host}:{port}",
         "endpoint": endpoint,
@@ -286,8 +128,7 @@ def run(args: argparse.Namespace) -> int:
     service.draining = True
     if heartbeats is not None:
         heartbeats.beat_now()  # tell readers at once that this node takes no new work
-    server.shutdown()  # no new connections
-    server.server_close()  # joins every handler thread: each accepted request is answered
+    served.stop()  # no new connections; every accepted request is answered, then it returns
     if heartbeats is not None:
         heartbeats.stop()
     return 0

@@ -1,0 +1,135 @@
+"""The MEC node's HTTP API as a Starlette app over a NodeService (types in domain/node_protocol.py).
+
+Routes: POST /infer, GET /health, POST /models/{model_id}/load, DELETE /models/{model_id}.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mecroute.adapters.web import (
+    HttpProblem,
+    json_app,
+    json_object,
+    problem_response,
+    request_id_of,
+)
+from mecroute.domain.errors import ModelIntegrityError, field_problems
+from mecroute.domain.node_protocol import (
+    MODEL_ID_PATTERN,
+    EvictAnswer,
+    HealthAnswer,
+    InferAnswer,
+    InferRequest,
+    LoadAnswer,
+    LoadRequest,
+    NodeErrorCode,
+)
+from mecroute.mec.capacity import Saturated
+from mecroute.mec.resident import InsufficientMemory, ModelNotLoaded
+from mecroute.mec.service import ArtifactUnavailable, NodeService, UnknownModel
+
+MAX_BODY_BYTES = 1024 * 1024
+_R = TypeVar("_R", bound=BaseModel)
+_MODEL_ID = re.compile(MODEL_ID_PATTERN)
+# What each service exception answers: status and the protocol's error code.
+_REFUSALS: dict[type[Exception], tuple[int, NodeErrorCode]] = {
+    ModelNotLoaded: (404, NodeErrorCode.MODEL_NOT_LOADED),
+    UnknownModel: (404, NodeErrorCode.UNKNOWN_MODEL),
+    ModelIntegrityError: (422, NodeErrorCode.MODEL_INTEGRITY),
+    InsufficientMemory: (507, NodeErrorCode.INSUFFICIENT_MEMORY),
+    ArtifactUnavailable: (502, NodeErrorCode.ARTIFACT_UNAVAILABLE),
+}
+
+
+def node_app(service: NodeService) -> Starlette:
+    async def health(_: Request) -> Response:
+        return _reply(service, HealthAnswer.model_validate(service.health()))
+
+    async def infer(request: Request) -> Response:
+        body = _parse(InferRequest, await request.body())
+        answer = await run_in_threadpool(
+            service.infer,
+            body.model_id,
+            body.prompt,
+            body.output_tokens,
+            body.emulate_network,
+            body.max_tokens,
+        )
+        return _reply(service, InferAnswer.model_validate(answer))
+
+    async def load(request: Request) -> Response:
+        model_id = _model_id(request)
+        body = _parse(LoadRequest, await request.body())
+        answer = await run_in_threadpool(service.load, model_id, body.artifact_key, body.sha256)
+        return _reply(service, LoadAnswer.model_validate(answer))
+
+    async def evict(request: Request) -> Response:
+        model_id = _model_id(request)
+        if not service.evict(model_id):
+            raise ModelNotLoaded(model_id)
+        return _reply(service, EvictAnswer(model_id=model_id, evicted=True))
+
+    async def refused(request: Request, error: Exception) -> Response:
+        status, code = next(v for cls, v in _REFUSALS.items() if isinstance(error, cls))
+        message = str(error.args[0]) if error.args else str(error)
+        problem = HttpProblem(status, code, message, close=service.draining)
+        return problem_response(problem, request_id_of(request))
+
+    async def saturated(request: Request, error: Exception) -> Response:
+        assert isinstance(error, Saturated)
+        problem = HttpProblem(
+            429,
+            NodeErrorCode.SATURATED,
+            str(error),
+            headers={"Retry-After": str(error.retry_after_s)},
+            close=service.draining,
+        )
+        return problem_response(problem, request_id_of(request))
+
+    return json_app(
+        [
+            Route("/health", health, methods=["GET"]),
+            Route("/infer", infer, methods=["POST"]),
+            Route("/models/{model_id}/load", load, methods=["POST"]),
+            Route("/models/{model_id}", evict, methods=["DELETE"]),
+        ],
+        max_body_bytes=MAX_BODY_BYTES,
+        exception_handlers={
+            **dict.fromkeys(_REFUSALS, refused),
+            Saturated: saturated,
+        },
+    )
+
+
+def _parse(model: type[_R], raw: bytes) -> _R:
+    try:
+        return model.model_validate(json_object(raw))
+    except ValidationError as error:
+        raise HttpProblem(
+            400,
+            NodeErrorCode.INVALID_REQUEST,
+            f"invalid {model.__name__}",
+            problems=field_problems(error),
+        ) from None
+
+
+def _model_id(request: Request) -> str:
+    model_id = str(request.path_params["model_id"])
+    if not _MODEL_ID.match(model_id):
+        raise HttpProblem(404, NodeErrorCode.NOT_FOUND, f"no route {request.method} {request.url}")
+    return model_id
+
+
+def _reply(service: NodeService, answer: BaseModel) -> Response:
+    # A draining node tells each caller to take its next request elsewhere.
+    headers = {"Connection": "close"} if service.draining else None
+    return JSONResponse(answer.model_dump(mode="json"), headers=headers)
