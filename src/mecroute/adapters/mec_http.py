@@ -14,18 +14,8 @@ import urllib3
 from pydantic import BaseModel, ValidationError
 
 from mecroute.adapters.ports import NodeAnswer, NodeHealth
+from mecroute.domain import node_protocol as wire
 from mecroute.domain.errors import TierUnavailable
-from mecroute.domain.node_protocol import (
-    EvictAnswer,
-    HealthAnswer,
-    InferAnswer,
-    InferRequest,
-    LoadAnswer,
-    LoadRequest,
-    NodeErrorBody,
-    NodeErrorCode,
-    node_error,
-)
 
 CONNECT_TIMEOUT_S = 1.0
 LOAD_TIMEOUT_S = 30.0
@@ -43,7 +33,8 @@ class HttpMecNodes:
         self.health_timeout_s = health_timeout_s
 
     def health(self, endpoint: str) -> NodeHealth:
-        body = self._call("GET", f"{endpoint}/health", None, self.health_timeout_s, HealthAnswer)
+        timeout_s = self.health_timeout_s
+        body = self._call("GET", f"{endpoint}/health", None, timeout_s, wire.HealthAnswer)
         return NodeHealth(
             in_flight=body.in_flight,
             queue_depth=body.queue_depth,
@@ -63,10 +54,10 @@ class HttpMecNodes:
     ) -> NodeAnswer:
         # The router already models the network from the request's telemetry and the site's
         # distance; the node emulating it too would count the same round trip twice.
-        request = InferRequest(
+        request = wire.InferRequest(
             model_id=model_id, prompt=prompt, output_tokens=output_tokens, emulate_network=False
         )
-        body = self._call("POST", f"{endpoint}/infer", request, timeout_s, InferAnswer)
+        body = self._call("POST", f"{endpoint}/infer", request, timeout_s, wire.InferAnswer)
         return NodeAnswer(
             output=body.output,
             compute_ms=body.compute_ms,
@@ -77,18 +68,18 @@ class HttpMecNodes:
         )
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
-        request = LoadRequest(artifact_key=artifact_key, sha256=sha256)
+        request = wire.LoadRequest(artifact_key=artifact_key, sha256=sha256)
         self._call(
-            "POST", f"{endpoint}/models/{model_id}/load", request, LOAD_TIMEOUT_S, LoadAnswer
+            "POST", f"{endpoint}/models/{model_id}/load", request, LOAD_TIMEOUT_S, wire.LoadAnswer
         )
 
     def evict(self, endpoint: str, model_id: str) -> None:
         try:
             self._call(
-                "DELETE", f"{endpoint}/models/{model_id}", None, EVICT_TIMEOUT_S, EvictAnswer
+                "DELETE", f"{endpoint}/models/{model_id}", None, EVICT_TIMEOUT_S, wire.EvictAnswer
             )
         except TierUnavailable as refused:
-            if refused.node_error != NodeErrorCode.MODEL_NOT_LOADED:  # already gone is fine
+            if refused.node_error != wire.NodeErrorCode.MODEL_NOT_LOADED:  # already gone is fine
                 raise
 
     @staticmethod
@@ -122,16 +113,16 @@ class HttpMecNodes:
 
 def _refusal(method: str, url: str, response: Any) -> TierUnavailable:
     try:
-        error = NodeErrorBody.model_validate_json(response.data)
+        error = wire.NodeErrorBody.model_validate_json(response.data)
     except ValidationError:
         text = bytes(response.data[:300]).decode(errors="replace")
-        error = NodeErrorBody(error=f"HTTP{response.status}", message=text)
+        error = wire.NodeErrorBody(error=f"HTTP{response.status}", message=text)
     detail = f"{error.error}: {error.message}"
     retry_after = response.headers.get("Retry-After")
     if retry_after:
         detail += f" (Retry-After {retry_after}s)"
     if error.problems:
         detail += f" {json.dumps(error.problems)}"
-    return node_error(
+    return wire.node_error(
         f"{method} {url} answered {response.status}: {detail}", error.error, response.status
     )
