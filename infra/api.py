@@ -22,6 +22,7 @@ from infra.function import PythonFunction
 from infra.layers import Layers
 from infra.storage import Storage
 from infra.streaming import Streaming
+from mecroute.domain.chat import ChatCompletionRequest
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
 from mecroute.domain.feedback import Feedback
 from mecroute.domain.request import InferenceRequest
@@ -29,6 +30,8 @@ from mecroute.domain.schema import api_gateway_schema
 from mecroute.lambda_support.manifest import BY_NAME
 
 JSON = "application/json"
+CHAT_DECISION_HEADERS = ("x-mecroute-tier", "x-mecroute-node", "x-mecroute-model",
+                         "x-mecroute-request-id")  # fmt: skip
 ERROR_STATUSES = sorted({*HTTP_STATUS_BY_ERROR.values(), api_templates.UNNAMED_FAILURE_STATUS})
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -94,6 +97,27 @@ def json_schema(draft4: dict[str, Any]) -> apigateway.JsonSchema:
             value = json_schema(value)
         arguments[name] = value
     return apigateway.JsonSchema(**arguments)
+
+
+def _start_sync_execution(
+    state_machine: sfn.IStateMachine, request_template: str, response_template: str
+) -> apigateway.Integration:
+    """StartSyncExecution with the route's templates; Step Functions refusing the call is 502."""
+    return apigateway.StepFunctionsIntegration.start_execution(
+        state_machine,
+        request_templates={JSON: request_template},
+        integration_responses=[
+            apigateway.IntegrationResponse(
+                status_code="200", response_templates={JSON: response_template}
+            ),
+            apigateway.IntegrationResponse(
+                selection_pattern=r"[45]\d{2}",
+                status_code="502",
+                response_templates={JSON: api_templates.integration_failure_response()},
+            ),
+        ],
+        use_default_method_responses=False,
+    )
 
 
 class Api(Construct):
@@ -163,6 +187,7 @@ class Api(Construct):
         self._gateway_responses()
         v1 = self.rest_api.root.add_resource("v1")
         self._inference(v1, state_machine)
+        self._chat_completions(v1, state_machine)
         self._reads_and_feedback(v1, config, layers, storage, streaming)
         self.web_acl = self._firewall(config)
         if not iam_auth:
@@ -174,23 +199,10 @@ class Api(Construct):
         )
 
     def _inference(self, v1: apigateway.Resource, state_machine: sfn.IStateMachine) -> None:
-        integration = apigateway.StepFunctionsIntegration.start_execution(
+        integration = _start_sync_execution(
             state_machine,
-            request_templates={
-                JSON: api_templates.start_execution_request(state_machine.state_machine_arn)
-            },
-            integration_responses=[
-                apigateway.IntegrationResponse(
-                    status_code="200",
-                    response_templates={JSON: api_templates.start_execution_response()},
-                ),
-                apigateway.IntegrationResponse(
-                    selection_pattern=r"[45]\d{2}",
-                    status_code="502",
-                    response_templates={JSON: api_templates.integration_failure_response()},
-                ),
-            ],
-            use_default_method_responses=False,
+            api_templates.start_execution_request(state_machine.state_machine_arn),
+            api_templates.start_execution_response(),
         )
         self.inference_method = v1.add_resource("inference").add_method(
             "POST",
@@ -210,6 +222,45 @@ class Api(Construct):
                     for status in ERROR_STATUSES
                 ),
             ],
+        )
+
+    def _chat_completions(self, v1: apigateway.Resource, state_machine: sfn.IStateMachine) -> None:
+        """OpenAI's `POST /v1/chat/completions` through the same pipeline; the body is validated
+        against the schema of mecroute.domain.chat.ChatCompletionRequest, the answer and the
+        errors are OpenAI's shape with the decision in `x-mecroute-*` headers."""
+        headers = {f"method.response.header.{name}": True for name in CHAT_DECISION_HEADERS}
+        integration = _start_sync_execution(
+            state_machine,
+            api_templates.chat_request(state_machine.state_machine_arn),
+            api_templates.chat_completion_response(),
+        )
+        self.chat_method = (
+            v1.add_resource("chat")
+            .add_resource("completions")
+            .add_method(
+                "POST",
+                integration,
+                request_validator=self.validator,
+                request_models={
+                    JSON: self._model(
+                        "ChatCompletionRequest", api_gateway_schema(ChatCompletionRequest)
+                    )
+                },
+                method_responses=[
+                    apigateway.MethodResponse(
+                        status_code="200",
+                        response_models={JSON: apigateway.Model.EMPTY_MODEL},
+                        response_parameters=headers,
+                    ),
+                    *(
+                        apigateway.MethodResponse(
+                            status_code=str(status),
+                            response_models={JSON: apigateway.Model.EMPTY_MODEL},
+                        )
+                        for status in ERROR_STATUSES
+                    ),
+                ],
+            )
         )
 
     def _reads_and_feedback(

@@ -1,5 +1,6 @@
 // Renders API Gateway mapping templates with velocityjs, for tests/infra/test_api_templates.py.
-// Reads [{template, body, requestId}] as JSON on stdin; writes [{output, status}] on stdout.
+// Reads [{template, body, requestId, headers?, requestTimeEpoch?}] as JSON on stdin; writes
+// [{output, status, headers}] on stdout.
 // $input, $util and $context follow API Gateway's mapping-template reference; only what the
 // templates in infra/api_templates.py use is implemented.
 "use strict";
@@ -41,9 +42,14 @@ function jsonPath(document, path) {
     .reduce((node, key) => (node == null ? undefined : node[key]), document);
 }
 
-function renderOne({ template, body, requestId }) {
+// $input.params().header is a java.util.Map in API Gateway: keySet() and get(name).
+function javaMap(object) {
+  return { keySet: () => Object.keys(object), get: (name) => object[name] };
+}
+
+function renderOne({ template, body, requestId, headers = {}, requestTimeEpoch = 0 }) {
   const document = body === "" ? {} : JSON.parse(body);
-  const context = { requestId, responseOverride: {} };
+  const context = { requestId, requestTimeEpoch, responseOverride: { header: {} } };
   const output = render(
     template,
     {
@@ -51,6 +57,7 @@ function renderOne({ template, body, requestId }) {
         path: (path) => jsonPath(document, path),
         json: (path) => JSON.stringify(jsonPath(document, path)),
         body,
+        params: () => ({ header: javaMap(headers) }),
       },
       util: {
         escapeJavaScript,
@@ -61,7 +68,7 @@ function renderOne({ template, body, requestId }) {
     {},
     { escape: false },
   );
-  return { output, status: context.responseOverride.status ?? null };
+  return { output, status: context.responseOverride.status ?? null, headers: context.responseOverride.header };
 }
 
 let raw = "";

@@ -10,6 +10,7 @@ from infra.config import AppConfig, cdk_json_context
 from infra_synthesis import Synthesis
 
 from infra import api_templates
+from mecroute.domain.chat import ChatCompletionRequest
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
 from mecroute.domain.feedback import Feedback
 from mecroute.domain.request import InferenceRequest
@@ -17,9 +18,10 @@ from mecroute.domain.schema import api_gateway_schema
 
 CONFIG = AppConfig.model_validate(cdk_json_context())
 ROUTES = {
-    ("POST", "inference"), ("GET", "models"), ("GET", "nodes"),
+    ("POST", "inference"), ("POST", "completions"), ("GET", "models"), ("GET", "nodes"),
     ("GET", "{request_id}"), ("POST", "feedback"),
 }  # fmt: skip
+PIPELINE_ROUTES = {("POST", "inference"), ("POST", "completions")}
 
 
 def methods(synthesis: Synthesis) -> dict[tuple[str, str], dict[str, Any]]:
@@ -40,7 +42,7 @@ def model_schema(synthesis: Synthesis, method: dict[str, Any]) -> dict[str, Any]
     return schema
 
 
-def test_the_five_routes_exist_and_every_one_is_sigv4_signed(synthesis: Synthesis):
+def test_the_six_routes_exist_and_every_one_is_sigv4_signed(synthesis: Synthesis):
     found = methods(synthesis)
     assert set(found) == ROUTES
     for method in found.values():
@@ -93,8 +95,28 @@ def test_inference_declares_every_status_the_template_can_set(synthesis: Synthes
     assert declared == {"200", "502", *(str(s) for s in HTTP_STATUS_BY_ERROR.values())}
 
 
+def test_chat_completions_run_the_same_pipeline_with_the_chat_schema_and_templates(
+    synthesis: Synthesis,
+):
+    chat = methods(synthesis)[("POST", "completions")]
+    integration = chat["Integration"]
+    assert model_schema(synthesis, chat) == api_gateway_schema(ChatCompletionRequest)
+    assert "states:action/StartSyncExecution" in json.dumps(integration["Uri"])
+    by_status = {r["StatusCode"]: r for r in integration["IntegrationResponses"]}
+    assert by_status["200"]["ResponseTemplates"]["application/json"] == (
+        api_templates.chat_completion_response()
+    )
+    responses = {r["StatusCode"]: r for r in chat["MethodResponses"]}
+    assert set(responses) == {"200", "502", *(str(s) for s in HTTP_STATUS_BY_ERROR.values())}
+    assert set(responses["200"]["ResponseParameters"]) == {
+        f"method.response.header.{name}"
+        for name in ("x-mecroute-tier", "x-mecroute-node", "x-mecroute-model",
+                     "x-mecroute-request-id")
+    }  # fmt: skip
+
+
 def test_reads_and_feedback_are_lambda_proxies(synthesis: Synthesis):
-    for route in ROUTES - {("POST", "inference")}:
+    for route in ROUTES - PIPELINE_ROUTES:
         assert methods(synthesis)[route]["Integration"]["Type"] == "AWS_PROXY", route
     decision = methods(synthesis)[("GET", "{request_id}")]
     assert decision["RequestParameters"] == {"method.request.path.request_id": True}

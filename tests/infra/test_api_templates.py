@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from infra import api_templates
-from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
+from mecroute.domain.chat import (
+    completion_from_record,
+    from_pipeline_request,
+    openai_error,
+    to_inference_request,
+)
+from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, InvalidRequest
+from mecroute.domain.messages import MonitorRecord
 from mecroute.local.api import response_for
 from mecroute.local.runtime import Run
 
@@ -18,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RENDERER = Path(__file__).with_name("render_vtl.cjs")
 STATE_MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:Pipeline"
 REQUEST_ID = "c0ffee00-1234-4abc-8def-0123456789ab"
+REQUEST_TIME_EPOCH_MS = 1_764_451_200_123
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not (ROOT / "node_modules" / "velocityjs").is_dir(),
@@ -25,8 +33,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def render(template: str, bodies: list[str]) -> list[dict[str, Any]]:
-    cases = [{"template": template, "body": body, "requestId": REQUEST_ID} for body in bodies]
+def render(
+    template: str, bodies: list[str], headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    cases = [
+        {"template": template, "body": body, "requestId": REQUEST_ID, "headers": headers or {},
+         "requestTimeEpoch": REQUEST_TIME_EPOCH_MS}
+        for body in bodies
+    ]  # fmt: skip
     completed = subprocess.run(
         ["node", str(RENDERER)], input=json.dumps(cases), capture_output=True, text=True,
         check=False, cwd=ROOT,
@@ -149,3 +163,87 @@ def test_a_refused_start_sync_execution_call_answers_json():
     assert json.loads(rendered["output"]) == {
         "error": "PipelineUnavailable", "request_id": REQUEST_ID, "message": refusal["message"],
     }  # fmt: skip
+
+
+# -- POST /v1/chat/completions ------------------------------------------------------------------
+
+CHAT = {"model": "auto", "max_tokens": 40, "mecroute": {"sla": {"max_latency_ms": 800}},
+        "messages": [{"role": "user", "content": 'Capital of "France"? caf\u00e9'}]}  # fmt: skip
+ROUTING_HEADERS = {"X-Mecroute-Privacy": "regional", "x-mecroute-network": '{"radio": "lte"}'}
+
+
+def test_chat_request_template_sends_the_envelope_the_context_agent_translates():
+    headers = {**ROUTING_HEADERS, "Authorization": "AWS4-HMAC-SHA256 ...", "Accept": "*/*"}
+
+    (rendered,) = render(api_templates.chat_request(STATE_MACHINE_ARN), [json.dumps(CHAT)], headers)
+
+    pipeline_input = json.loads(json.loads(rendered["output"])["input"])
+    assert pipeline_input["request_id"] == REQUEST_ID
+    envelope = pipeline_input["request"]
+    assert envelope["headers"] == {k.lower(): v for k, v in ROUTING_HEADERS.items()}
+    assert from_pipeline_request(envelope) == to_inference_request(CHAT, headers)[1]
+
+
+def test_chat_request_template_makes_a_stream_request_a_400_that_names_the_gateway():
+    (rendered,) = render(
+        api_templates.chat_request(STATE_MACHINE_ARN), [json.dumps({**CHAT, "stream": True})]
+    )
+    envelope = json.loads(json.loads(rendered["output"])["input"])["request"]
+
+    with pytest.raises(InvalidRequest) as refused:
+        from_pipeline_request(envelope)
+
+    (problem,) = refused.value.problems
+    assert problem["field"] == "stream"
+    assert "gateway" in problem["problem"]
+
+
+SERVED = {
+    "request_id": REQUEST_ID, "user_id": "anonymous", "status": "succeeded", "sla_met": True,
+    "recorded_at": 1_764_451_200.5,
+    "decision": {"request_id": REQUEST_ID, "primary": None, "fallbacks": [], "candidates": [],
+                 "rejected": [], "weights": {"latency": 0.4, "accuracy": 0.3, "cost": 0.2,
+                                             "availability": 0.1},
+                 "confidence": 0.5, "reason": 'mec/mec-metro-1/edge-small-v1 scored 0.94 "q"'},
+    "result": {"request_id": REQUEST_ID, "tier": "mec", "node_id": "mec-metro-1",
+               "model_id": "edge-small-v1", "output": 'Paris, "quoted" \u00e9\nnext line',
+               "latency_ms": 54.9, "compute_ms": 40.25, "cost_usd": 0.0000027,
+               "from_cache": False, "input_tokens": 9, "output_tokens": 31,
+               "finish_reason": "length"},
+    "failures": [{"candidate": "mec/mec-venue-1/edge-small-v1", "error": "TierUnavailable",
+                  "cause": "down"}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "record",
+    [SERVED, {**SERVED, "failures": [], "result": {**SERVED["result"], "tier": "cloud",
+                                                   "node_id": None, "cost_usd": 0.00021}}],
+    ids=["mec after a failed attempt", "cloud"],
+)  # fmt: skip
+def test_chat_response_template_answers_what_the_local_api_answers(record: dict[str, Any]):
+    answer = start_sync_execution_answer("SUCCEEDED", None, None, record)
+
+    (rendered,) = render(api_templates.chat_completion_response(), [json.dumps(answer)])
+
+    expected = completion_from_record(
+        MonitorRecord.model_validate(record), created=REQUEST_TIME_EPOCH_MS // 1000
+    )
+    assert rendered["status"] is None
+    assert json.loads(rendered["output"]) == expected.model_dump(mode="json")
+    assert rendered["headers"] == expected.decision_headers()
+
+
+@pytest.mark.parametrize("name", [n for n, e in EXECUTIONS.items() if e[0] != "SUCCEEDED"])
+def test_chat_errors_are_openais_shape_with_the_inference_statuses(name: str):
+    status, error, cause, output = EXECUTIONS[name]
+    answer = start_sync_execution_answer(status, error, cause, output)
+    expected_status, native = response_for(
+        Run(execution_arn="", request_id=REQUEST_ID, status=status, output=output, error=error,
+            cause=cause, states=[], duration_ms=0.0)
+    )  # fmt: skip
+
+    (rendered,) = render(api_templates.chat_completion_response(), [json.dumps(answer)])
+
+    assert rendered["status"] == expected_status
+    assert json.loads(rendered["output"]) == openai_error(expected_status, native).model_dump()

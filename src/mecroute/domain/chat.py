@@ -177,6 +177,10 @@ def to_inference_request(
 # The pipeline's input for a chat request: the body and the routing headers as they came, so
 # the context agent translates them with the same function wherever the request entered.
 CHAT_ENVELOPE = "chat_completion"
+REGIONAL_STREAM_REFUSAL = (
+    "the regional API answers whole completions (a synchronous Express execution cannot "
+    "stream): stream through the MEC site's edge gateway (`mecroute gateway`) or `mecroute serve`"
+)
 
 
 def pipeline_request(body: Any, headers: Mapping[str, str]) -> dict[str, Any]:
@@ -191,7 +195,10 @@ def from_pipeline_request(raw: Any) -> InferenceRequest | None:
     headers = raw.get("headers") or {}
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise InvalidRequest([{"field": "headers", "problem": "must map header names to text"}])
-    return to_inference_request(raw[CHAT_ENVELOPE], headers)[1]
+    chat, request = to_inference_request(raw[CHAT_ENVELOPE], headers)
+    if chat.stream and raw.get("can_stream") is False:
+        raise InvalidRequest([{"field": "stream", "problem": REGIONAL_STREAM_REFUSAL}])
+    return request
 
 
 # The answer -------------------------------------------------------------------------------------
@@ -350,15 +357,15 @@ def server_sent_events(chunks: Iterator[ChatCompletionChunk]) -> Iterator[bytes]
 # Errors -----------------------------------------------------------------------------------------
 
 
-class ErrorDetail(Answer):
+class ChatErrorDetail(Answer):
     message: str
     type: str
     param: str | None = None
     code: str | None = None
 
 
-class ErrorBody(Answer):
-    error: ErrorDetail
+class ChatErrorBody(Answer):
+    error: ChatErrorDetail
     request_id: str | None = None
 
 
@@ -375,15 +382,15 @@ def error_type(status: int) -> str:
     return "invalid_request_error" if status < 500 else "server_error"
 
 
-def openai_error(status: int, body: Mapping[str, Any]) -> ErrorBody:
+def openai_error(status: int, body: Mapping[str, Any]) -> ChatErrorBody:
     """The API's own error body (`{"error": NAME, "message", "problems"}`) in OpenAI's shape,
     with the same status; each bad field is named in the message and the first in `param`."""
     problems = [p for p in body.get("problems") or [] if isinstance(p, dict)]
     message = str(body.get("message") or body.get("error") or "request failed")
     if problems:
         message += ": " + "; ".join(f"{p.get('field')}: {p.get('problem')}" for p in problems)
-    return ErrorBody(
-        error=ErrorDetail(
+    return ChatErrorBody(
+        error=ChatErrorDetail(
             message=message,
             type=error_type(status),
             param=str(problems[0].get("field")) if problems else None,

@@ -16,6 +16,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from mecroute.domain.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatErrorBody,
+)
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
 from mecroute.domain.feedback import Feedback, FeedbackReceipt
 from mecroute.domain.messages import MonitorRecord
@@ -68,6 +74,10 @@ class NodeList(BaseModel):
 
 _SCHEMAS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (InferenceRequest, "validation"),
+    (ChatCompletionRequest, "validation"),
+    (ChatCompletion, "serialization"),
+    (ChatCompletionChunk, "serialization"),
+    (ChatErrorBody, "serialization"),
     (Feedback, "validation"),
     (MonitorRecord, "serialization"),
     (FeedbackReceipt, "serialization"),
@@ -148,10 +158,49 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/chat/completions": {
+                "post": {
+                    "operationId": "createChatCompletion",
+                    "summary": "OpenAI-compatible: route the conversation, run it, answer with "
+                    "the text; the decision in `x-mecroute-*` headers and the `mecroute` field.",
+                    "requestBody": {
+                        "required": True,
+                        "content": _json(_ref(ChatCompletionRequest)),
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The completion; with `stream: true` (offline and at "
+                            "the edge gateway; the regional API answers 400) server-sent events "
+                            "of chunks ending `data: [DONE]`.",
+                            "headers": {
+                                name: {"schema": {"type": "string"}}
+                                for name in (
+                                    "x-mecroute-tier",
+                                    "x-mecroute-node",
+                                    "x-mecroute-model",
+                                    "x-mecroute-request-id",
+                                )
+                            },
+                            "content": {
+                                **_json(_ref(ChatCompletion)),
+                                "text/event-stream": {"schema": _ref(ChatCompletionChunk)},
+                            },
+                        },
+                        **{
+                            status: {
+                                "description": f"As `POST /v1/inference` answers {status}, in "
+                                "OpenAI's error shape.",
+                                "content": _json(_ref(ChatErrorBody)),
+                            }
+                            for status in sorted(inference_errors)
+                        },
+                    },
+                }
+            },
             "/v1/models": {
                 "get": {
                     "operationId": "listModels",
-                    "summary": "The model registry.",
+                    "summary": "The model registry: OpenAI's list (`auto` first) and the records.",
                     "responses": {
                         "200": {"description": "Every model.", "content": _json(_ref(ModelList))}
                     },
