@@ -8,19 +8,21 @@ request model. Only a request that passes the model starts an execution.
 
 from __future__ import annotations
 
+import base64
 import logging
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, DynamoNodeDirectory
 from mecroute.adapters.web import (
     HttpProblem,
     Served,
@@ -29,16 +31,15 @@ from mecroute.adapters.web import (
     problem_body,
     request_id_of,
 )
-from mecroute.domain.chat import model_list
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, error_body, field_problems
-from mecroute.domain.feedback import RequestId
 from mecroute.domain.request import InferenceRequest
+from mecroute.lambda_support.manifest import BY_NAME
+from mecroute.local.lambdas import FUNCTION_PREFIX, FakeLambdaContext, load_handler
 from mecroute.local.runtime import OfflineRuntime, Run
 
 # API Gateway's own payload limit is 10 MB; a prompt is at most 16,000 characters, which
 # even as JSON-escaped 4-byte characters stays far below this.
 MAX_BODY_BYTES = 256 * 1024
-REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
 log = logging.getLogger(__name__)
 
 StartRun = Callable[[dict[str, Any], str], Run]
@@ -89,7 +90,7 @@ def inference_reply(raw: bytes, content_type: str | None, rid: str, start: Start
         return Reply(
             415,
             {"error": "RequestRejected", "message": "Unsupported Media Type",
-             "rid": rid},
+             "request_id": rid},
         )  # fmt: skip
     parsed = parse_inference(raw, rid)
     if isinstance(parsed, Reply):
@@ -100,15 +101,17 @@ def inference_reply(raw: bytes, content_type: str | None, rid: str, start: Start
         log.exception("execution %s could not run", rid)
         return Reply(
             502,
-            {"error": "PipelineUnavailable", "message": str(error), "rid": rid},
+            {"error": "PipelineUnavailable", "message": str(error), "request_id": rid},
         )
     status, body = response_for(run)
     return Reply(status, body)
 
 
 def api_app(runtime: OfflineRuntime) -> Starlette:
-    """The local API's routes over the offline runtime (blocking calls run on worker threads)."""
-    names = runtime.names
+    """The local API's routes over the offline runtime (blocking calls run on worker threads):
+    inference through the pipeline, the others through their own Lambda handlers."""
+    reads = ProxiedHandler("api_reads")
+    feedback = ProxiedHandler("feedback")
 
     def start(request: dict[str, Any], rid: str) -> Run:
         return runtime.run(request, request_id=rid, trace=False)
@@ -116,29 +119,6 @@ def api_app(runtime: OfflineRuntime) -> Starlette:
     async def health(_: Request) -> Response:
         alive = sum(node.process.poll() is None for node in runtime.nodes)
         return JSONResponse({"status": "ok", "mec_nodes_running": alive})
-
-    def models(_: Request) -> Response:
-        listed = DynamoModelRegistry(names.models_table).list_models()
-        return JSONResponse(model_list(listed))
-
-    def nodes(_: Request) -> Response:
-        listed = DynamoNodeDirectory(names.nodes_table).list_nodes()
-        return JSONResponse({"nodes": [n.model_dump(mode="json") for n in listed]})
-
-    def decision(request: Request) -> Response:
-        try:
-            wanted = REQUEST_ID.validate_python(request.path_params["request_id"])
-        except ValidationError as error:
-            problems = [
-                {"field": "request_id", "problem": p["problem"]} for p in field_problems(error)
-            ]
-            raise HttpProblem(
-                400, "InvalidRequest", "invalid request id", problems=problems
-            ) from None
-        record = DynamoDecisionLog(names.decisions_table).get(wanted)
-        if record is None:
-            raise HttpProblem(404, "NotFound", "no decision with that id")
-        return JSONResponse(record.model_dump(mode="json"))
 
     async def inference(request: Request) -> Response:
         raw = await request.body()
@@ -151,13 +131,80 @@ def api_app(runtime: OfflineRuntime) -> Starlette:
     return json_app(
         [
             Route("/health", health, methods=["GET"]),
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/v1/nodes", nodes, methods=["GET"]),
-            Route("/v1/decisions/{request_id:path}", decision, methods=["GET"]),
+            Route("/v1/models", reads.route("/v1/models"), methods=["GET"]),
+            Route("/v1/nodes", reads.route("/v1/nodes"), methods=["GET"]),
+            Route(
+                "/v1/decisions/{request_id}",
+                reads.route("/v1/decisions/{request_id}"),
+                methods=["GET"],
+            ),
+            Route("/v1/feedback", feedback.route("/v1/feedback"), methods=["POST"]),
             Route("/v1/inference", inference, methods=["POST"]),
         ],
         max_body_bytes=MAX_BODY_BYTES,
     )
+
+
+class ProxiedHandler:
+    """A route answered by a real Lambda handler (lambdas/<name>/handler.py), as API Gateway's
+    proxy integration would call it. Loaded once the runtime has set the tables' variables."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.handler = load_handler(BY_NAME[name].source.parent, name)
+        # A Lambda runs one event at a time; its resolver keeps the current event on itself.
+        self._one_at_a_time = threading.Lock()
+
+    def route(self, resource: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            event = proxy_event(request, await request.body(), resource)
+            return await run_in_threadpool(self._call, event)
+
+        return endpoint
+
+    def _call(self, event: dict[str, Any]) -> Response:
+        context = FakeLambdaContext(function_name=f"{FUNCTION_PREFIX}{self.name}")
+        with self._one_at_a_time:
+            result = self.handler(event, context)
+        # API Gateway merges both header maps (powertools answers in `multiValueHeaders`).
+        headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name] = ", ".join(str(v) for v in values)
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        body = str(result.get("body") or "")
+        if result.get("isBase64Encoded"):
+            return Response(base64.b64decode(body), int(result["statusCode"]), headers)
+        return Response(body, int(result["statusCode"]), headers)
+
+
+def proxy_event(request: Request, body: bytes, resource: str) -> dict[str, Any]:
+    """The API Gateway REST proxy event for `request` (the shape the handlers' resolver reads)."""
+    rid = request_id_of(request)
+    headers = dict(request.headers)
+    query = dict(request.query_params)
+    multi_query = {k: request.query_params.getlist(k) for k in request.query_params}
+    return {
+        "resource": resource,
+        "path": request.url.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": {k: request.headers.getlist(k) for k in headers},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": dict(request.path_params) or None,
+        "stageVariables": None,
+        "body": body.decode("utf-8", errors="replace") if body else None,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": request.method,
+            "path": request.url.path,
+            "stage": "local",
+            "requestId": rid,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": request.client.host if request.client else "127.0.0.1"},
+        },
+    }
 
 
 def serve(runtime: OfflineRuntime, port: int) -> Served:
