@@ -10,7 +10,7 @@ NODE_DEPS := $(if $(shell command -v npm),$(NODE_STAMP))
 PORT ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help install node run invoke synth test test-fast lint audit openapi format zoo bench clean
+.PHONY: help install node run invoke synth test test-fast lint audit openapi format zoo train bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,11 @@ openapi: $(STAMP) ## regenerate docs/openapi.json from the pydantic models
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+DATA ?= ../shared/data/routellm-mmlu
+train: $(STAMP) ## retrain the complexity model on DATA (routellm-mmlu); writes src/mecroute/complexity/
+	$(BIN)/pip install --quiet -e '.[train]'
+	$(BIN)/python training/train_complexity.py --data $(DATA) --transfer
 
 bench: $(STAMP) ## every benchmark in bench/, budgets table in bench/results/ (10-15 min; first run installs LiteLLM in build/)
 	@failed=""; for script in bench/bench_*.py; do echo "== $$script"; \

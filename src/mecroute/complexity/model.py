@@ -1,37 +1,29 @@
-"""Loads the shipped ONNX complexity model and its calibration, and scores prompts.
+"""Loads the shipped ONNX complexity model and scores prompts with it.
 
-The ONNX graph maps the raw prompt to a routing score (higher: more likely that only the
-cloud-class model answers it right). `calibration.json` maps that score to the probability
-that the MEC-class model gets the prompt wrong, which is what the router's accuracy model
-(see `router.predicted_accuracy`) takes as complexity.
+The graph takes the raw prompt (for its MMLU-learned TF-IDF part) and the cross-kind
+features of `features.prompt_features`, and returns the complexity: the likelihood, in
+[0, 1], that the request needs the cloud-class model. `model_card.json` beside it records
+how it was trained and what it scored.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mecroute.complexity.features import FEATURES, prompt_features
+
 MODEL_DIR = Path(__file__).parent
 MODEL_FILE = MODEL_DIR / "complexity.onnx"
-CALIBRATION_FILE = MODEL_DIR / "calibration.json"
-
-
-@dataclass(frozen=True)
-class Calibration:
-    scores: tuple[float, ...]
-    probabilities: tuple[float, ...]
-
-    def __call__(self, score: float) -> float:
-        return float(np.interp(score, self.scores, self.probabilities))
+CARD_FILE = MODEL_DIR / "model_card.json"
 
 
 class ComplexityModel:
-    def __init__(self, model_file: Path = MODEL_FILE, calibration_file: Path = CALIBRATION_FILE):
+    def __init__(self, model_file: Path = MODEL_FILE, card_file: Path = CARD_FILE) -> None:
         import onnxruntime as ort  # heavy: only the context agent pays for it
 
         options = ort.SessionOptions()
@@ -40,26 +32,21 @@ class ComplexityModel:
         self.session = ort.InferenceSession(
             str(model_file), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        first_input = self.session.get_inputs()[0]
-        self.input_name = first_input.name
-        self.input_rank = len(first_input.shape)
-        meta: dict[str, Any] = json.loads(calibration_file.read_text())
-        self.calibration = Calibration(
-            tuple(meta["calibration"]["scores"]), tuple(meta["calibration"]["probabilities"])
-        )
-        self.card: dict[str, Any] = meta
+        shapes = {item.name: item.shape for item in self.session.get_inputs()}
+        if shapes.get("features", [None, None])[1] != len(FEATURES):
+            raise ValueError(f"{model_file.name} wants features {shapes}; this code has {FEATURES}")
+        self.card: dict[str, Any] = json.loads(card_file.read_text())
 
-    def score(self, prompt: str) -> float:
-        """The raw routing score: its order is what eval-router measures."""
-        batch = np.array([prompt], dtype=object)
-        if self.input_rank == 2:
-            batch = batch.reshape(1, 1)
-        (output, *_) = self.session.run(None, {self.input_name: batch})
-        return float(np.asarray(output).ravel()[0])
+    def complexities(self, prompts: list[str]) -> np.ndarray:
+        """The complexity of each prompt, in one onnxruntime call."""
+        batch = np.array(prompts, dtype=object).reshape(-1, 1)
+        features = np.array([prompt_features(p) for p in prompts], np.float32)
+        (output,) = self.session.run(["complexity"], {"prompt": batch, "features": features})
+        return np.asarray(output, dtype=float).ravel()
 
     def complexity(self, prompt: str) -> float:
-        """P(the MEC-class model answers wrong), calibrated on the train split."""
-        return round(min(1.0, max(0.0, self.calibration(self.score(prompt)))), 4)
+        """The likelihood, in [0, 1], that this prompt needs the cloud-class model."""
+        return float(self.complexities([prompt])[0])
 
 
 @functools.cache
