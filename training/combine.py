@@ -65,8 +65,11 @@ class Combiner:
         return result
 
 
-def fit(text: np.ndarray, features: np.ndarray, needs_cloud: np.ndarray) -> Combiner:
-    """Fit on MMLU rows; `needs_cloud` is 1 where only the cloud-class model is right.
+def fit(text: np.ndarray, features: np.ndarray, mec_wrong: np.ndarray) -> Combiner:
+    """Fit on MMLU rows; `mec_wrong` is 1 where the MEC-class model answers wrong.
+
+    The target is what the router's accuracy model takes as complexity (P(MEC-class wrong));
+    the text score it calibrates was trained on the gain, so the order is the gain's.
 
     On MMLU the features add nothing once the text score is known (tried: a penalised fit
     lowered cross-validated APGR from 0.70 to 0.68), so that branch calibrates the text score
@@ -74,7 +77,7 @@ def fit(text: np.ndarray, features: np.ndarray, needs_cloud: np.ndarray) -> Comb
     """
     mean, scale = float(text.mean()), float(text.std()) or 1.0
     z = (text - mean) / scale
-    y = needs_cloud.astype(float)
+    y = mec_wrong.astype(float)
 
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
         logit = params[0] + params[1] * z

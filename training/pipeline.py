@@ -83,5 +83,5 @@ def fit(
     log("  heads on all rows")
     heads = TextHeads(SUBJECT_ALPHA, RIDGE_ALPHA, seed).fit(x, subject, mec, cloud)
     stack = Ridge(STACK_ALPHA).fit(heads_out, gain)
-    combiner = fit_combiner(text, features_of(prompts), gain == 1)
+    combiner = fit_combiner(text, features_of(prompts), mec == 0)
     return Pipeline(vec, heads, stack, combiner, text)

@@ -16,6 +16,7 @@ _MATH = re.compile(r"[=+*/^<>%√∑∫≤≥±\u00d7÷]|\\(?:frac|sqrt|sum|int|
 _SPACE = re.compile(r"\s")
 _DIGIT = re.compile(r"\d")
 _CHOICES = re.compile(r"^\s*[A-D][.)]\s", re.MULTILINE)
+_INLINE_CHOICES = re.compile(r"\bA[.)] .{1,400}?\bB[.)] .{1,400}?\bC[.)] .{1,400}?\bD[.)] ", re.DOTALL)
 
 
 _Cues = tuple[frozenset[str], tuple[str, ...], "re.Pattern[str] | None"]
@@ -145,5 +146,5 @@ def prompt_features(prompt: str) -> list[float]:
         scaled["steps"],
         _log_scale(prompt.count("?"), 5),
         1.0 if words <= 8 and cues["small_talk"] else 0.0,
-        1.0 if len(_CHOICES.findall(prompt)) >= 3 else 0.0,
+        1.0 if len(_CHOICES.findall(prompt)) >= 3 or _INLINE_CHOICES.search(prompt) else 0.0,
     ]
