@@ -16,7 +16,10 @@ _MATH = re.compile(r"[=+*/^<>%√∑∫≤≥±\u00d7÷]|\\(?:frac|sqrt|sum|int|
 _SPACE = re.compile(r"\s")
 _DIGIT = re.compile(r"\d")
 _CHOICES = re.compile(r"^\s*[A-D][.)]\s", re.MULTILINE)
-_INLINE_CHOICES = re.compile(r"\bA[.)] .{1,400}?\bB[.)] .{1,400}?\bC[.)] .{1,400}?\bD[.)] ", re.DOTALL)
+# Options on one line ("A. x B. y C. z D. w"), each gap bounded so that matching stays linear.
+_INLINE_CHOICES = re.compile(
+    r"\bA[.)] .{1,400}?\bB[.)] .{1,400}?\bC[.)] .{1,400}?\bD[.)] ", re.DOTALL
+)
 
 
 _Cues = tuple[frozenset[str], tuple[str, ...], "re.Pattern[str] | None"]
