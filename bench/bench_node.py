@@ -29,10 +29,10 @@ from pathlib import Path
 import onnxruntime
 from suite.timing import percentile
 
+from mecroute.adapters.onnx_engine import TIER_THREADS, OnnxModel
+from mecroute.domain.estimates import compute_time_ms
 from mecroute.local.fleet import NodeProcess, start_nodes
-from mecroute.mec.engine import TIER_THREADS, OnnxModel
 from mecroute.mec.profiles import DEFAULT_SITES, PROFILES
-from mecroute.mec.timing import emulated_compute_ms
 from mecroute.mec.zoo import build_zoo, default_zoo_dir
 
 PROMPT = "What is the capital of France, and why did it become the capital?"
@@ -183,7 +183,7 @@ def main() -> None:
         rates = []
         for spec, _ in built:
             if "mec" in spec.tiers:
-                compute_ms = emulated_compute_ms(spec.latency_ms, 100, profile.speed_factor)
+                compute_ms = compute_time_ms(spec.latency_ms, 100, profile.speed_factor)
                 rates.append(f"{spec.model_id} {profile.slots * 1000 / compute_ms:.0f}/s")
         site = f"{profile.site:<14} {profile.slots} slots x{profile.speed_factor}"
         print(f"{site}: {', '.join(rates)}")

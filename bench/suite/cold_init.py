@@ -11,7 +11,8 @@ import sys
 from typing import Any
 
 from mecroute.lambda_support.manifest import AGENTS, ONNX_AGENTS
-from mecroute.local.runtime import REGION, Names
+from mecroute.local.names import Names
+from mecroute.local.runtime import REGION
 from suite.paths import LAMBDAS_DIR, ROOT
 from suite.table import Row, at_most
 from suite.timing import Plan, summary

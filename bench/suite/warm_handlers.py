@@ -21,7 +21,8 @@ from mecroute.domain.registry import Heartbeat
 from mecroute.lambda_support.manifest import AGENTS
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, start_nodes
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
-from mecroute.local.runtime import REGION, ZOO_DIR, Names
+from mecroute.local.names import Names
+from mecroute.local.runtime import REGION, ZOO_DIR
 from suite.paths import LAMBDAS_DIR, event
 from suite.table import Row
 from suite.timing import Plan, summary

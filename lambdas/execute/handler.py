@@ -18,9 +18,11 @@ from mecroute.adapters.aws import client
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.adapters.onnx_engine import TIER_THREADS
 from mecroute.adapters.ports import CloudModel
 from mecroute.adapters.recent import RecentRegistry
 from mecroute.adapters.streams import S3ArtifactStore
+from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import execute as agent
 from mecroute.domain.errors import IdempotencyKeyReused
 from mecroute.domain.messages import ExecutionResult
@@ -29,8 +31,6 @@ from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.idempotency import Once
 from mecroute.lambda_support.observability import logger
 from mecroute.lambda_support.settings import ExecuteSettings
-from mecroute.mec.engine import TIER_THREADS
-from mecroute.mec.loader import VerifiedModels
 
 settings = ExecuteSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))

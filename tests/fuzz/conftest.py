@@ -13,7 +13,8 @@ from moto import mock_aws
 
 from mecroute.adapters.aws import reset_clients
 from mecroute.local.lambdas import AGENTS, Handler, load_handler
-from mecroute.local.runtime import REGION, ZOO_DIR, Names
+from mecroute.local.names import Names
+from mecroute.local.runtime import REGION, ZOO_DIR
 from mecroute.local.seed import create_resources
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"

@@ -18,7 +18,7 @@ from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoStatsStore
 from mecroute.agents.learning import stat_key
 from mecroute.domain.messages import ExecutionResult, MonitorRecord
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
-from mecroute.local.runtime import Names
+from mecroute.local.names import Names
 from mecroute.local.seed import create_resources
 
 ROOT = Path(__file__).resolve().parents[2]

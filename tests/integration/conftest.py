@@ -14,7 +14,7 @@ from moto import mock_aws
 from mecroute.adapters.aws import reset_clients
 from mecroute.domain.registry import ModelSpec
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
-from mecroute.local.runtime import Names
+from mecroute.local.names import Names
 from mecroute.local.seed import create_resources
 from mecroute.mec.zoo import build_zoo
 

@@ -11,7 +11,8 @@ import pytest
 
 from mecroute.adapters.aws import reset_clients
 from mecroute.local.fleet import free_port
-from mecroute.local.runtime import REGION, ZOO_DIR, Names
+from mecroute.local.names import Names
+from mecroute.local.runtime import REGION, ZOO_DIR
 
 from .nodes import Aws, Fleet
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mecroute.domain.registry import ModelSpec
 from mecroute.local.fleet import NodeProcess, start_nodes
-from mecroute.local.runtime import Names
+from mecroute.local.names import Names
 from mecroute.mec.profiles import PROFILES, SiteProfile
 
 DEADLINE_S = 20.0

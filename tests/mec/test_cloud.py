@@ -14,12 +14,11 @@ from botocore.stub import Stubber
 
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, LocalBedrockRuntime, Throttle
 from mecroute.adapters.files import DirectoryArtifactStore, DirectoryRegistry
-from mecroute.agents.context import estimate_tokens
+from mecroute.adapters.onnx_engine import TIER_THREADS
+from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.estimates import compute_time_ms, estimate_tokens
 from mecroute.local.runtime import ZOO_DIR
-from mecroute.mec.engine import TIER_THREADS
-from mecroute.mec.loader import VerifiedModels
-from mecroute.mec.timing import emulated_compute_ms
 from mecroute.mec.zoo import build_zoo
 
 BEDROCK_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -130,7 +129,7 @@ def test_the_simulators_latency_centres_on_the_registrys_cloud_figure(zoo: Zoo) 
 
     # Modelled figures, not wall time: the median matches what the router predicts.
     tokens = answers[0]["usage"]["totalTokens"]
-    expected = emulated_compute_ms(spec.latency_ms, tokens, 1.0)
+    expected = compute_time_ms(spec.latency_ms, tokens, 1.0)
     latencies = [answer["metrics"]["latencyMs"] for answer in answers]
     assert statistics.median(latencies) == pytest.approx(expected, rel=0.1)
     assert max(latencies) > expected * 1.2  # a tail, as hosted models have

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from tests.unit.builders import NOW, context, zoo_specs
 
 from mecroute.adapters.memory import MemoryNodes, MemoryRegistry, MemoryResponseCache, MemoryStats
+from mecroute.adapters.onnx_engine import Inference
 from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeHealth
 from mecroute.agents import execute, resource, router
 from mecroute.domain.errors import ModelIntegrityError, PipelineError, TierUnavailable
@@ -31,7 +32,6 @@ from mecroute.domain.messages import CachePlan, Candidate, CloudStatus, Criterio
 from mecroute.domain.registry import ModelSpec, NodeRecord
 from mecroute.domain.request import CriterionWeights
 from mecroute.local.runtime import OfflineRuntime
-from mecroute.mec.engine import Inference
 from mecroute.mec.profiles import DEFAULT_SITES
 
 from .conftest import HARD_PROMPT

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from mecroute.adapters.onnx_engine import FEATURES
 from mecroute.domain.messages import (
     Candidate,
     CloudStatus,
@@ -18,7 +19,6 @@ from mecroute.domain.messages import (
 )
 from mecroute.domain.registry import ModelSpec
 from mecroute.domain.request import CriterionWeights, InferenceRequest, Privacy, TaskType
-from mecroute.mec.engine import FEATURES
 from mecroute.mec.zoo import CATALOGUE, LABELS, artifact_key
 
 NOW = 1_700_000_000.0

@@ -14,7 +14,9 @@ from mecroute.adapters.memory import (
     MemoryRegistry,
     MemoryResponseCache,
 )
+from mecroute.adapters.onnx_engine import Inference
 from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeHealth
+from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import cache, execute, monitor
 from mecroute.domain.errors import ModelIntegrityError, StoreUnavailable, TierUnavailable
 from mecroute.domain.messages import (
@@ -34,8 +36,6 @@ from mecroute.domain.tasks import (
     StepFunctionsError,
     SucceededTask,
 )
-from mecroute.mec.engine import Inference
-from mecroute.mec.loader import VerifiedModels
 
 from .builders import (
     CLOUD_MODEL,

@@ -109,14 +109,6 @@ def test_auto_task_type_is_inferred(prompt: str, task_type: str) -> None:
     assert analyze({"prompt": prompt}).task_type == task_type
 
 
-@pytest.mark.parametrize(
-    ("text", "tokens"),
-    [("a", 1), ("abcd", 1), ("abcde", 2), ("a" * 400, 100), ("你好世界", 4)],
-)
-def test_token_estimate(text: str, tokens: int) -> None:
-    assert agent.estimate_tokens(text) == tokens
-
-
 def test_input_tokens_grow_with_the_prompt() -> None:
     short = analyze({"prompt": "hi"})
     long = analyze({"prompt": "hi " * 400})

@@ -3,6 +3,7 @@
 import pytest
 
 from mecroute.agents import aggregator, learning
+from mecroute.domain.estimates import LEARNED_MIN_SAMPLES
 from mecroute.domain.events import STREAM_EVENT, FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
@@ -71,6 +72,13 @@ def test_a_node_slower_than_predicted_is_flagged_as_drifting():
     assert learning.is_drifting(stat, predicted_latency_ms=150.0)
     assert not learning.is_drifting(stat, predicted_latency_ms=350.0)
     assert not learning.is_drifting(fold_all([outcome(400.0)] * 2), predicted_latency_ms=150.0)
+
+
+def test_drift_needs_the_same_sample_floor_as_any_learned_statistic():
+    at_floor = fold_all([outcome(400.0)] * LEARNED_MIN_SAMPLES)
+    below = fold_all([outcome(400.0)] * (LEARNED_MIN_SAMPLES - 1))
+    assert learning.is_drifting(at_floor, predicted_latency_ms=150.0)
+    assert not learning.is_drifting(below, predicted_latency_ms=150.0)
 
 
 def test_feedback_moves_answer_quality_not_latency():

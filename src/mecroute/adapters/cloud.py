@@ -17,12 +17,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mecroute.adapters.ports import CloudAnswer, ModelRegistry
-from mecroute.agents.context import estimate_tokens
+from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.estimates import compute_time_ms, estimate_tokens
 from mecroute.domain.request import DEFAULT_MAX_TOKENS
 from mecroute.domain.synthetic_text import generate
-from mecroute.mec.loader import VerifiedModels
-from mecroute.mec.timing import emulated_compute_ms
 
 _RETRYABLE = {"ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException"}
 
@@ -152,7 +151,7 @@ class LocalBedrockRuntime:
         answer = generate(spec.model_id, prompt, max_tokens)
         input_tokens = estimate_tokens(prompt)
         output_tokens = answer.output_tokens
-        median_ms = emulated_compute_ms(spec.latency_ms, input_tokens + output_tokens, 1.0)
+        median_ms = compute_time_ms(spec.latency_ms, input_tokens + output_tokens, 1.0)
         latency_ms = median_ms * self._rng.lognormvariate(0.0, self.LATENCY_SIGMA)
         latency_ms += inference.compute_ms
         if self.time_scale > 0:

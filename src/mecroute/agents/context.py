@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from mecroute.adapters.ports import DecisionLog
 from mecroute.domain.chat import from_pipeline_request
 from mecroute.domain.errors import InvalidRequest
+from mecroute.domain.estimates import estimate_tokens
 from mecroute.domain.messages import ContextAnalysis
 from mecroute.domain.request import DeviceTelemetry, InferenceRequest, NetworkConditions, TaskType
 
@@ -118,12 +119,6 @@ def infer_task_type(prompt: str) -> TaskType:
         if pattern.search(prompt):
             return task_type
     return "chat"
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters per token for English, one per CJK character."""
-    wide = sum(1 for ch in text if ord(ch) > 0x2E80)
-    return max(1, math.ceil((len(text) - wide) / 4) + wide)
 
 
 def heuristic_complexity(prompt: str, task_type: TaskType) -> float:

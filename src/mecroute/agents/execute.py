@@ -6,8 +6,10 @@ import time
 from dataclasses import dataclass
 
 from mecroute.adapters.ports import CloudModel, MecNodes, ModelRegistry, ResponseCache
+from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents.cache import cache_key, cacheable
 from mecroute.domain.errors import PrivacyViolation, TierUnavailable
+from mecroute.domain.estimates import compute_time_ms, cost_usd, device_fetch_ms, device_speed
 from mecroute.domain.messages import (
     CachePlan,
     Candidate,
@@ -17,8 +19,6 @@ from mecroute.domain.messages import (
 )
 from mecroute.domain.registry import ModelSpec
 from mecroute.domain.synthetic_text import generate
-from mecroute.mec.loader import VerifiedModels
-from mecroute.mec.timing import emulated_compute_ms
 
 
 @dataclass(frozen=True)
@@ -78,14 +78,7 @@ def node_timeout_s(context: ContextAnalysis) -> float:
 
 def _cost(model: ModelSpec, input_tokens: int, output_tokens: int) -> float:
     """From the tokens the serving model reports having read and written."""
-    return round(
-        (
-            input_tokens * model.price_per_1k_input_usd
-            + output_tokens * model.price_per_1k_output_usd
-        )
-        / 1000,
-        8,
-    )
+    return round(cost_usd(model, input_tokens, output_tokens), 8)
 
 
 def _on_mec(
@@ -149,10 +142,11 @@ def _on_device(
     # The emulated on-device run: real onnxruntime compute, the simulated model's text.
     tiers.local_models.get(model).run(request.prompt)
     answer = generate(model.model_id, request.prompt, request.answer_limit)
-    fetch_ms = 0.0 if installed else model.size_mb * 8 / request.network.bandwidth_mbps * 1000
-    speed = 0.2 + 0.8 * context.device_score
-    compute_ms = emulated_compute_ms(
-        model.latency_ms, context.input_tokens + answer.output_tokens, speed
+    fetch_ms = device_fetch_ms(model, request.device, request.network)
+    compute_ms = compute_time_ms(
+        model.latency_ms,
+        context.input_tokens + answer.output_tokens,
+        device_speed(context.device_score),
     )
     return ExecutionResult(
         request_id=context.request_id,

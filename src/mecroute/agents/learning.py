@@ -8,13 +8,12 @@ so a node that starts failing loses its standing within a few requests, and reco
 
 from __future__ import annotations
 
+from mecroute.domain.estimates import DRIFT_RATIO, LEARNED_MIN_SAMPLES
 from mecroute.domain.events import FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
 ALPHA = 0.2
 QUANTILE = 0.95
-# A node is drifting when its learned latency exceeds the router's own prediction this much.
-DRIFT_RATIO = 1.5
 
 
 def stat_key(tier: str, node_id: str | None, model_id: str) -> str:
@@ -92,4 +91,8 @@ def fold_feedback(stat: TierStat | None, event: FeedbackEvent) -> TierStat:
 
 
 def is_drifting(stat: TierStat, predicted_latency_ms: float) -> bool:
-    return stat.samples >= 5 and stat.latency_ewma_ms > DRIFT_RATIO * predicted_latency_ms
+    """Enough outcomes say this place is much slower than the router predicts."""
+    return (
+        stat.samples >= LEARNED_MIN_SAMPLES
+        and stat.latency_ewma_ms > DRIFT_RATIO * predicted_latency_ms
+    )

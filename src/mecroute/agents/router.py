@@ -13,6 +13,16 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from mecroute.agents.learning import is_drifting
+from mecroute.domain.estimates import (
+    LEARNED_MIN_SAMPLES,
+    compute_time_ms,
+    cost_usd,
+    device_fetch_ms,
+    device_speed,
+    predicted_accuracy,
+    upload_ms,
+    warm_load_ms,
+)
 from mecroute.domain.messages import (
     Candidate,
     ConstraintName,
@@ -27,15 +37,10 @@ from mecroute.domain.messages import (
 )
 from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.domain.request import CriterionWeights
-from mecroute.mec.timing import emulated_compute_ms
 
 MAX_FALLBACKS = 3
 # Latency spread when nothing has been learned yet: a lognormal whose p95 is 1.8x its median.
 DEFAULT_LATENCY_SIGMA = 0.36
-# Loading a warm model: fetch from S3 within the region plus session creation.
-LOAD_MB_PER_S = 100.0
-LOAD_FIXED_MS = 40.0
-LEARNED_MIN_SAMPLES = 5
 AVAILABILITY = {"device": 0.999, "mec": 0.9995, "cloud": 0.9999}  # the design's targets
 
 
@@ -87,7 +92,10 @@ def assess_options(context: ContextAnalysis, snapshot: ResourceSnapshot) -> list
     stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
     # What depends on the model alone, once per model rather than once per node.
     per_model = {
-        model.model_id: (predicted_accuracy(model, context.complexity), _cost(model, context))
+        model.model_id: (
+            predicted_accuracy(model, context.complexity),
+            cost_usd(model, context.input_tokens, context.output_tokens),
+        )
         for model in snapshot.models
     }
     assessed = []
@@ -170,25 +178,20 @@ def _estimate(
     request, model = context.request, option.model
     tokens = context.input_tokens + context.output_tokens
     network = request.network
-    transfer_ms = context.input_tokens * 4 * 8 / (network.bandwidth_mbps * 1000)
+    transfer_ms = upload_ms(context.input_tokens, network)
     availability = AVAILABILITY[option.tier]
     if option.tier == "device":
-        installed = model.model_id in request.device.installed_models
-        fetch_ms = 0.0 if installed else model.size_mb * 8 / network.bandwidth_mbps * 1000
-        speed = 0.2 + 0.8 * context.device_score
+        fetch_ms = device_fetch_ms(model, request.device, network)
+        speed = device_speed(context.device_score)
         network_ms = fetch_ms
-        latency = fetch_ms + emulated_compute_ms(model.latency_ms, tokens, speed)
+        latency = fetch_ms + compute_time_ms(model.latency_ms, tokens, speed)
         availability *= 0.5 + 0.5 * min(1.0, context.device_score * 2)
     elif option.tier == "mec":
         node = option.node
         assert node is not None
-        compute = emulated_compute_ms(model.latency_ms, tokens, node.speed_factor)
+        compute = compute_time_ms(model.latency_ms, tokens, node.speed_factor)
         waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
-        load = (
-            0.0
-            if option.placement == "hot"
-            else LOAD_FIXED_MS + model.size_mb / LOAD_MB_PER_S * 1000
-        )
+        load = 0.0 if option.placement == "hot" else warm_load_ms(model)
         network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
         latency = network_ms + waiting + load + compute
         availability *= 1 - 0.5 * node.utilisation
@@ -196,7 +199,7 @@ def _estimate(
         network_ms = (
             network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
         )
-        latency = network_ms + emulated_compute_ms(model.latency_ms, tokens, 1.0)
+        latency = network_ms + compute_time_ms(model.latency_ms, tokens, 1.0)
         availability *= 1.0 if snapshot.cloud.available else 0.0
     learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
     sigma = DEFAULT_LATENCY_SIGMA
@@ -217,19 +220,6 @@ def _estimate(
         # Callers' verdicts on this place's answers temper the model-based estimate.
         accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
     return Estimate(latency, sigma, drifting, network_ms, accuracy, cost, availability)
-
-
-def _cost(model: ModelSpec, context: ContextAnalysis) -> float:
-    return (
-        context.input_tokens * model.price_per_1k_input_usd
-        + context.output_tokens * model.price_per_1k_output_usd
-    ) / 1000
-
-
-def predicted_accuracy(model: ModelSpec, complexity: float) -> float:
-    """Expected accuracy given the request's complexity, P(the MEC-class model is wrong)."""
-    expected = (1 - complexity) * model.accuracy_easy + complexity * model.accuracy_hard
-    return round(min(1.0, max(0.0, expected)), 4)
 
 
 def _violation(

@@ -4,7 +4,6 @@ in-process, and MEC nodes as local processes. The deployed ASL file runs unchang
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import logging
@@ -21,6 +20,8 @@ from mecroute.domain.registry import NodeRecord
 from mecroute.lambda_support.manifest import AGENTS
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, SiteProfile, free_port, start_nodes
 from mecroute.local.lambdas import InProcessLambdas, function_arn
+from mecroute.local.names import Names
+from mecroute.local.seed import create_resources
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -32,30 +33,6 @@ MAX_POLL_PAUSE_S = 0.2
 POLL_PAUSE_SHARE = 0.05
 # moto accepts any credentials; this is the dummy its documentation uses, not a secret.
 MOTO_CREDENTIAL = "testing"
-
-
-@dataclass(frozen=True)
-class Names:
-    """Resource names; the CDK stack passes its own through the same environment variables."""
-
-    models_table: str = "mecroute-models"
-    nodes_table: str = "mecroute-nodes"
-    decisions_table: str = "mecroute-decisions"
-    stats_table: str = "mecroute-stats"
-    cache_table: str = "mecroute-response-cache"
-    idempotency_table: str = "mecroute-idempotency"
-    artifacts_bucket: str = "mecroute-artifacts"
-    metrics_stream: str = "mecroute-metrics"
-    record_dead_letters: str = "mecroute-record-dead-letters"
-    state_machine: str = "mecroute-inference-pipeline"
-
-    def environment(self) -> dict[str, str]:
-        """MODELS_TABLE=..., one variable per table, bucket and stream the settings read."""
-        return {
-            name.upper(): value
-            for name, value in dataclasses.asdict(self).items()
-            if name.endswith(("_table", "_bucket", "_stream"))
-        }
 
 
 @dataclass(frozen=True)
@@ -94,9 +71,7 @@ class OfflineRuntime:
         _speed_up_moto()
         self._start_moto()
         try:
-            from mecroute.local import seed
-
-            seed.create_resources(self.names, ZOO_DIR)
+            create_resources(self.names, ZOO_DIR)
             # Each node registers itself, loads its site's models from S3 (sha256-checked)
             # and heartbeats into the nodes table, exactly as it does on Fargate.
             self.nodes = start_nodes(

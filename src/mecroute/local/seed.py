@@ -6,7 +6,7 @@ MEC nodes register themselves in the nodes table when they start (see mecroute.m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mecroute.adapters.aws import client
 from mecroute.adapters.dynamodb import DynamoModelRegistry
@@ -18,10 +18,8 @@ from mecroute.adapters.tables import (
     TABLE_KEYS,
 )
 from mecroute.domain.registry import ModelSpec
+from mecroute.local.names import Names
 from mecroute.mec.zoo import build_zoo
-
-if TYPE_CHECKING:
-    from mecroute.local.runtime import Names
 
 
 def create_resources(names: Names, zoo_dir: Path) -> list[ModelSpec]:

@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from mecroute.mec.engine import OnnxModel
+from mecroute.adapters.onnx_engine import OnnxModel
 
 
 class ModelNotLoaded(LookupError):

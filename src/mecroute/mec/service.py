@@ -13,17 +13,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mecroute.adapters.onnx_engine import TIER_THREADS, OnnxModel
 from mecroute.adapters.ports import ArtifactStore, ModelRegistry
-from mecroute.agents.context import estimate_tokens
+from mecroute.adapters.verified_models import verified_artifact
 from mecroute.domain.errors import ModelIntegrityError
+from mecroute.domain.estimates import compute_time_ms, estimate_tokens
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 from mecroute.domain.synthetic_text import generate
 from mecroute.mec.capacity import SlotPool
-from mecroute.mec.engine import TIER_THREADS, OnnxModel
-from mecroute.mec.loader import verified_artifact
 from mecroute.mec.profiles import SiteProfile
 from mecroute.mec.resident import ResidentModel, ResidentModels
-from mecroute.mec.timing import emulated_compute_ms
 from mecroute.mec.zoo import CATALOGUE, resident_memory_mb
 
 # A model the registry does not know still gets a plausible MEC-class compute time.
@@ -78,7 +77,7 @@ class NodeService:
             answer = generate(model_id, prompt, max_tokens or max(1, output_tokens))
             input_tokens = estimate_tokens(prompt)
             charged = answer.output_tokens if max_tokens else output_tokens
-            compute_ms = emulated_compute_ms(
+            compute_ms = compute_time_ms(
                 model.reference_latency_ms, input_tokens + charged, self.profile.speed_factor
             )
             _sleep_ms(compute_ms * self.time_scale - inference.compute_ms)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from mecroute.adapters.files import REGISTRY_FILE
+from mecroute.adapters.onnx_engine import FEATURES
 from mecroute.domain.registry import ModelSpec, OutcomeReference, Tier
-from mecroute.mec.engine import FEATURES
 
 LABELS = 16
 MMLU_SOURCE = "routellm-mmlu test split (see docs); MEC-class = Mixtral-8x7B, cloud-class = GPT-4"
@@ -162,7 +162,7 @@ def catalogue_digest() -> str:
 
 def measure_latency_ms(artifact: bytes, tier: Tier) -> float:
     """p50 of one request's onnxruntime compute with the session settings `tier` uses."""
-    from mecroute.mec.engine import TIER_THREADS, OnnxModel
+    from mecroute.adapters.onnx_engine import TIER_THREADS, OnnxModel
 
     model = OnnxModel("measure", artifact, TIER_THREADS[tier])
     for _ in range(MEASURE_WARMUP):

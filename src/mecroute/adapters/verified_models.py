@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
+from mecroute.adapters.onnx_engine import OnnxModel
 from mecroute.adapters.ports import ArtifactStore
 from mecroute.domain.errors import ModelIntegrityError
 from mecroute.domain.registry import ModelSpec
-from mecroute.mec.engine import OnnxModel
 
 
 def verified_artifact(artifacts: ArtifactStore, key: str, sha256: str) -> bytes:
