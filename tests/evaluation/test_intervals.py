@@ -43,3 +43,22 @@ def test_aggregate_keeps_the_shape_and_skips_missing_figures():
     assert merged["utility"]["ci"][0] < 0.4
     assert merged["utility"]["ci"][1] > 0.6
     assert merged["by_class"]["b"] == {"mean": 0.5, "ci": [0.5, 0.5], "n": 1}
+
+
+def test_a_paired_difference_is_the_interval_of_the_per_seed_differences():
+    from mecroute.evaluation.experiment import Experiment
+
+    experiment = Experiment("test", 10, [1, 2, 3], [], ["adaptive", "mec"])
+    experiment.per_seed = {
+        "edge": {
+            "adaptive": [{"utility": u} for u in (0.50, 0.60, 0.70)],
+            "mec": [{"utility": u} for u in (0.40, 0.52, 0.58)],
+        }
+    }
+
+    paired = experiment.paired_utility()["edge"]["mec"]
+
+    expected = interval([0.10, 0.08, 0.12])
+    assert paired["mean"] == pytest.approx(expected["mean"])
+    assert paired["ci"] == pytest.approx(expected["ci"])
+    assert paired["ci"][0] > 0  # seeds vary a lot, but adaptive wins on each one

@@ -81,5 +81,9 @@ def test_the_report_gives_intervals_per_class_radio_and_path(models, tmp_path: P
         < 10
         < adaptive["routing_overhead_ms"]["p50"]["mean"]
     )
+    assert "paired by seed" in summary
+    paired = report["adaptive_utility_minus"]["edge"]["mec"]
+    assert paired["n"] == 3
+    assert paired["ci"][0] <= paired["mean"] <= paired["ci"][1]
     for plot in ("sla_by_class.png", "utility_cost.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,7 @@ from typing import Any
 from mecroute.domain.registry import ModelSpec
 from mecroute.evaluation import workload
 from mecroute.evaluation.control_plane import RoutingPath
-from mecroute.evaluation.intervals import aggregate
+from mecroute.evaluation.intervals import aggregate, interval
 from mecroute.evaluation.progress import ProgressBar
 from mecroute.evaluation.simulate import Complexity, Simulation
 from mecroute.evaluation.summary import summarise
@@ -35,6 +35,21 @@ class Experiment:
             for path in self.per_seed
         }
 
+    def paired_utility(self, reference: str = "adaptive") -> dict[str, dict[str, dict[str, Any]]]:
+        """Per path, `reference`'s utility minus each other policy's, seed by seed (the same
+        workload and world), with a 95% interval: the sharper comparison of two policies."""
+        paired: dict[str, dict[str, dict[str, Any]]] = {}
+        for path, runs in self.per_seed.items():
+            if reference not in runs:
+                continue
+            ours = [s["utility"] for s in runs[reference]]
+            paired[path] = {
+                name: interval([a - s["utility"] for a, s in zip(ours, seeds, strict=True)])
+                for name, seeds in runs.items()
+                if name != reference
+            }
+        return paired
+
     def as_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
@@ -45,6 +60,7 @@ class Experiment:
                 path.name: {"control_plane": path.describe(), "policies": policies}
                 for path, policies in zip(self.paths, self.aggregated().values(), strict=True)
             },
+            "adaptive_utility_minus": self.paired_utility(),
             "ground_truth": self.truths,
         }
 

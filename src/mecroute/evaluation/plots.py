@@ -109,6 +109,17 @@ def plot_utility_cost(aggregated: dict[str, list[dict[str, Any]]], path: Path) -
                 capsize=2,
             )
             points.append((cost, utility, p["policy"]))
+        # The oracle is a bound, not a policy one could run: the frontier is the others'.
+        frontier = _frontier([(c, u) for c, u, name in points if name != "oracle"])
+        axis.plot(
+            *zip(*frontier, strict=True),
+            linestyle="--",
+            color="#1f77b4",
+            alpha=0.4,
+            drawstyle="steps-post",
+            label="frontier (oracle aside): no cheaper policy does better",
+        )
+        axis.legend(loc="lower left", fontsize=8, frameon=False)
         axis.set_xscale("symlog", linthresh=COST_LINEAR_BELOW)
         axis.set_xlim(left=-COST_LINEAR_BELOW / 4)
         axis.set_xlabel("cost per 1,000 requests, USD (linear below $0.01, log above)")
@@ -119,6 +130,15 @@ def plot_utility_cost(aggregated: dict[str, list[dict[str, Any]]], path: Path) -
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def _frontier(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The policies no cheaper policy beats on utility, by cost."""
+    frontier: list[tuple[float, float]] = []
+    for cost, utility in sorted(points):
+        if not frontier or utility > frontier[-1][1]:
+            frontier.append((cost, utility))
+    return frontier
 
 
 # Offsets in points tried for each label, nearest first.

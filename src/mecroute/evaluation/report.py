@@ -66,6 +66,20 @@ def paths_table(aggregated: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+def paired_table(paired: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """`adaptive`'s utility minus each policy's, paired by seed; an interval clear of 0 is a
+    difference the seeds support."""
+    paths = list(paired)
+    lines = [
+        "| adaptive minus | " + " | ".join(paths) + " |",
+        "|---" * (1 + len(paths)) + "|",
+    ]
+    names = list(paired[paths[0]]) if paths else []
+    for name in names:
+        lines.append(f"| {name} | " + " | ".join(figure(paired[p][name]) for p in paths) + " |")
+    return "\n".join(lines)
+
+
 def radio_table(aggregated: dict[str, list[dict[str, Any]]]) -> str:
     radios = [p.name for p in RADIO_PROFILES]
     lines = [
@@ -99,6 +113,12 @@ def write_report(experiment: Experiment, out: Path) -> dict[str, list[dict[str, 
         sections.append(f"## {path} path\n\n{policy_table(policies)}\n")
     if len(aggregated) > 1:
         sections.append(f"## Regional against edge\n\n{paths_table(aggregated)}\n")
+    paired = experiment.paired_utility()
+    if paired and len(experiment.seeds) > 1:
+        sections.append(
+            "## Utility of adaptive against each policy, paired by seed\n\n"
+            f"{paired_table(paired)}\n"
+        )
     sections.append(f"## SLA met by radio\n\n{radio_table(aggregated)}\n")
     sections.append(
         "![SLA attainment by class](sla_by_class.png)\n\n![utility and cost](utility_cost.png)\n"

@@ -211,19 +211,19 @@ class Tried:
 
 
 def _learn(learning: DelayedLearning, job: Job, tried: list[Tried], outcome: Outcome) -> None:
-    """What the monitor agent emits: one event per place tried, timed as the execute agent
-    measures it (the client's reported round trip plus the call from the region or gateway),
-    and sometimes the caller's verdict on the answer."""
+    """What the monitor agent emits: one event per place tried and sometimes the caller's
+    verdict on the answer. Latency is what the router's estimate stands for, measured: the
+    network and the tier (queue, load, compute) without routing's own time; a device's
+    fetch and compute without the directive's trip (the router's device estimate has none)."""
     for item in tried:
         tier, node, model = item.place
+        network = 0.0 if tier == "device" else outcome.transit_ms
         event = {
             "tier": tier,
             "node_id": node or "-",
             "model_id": model,
             "success": item.attempt.ok,
-            "latency_ms": job.request.network.rtt_ms + item.attempt.latency_ms
-            if item.attempt.ok
-            else None,
+            "latency_ms": network + item.attempt.latency_ms if item.attempt.ok else None,
         }
         learning.record(job.arrival_s, event, outcome.correct if item.attempt.ok else None)
 
