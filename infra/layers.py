@@ -32,8 +32,8 @@ PIP_TARGET_FLAGS = [
 # The Lambda runtime ships boto3 with these; aws-xray-sdk drags botocore in (31 MB).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "urllib3", "python_dateutil", "six")
 # The offline runtime (moto and local processes) and the offline evaluation tools
-# (simulator, eval-router) never run in Lambda.
-SKIPPED_PACKAGES = ("local", "evaluation")
+# (simulator, eval-router) and the edge gateway (Fargate) never run in Lambda.
+SKIPPED_PACKAGES = ("local", "evaluation", "gateway")
 PACKAGE_EXCLUDES = ("__pycache__", "*.pyc", *SKIPPED_PACKAGES)
 
 

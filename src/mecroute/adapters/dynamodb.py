@@ -165,7 +165,8 @@ class DynamoDecisionLog:
         self.table_name = table_name
         self.retention_s = retention_s
 
-    def put(self, record: MonitorRecord) -> None:
+    def item(self, record: MonitorRecord) -> dict[str, Any]:
+        """The table item for `record` (also what the edge gateway batch-writes)."""
         item = to_item(
             {
                 "request_id": record.request_id,
@@ -176,6 +177,10 @@ class DynamoDecisionLog:
             }
         )
         item["record"] = record.model_dump_json()
+        return item
+
+    def put(self, record: MonitorRecord) -> None:
+        item = self.item(record)
         try:
             # Keyed by request id: writing the same record again (a retry, a redrive) leaves
             # exactly one record per request.

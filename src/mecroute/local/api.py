@@ -12,7 +12,7 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,7 +107,7 @@ def inference_reply(raw: bytes, content_type: str | None, rid: str, start: Start
     return Reply(status, body)
 
 
-def api_app(runtime: OfflineRuntime) -> Starlette:
+def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) -> Starlette:
     """The local API's routes over the offline runtime (blocking calls run on worker threads):
     inference through the pipeline, the others through their own Lambda handlers."""
     reads = ProxiedHandler("api_reads")
@@ -115,6 +115,16 @@ def api_app(runtime: OfflineRuntime) -> Starlette:
 
     def start(request: dict[str, Any], rid: str) -> Run:
         return runtime.run(request, request_id=rid, trace=False)
+
+    async def sites(_: Request) -> Response:
+        by_site: dict[str, list[str]] = {}
+        for node in runtime.nodes:
+            by_site.setdefault(node.profile.site, []).append(node.profile.node_id)
+        listed = [
+            {"site": site, "nodes": ids, "gateway_url": (gateways or {}).get(site)}
+            for site, ids in sorted(by_site.items())
+        ]
+        return JSONResponse({"sites": listed})
 
     async def health(_: Request) -> Response:
         alive = sum(node.process.poll() is None for node in runtime.nodes)
@@ -131,6 +141,7 @@ def api_app(runtime: OfflineRuntime) -> Starlette:
     return json_app(
         [
             Route("/health", health, methods=["GET"]),
+            Route("/v1/sites", sites, methods=["GET"]),
             Route("/v1/models", reads.route("/v1/models"), methods=["GET"]),
             Route("/v1/nodes", reads.route("/v1/nodes"), methods=["GET"]),
             Route(
@@ -207,7 +218,7 @@ def proxy_event(request: Request, body: bytes, resource: str) -> dict[str, Any]:
     }
 
 
-def serve(runtime: OfflineRuntime, port: int) -> Served:
+def serve(runtime: OfflineRuntime, port: int, gateways: Mapping[str, str] | None = None) -> Served:
     """The local API, not yet started. Loopback only: it has no authentication (the deployed
     one signs every call)."""
-    return Served(api_app(runtime), "127.0.0.1", port)
+    return Served(api_app(runtime, gateways), "127.0.0.1", port)

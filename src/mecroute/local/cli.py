@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     mec_node.add_arguments(node)
 
+    from mecroute.gateway import main as gateway_main
+
+    gateway = commands.add_parser(
+        "gateway", help="run one MEC site's edge gateway", description=gateway_main.__doc__
+    )
+    gateway_main.add_arguments(gateway)
+
     zoo = commands.add_parser("build-zoo", help="build the ONNX model zoo and its registry entries")
     zoo.add_argument("--out", type=Path, required=True, help="directory, laid out like the bucket")
 
@@ -52,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "build-zoo":
         return _build_zoo(args.out)
+    if args.command == "gateway":
+        return gateway_main.run(args)
     return mec_node.run(args)
 
 
@@ -131,18 +141,22 @@ def _as_text(run: Run) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     from mecroute.local.api import serve
+    from mecroute.local.gateways import start_gateways
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     print("starting moto, MEC nodes and the pipeline ...", file=sys.stderr, flush=True)
     with OfflineRuntime(verbose=args.verbose) as runtime:
-        server = serve(runtime, args.port).start()
+        gateways = start_gateways(runtime, Path(tempfile.mkdtemp(prefix="mecroute-gateways-")))
+        urls = {site: served.url for site, (_, served) in gateways.items()}
+        server = serve(runtime, args.port, urls).start()
         url = server.url
         nodes = ", ".join(f"{n.profile.node_id}={n.endpoint}" for n in runtime.nodes)
         print(f"mecroute local API listening on {url}", flush=True)
         print(f"MEC nodes: {nodes}", flush=True)
         print(f"moto (AWS APIs): {runtime.endpoint_url}", flush=True)
+        print(f"edge gateways: {json.dumps(urls)} (GET {url}/v1/sites)", flush=True)
         print(
             f"try: curl -s -X POST {url}/v1/inference -H 'Content-Type: application/json' "
             """-d '{"prompt": "What is the capital of France?"}'""",
@@ -151,6 +165,9 @@ def _serve(args: argparse.Namespace) -> int:
         stop.wait()
         print("shutting down", file=sys.stderr, flush=True)
         server.stop()
+        for gateway, served in gateways.values():
+            served.stop()
+            gateway.stop()
     return 0
 
 

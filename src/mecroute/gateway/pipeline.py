@@ -1,0 +1,233 @@
+"""One request through the gateway: the pipeline's states as the agents' own functions, in the
+order and with the fallback chain of statemachines/inference_pipeline.asl.json, on the snapshot.
+
+context (ONNX complexity) → route → per candidate: cache (placement) → execute, a failure noted
+by the monitor's `attempt_failed` → the monitor's record, queued for the region.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from mecroute.adapters.memory import MemoryNodes, MemoryRegistry, MemoryStats
+from mecroute.agents import cache, context, execute, monitor, router
+from mecroute.agents.context import ComplexityScorer
+from mecroute.domain import tasks as states
+from mecroute.domain.errors import IdempotencyKeyReused, InvalidRequest
+from mecroute.domain.messages import (
+    ContextAnalysis,
+    MonitorRecord,
+    RoutingDecision,
+    UnstoredRecord,
+)
+from mecroute.domain.request import CriterionWeights
+from mecroute.gateway.queue import RecordQueue
+from mecroute.gateway.snapshot import Snapshot, SnapshotKeeper
+
+RECENT_DECISIONS = 10_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the caller gets: the record (the regional API's answer body) or a named error."""
+
+    record: MonitorRecord | None
+    error: str | None = None
+    cause: str | None = None
+    stale: bool = False
+
+
+class LocalHistory:
+    """The caller's requests through this gateway in the last hour (the context agent's history
+    port), kept in memory: the request path never waits on the region."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._times: dict[str, deque[float]] = {}
+
+    def note(self, user_id: str, at: float) -> None:
+        with self._lock:
+            self._times.setdefault(user_id, deque()).append(at)
+
+    def recent_count(self, user_id: str, since: float) -> int:
+        with self._lock:
+            times = self._times.get(user_id)
+            while times and times[0] < since:
+                times.popleft()
+            return len(times or ())
+
+    def put(self, record: MonitorRecord) -> None:
+        self.note(record.user_id, record.recorded_at)
+
+    def get(self, request_id: str) -> MonitorRecord | None:
+        return None
+
+
+class RecentDecisions:
+    """This gateway's recent records, for GET /v1/decisions/{id} at the site."""
+
+    def __init__(self, size: int = RECENT_DECISIONS) -> None:
+        self._lock = threading.Lock()
+        self._records: OrderedDict[str, MonitorRecord] = OrderedDict()
+        self.size = size
+
+    def put(self, record: MonitorRecord) -> None:
+        with self._lock:
+            self._records[record.request_id] = record
+            while len(self._records) > self.size:
+                self._records.popitem(last=False)
+
+    def get(self, request_id: str) -> MonitorRecord | None:
+        with self._lock:
+            return self._records.get(request_id)
+
+
+class GatewayPipeline:
+    def __init__(
+        self,
+        keeper: SnapshotKeeper,
+        tiers: execute.Tiers,
+        queue: RecordQueue,
+        weights: CriterionWeights,
+        scorer: ComplexityScorer | None,
+    ) -> None:
+        self.keeper = keeper
+        self.tiers = tiers
+        self.queue = queue
+        self.weights = weights
+        self.scorer = scorer
+        self.history = LocalHistory()
+        self.recent = RecentDecisions()
+
+    # -- the states ------------------------------------------------------------------------
+
+    def analyze(self, request_id: str, raw: Any, now: float) -> ContextAnalysis:
+        return context.analyze(request_id, raw, self.history, now, self.scorer)
+
+    def decide(self, analysis: ContextAnalysis, snapshot: Snapshot) -> RoutingDecision:
+        return router.route(analysis, snapshot.resources, self.weights)
+
+    def handle(self, request_id: str, raw: Any) -> Outcome:
+        now = time.time()
+        snapshot = self.keeper.current
+        try:
+            analysis = self.analyze(request_id, raw, now)
+        except InvalidRequest as error:
+            return self._rejected(request_id, "rejected", error, snapshot.stale)
+        decision = self.decide(analysis, snapshot)
+        if decision.primary is None:
+            return self._failed("NoFeasibleRoute", analysis, decision, [], snapshot)
+        attempts = states.Attempts(index=0, count=len(decision.candidates))
+        registry = MemoryRegistry(list(snapshot.resources.models))
+        directory = MemoryNodes(list(snapshot.records))
+        stats = MemoryStats(list(snapshot.resources.stats))
+        for target in decision.candidates:
+            started = _stamp()
+            try:
+                plan = cache.prepare(
+                    analysis,
+                    target,
+                    registry,
+                    self.tiers.nodes,
+                    self.tiers.responses,
+                    time.time(),
+                    directory,
+                    stats,
+                )
+                result = execute.execute(analysis, target, plan, self.tiers, time.time())
+            except IdempotencyKeyReused as error:
+                return self._rejected(request_id, "errored", error, snapshot.stale)
+            except Exception as error:  # the ASL's Catch on States.ALL: next candidate
+                attempts = monitor.attempt_failed(
+                    states.AttemptFailedTask(
+                        action="attempt_failed",
+                        request_id=request_id,
+                        target=target,
+                        error=_sfn_error(error),
+                        attempts=attempts,
+                        started_at=started,
+                        failed_at=_stamp(),
+                    ),
+                    time.time(),
+                )
+                continue
+            task = states.SucceededTask(
+                action="succeeded",
+                context=analysis,
+                decision=decision,
+                result=result,
+                failures=attempts.failures,
+            )
+            return Outcome(self._record(task, analysis), stale=snapshot.stale)
+        return self._failed("NoTierAvailable", analysis, decision, attempts.failures, snapshot)
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _failed(
+        self,
+        error: str,
+        analysis: ContextAnalysis,
+        decision: RoutingDecision,
+        failures: list[Any],
+        snapshot: Snapshot,
+    ) -> Outcome:
+        task = states.FailedTask(
+            action="failed",
+            error=error,
+            context=analysis,
+            decision=decision,
+            failures=failures,
+        )
+        record = self._record(task, analysis)
+        cause = json.dumps({"errorType": error, "errorMessage": record.error_detail or error})
+        return Outcome(record, error, cause, snapshot.stale)
+
+    def _rejected(self, request_id: str, action: str, error: Exception, stale: bool) -> Outcome:
+        failure = _sfn_error(error)
+        task = states.RejectedTask(action=action, request_id=request_id, error=failure)
+        self._record(task, None)
+        return Outcome(None, failure.Error, failure.Cause, stale)
+
+    def _record(
+        self,
+        task: states.SucceededTask | states.FailedTask | states.RejectedTask,
+        analysis: ContextAnalysis | None,
+    ) -> MonitorRecord:
+        record = monitor.build_record(task, time.time())
+        events = monitor.events_for(record)
+        shipped = for_region(record, analysis)
+        message = UnstoredRecord(
+            request_id=record.request_id, record=shipped, events=events, reason="edge gateway"
+        )
+        self.queue.put(message.model_dump_json())  # raises QueueFull before the caller is answered
+        self.recent.put(record)
+        self.history.put(record)
+        return record
+
+
+def for_region(record: MonitorRecord, analysis: ContextAnalysis | None) -> MonitorRecord:
+    """A strict request's text never leaves the site: its record carries the answer's hash."""
+    if analysis is None or analysis.effective_privacy != "strict" or record.result is None:
+        return record
+    digest = hashlib.sha256(record.result.output.encode()).hexdigest()
+    result = record.result.model_copy(update={"output": f"sha256:{digest}"})
+    return record.model_copy(update={"result": result})
+
+
+def _sfn_error(error: Exception) -> states.StepFunctionsError:
+    """The error as a Catch would see it: the exception's class name and Lambda's cause JSON."""
+    name = type(error).__name__
+    cause = json.dumps({"errorType": name, "errorMessage": str(error)})
+    return states.StepFunctionsError(Error=name, Cause=cause)
+
+
+def _stamp() -> str:
+    """`$$.State.EnteredTime`'s format (ISO 8601 UTC, milliseconds)."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"

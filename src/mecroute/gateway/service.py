@@ -1,0 +1,120 @@
+"""Assembles one site's gateway from the environment: the snapshot keeper over the regional
+stores, the agents' tiers, the on-disk record queue and its shipper, and the HTTP app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from mecroute.adapters.aws import client, table
+from mecroute.adapters.cloud import BedrockCloud, CloudSimulator
+from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
+from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.adapters.memory import MemoryResponseCache
+from mecroute.adapters.ports import CloudModel
+from mecroute.adapters.streams import S3ArtifactStore
+from mecroute.agents.execute import Tiers
+from mecroute.complexity.model import shipped
+from mecroute.domain.messages import CloudStatus
+from mecroute.domain.request import CriterionWeights
+from mecroute.gateway.app import gateway_app
+from mecroute.gateway.pipeline import GatewayPipeline
+from mecroute.gateway.queue import RecordQueue
+from mecroute.gateway.settings import GatewaySettings
+from mecroute.gateway.shipper import Shipper
+from mecroute.gateway.snapshot import ApiKeys, Region, SnapshotKeeper, SnapshotRegistry
+from mecroute.mec.engine import TIER_THREADS
+from mecroute.mec.loader import VerifiedModels
+
+
+class DynamoApiKeys(ApiKeys):
+    """API key hashes from a DynamoDB table of {key_sha256, user_id} items."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def read(self) -> dict[str, str]:
+        items = table(self.table_name).scan().get("Items", [])
+        return {str(i["key_sha256"]): str(i["user_id"]) for i in items}
+
+
+@dataclass
+class Gateway:
+    site: str
+    app: Starlette
+    pipeline: GatewayPipeline
+    keeper: SnapshotKeeper
+    shipper: Shipper
+    queue: RecordQueue
+
+    def start(self) -> Gateway:
+        self.keeper.start()
+        self.shipper.start()
+        return self
+
+    def stop(self) -> None:
+        self.keeper.stop()
+        self.shipper.stop()
+        self.queue.close()
+
+
+def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway:
+    settings = settings or GatewaySettings.from_env()
+    nodes = HttpMecNodes()
+    region = Region(
+        registry=DynamoModelRegistry(settings.models_table),
+        directory=DynamoNodeDirectory(settings.nodes_table),
+        stats=DynamoStatsStore(settings.stats_table),
+        api_keys=DynamoApiKeys(settings.api_keys_table) if settings.api_keys_table else ApiKeys(),
+    )
+    cloud_status = CloudStatus(
+        available=True,
+        provider=settings.cloud_provider,
+        region=settings.cloud_region,
+        backhaul_rtt_ms=settings.cloud_backhaul_ms,
+    )
+    keeper = SnapshotKeeper(
+        site,
+        region,
+        nodes,
+        cloud_status,
+        settings.heartbeat_timeout_s,
+        settings.snapshot_interval_s,
+    )
+    registry = SnapshotRegistry(keeper)
+    artifacts = S3ArtifactStore(settings.artifacts_bucket)
+    cloud: CloudModel = (
+        BedrockCloud(client("bedrock-runtime"), settings.bedrock_model_id)
+        if settings.cloud_provider == "bedrock"
+        else CloudSimulator(registry, VerifiedModels(artifacts, threads=TIER_THREADS["cloud"]))
+    )
+    queue = RecordQueue(
+        Path(settings.queue_dir) / f"mecroute-gateway-{site}.sqlite", settings.queue_limit
+    )
+    pipeline = GatewayPipeline(
+        keeper,
+        Tiers(
+            registry=registry,
+            nodes=nodes,
+            cloud=cloud,
+            local_models=VerifiedModels(artifacts, threads=TIER_THREADS["device"]),
+            responses=MemoryResponseCache(),  # the site's own: no region call on the path
+            cloud_backhaul_ms=settings.cloud_backhaul_ms,
+            response_ttl_s=settings.response_ttl_s,
+        ),
+        queue,
+        _weights(settings),
+        shipped(),
+    )
+    shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream)
+    return Gateway(site, gateway_app(site, pipeline, shipper), pipeline, keeper, shipper, queue)
+
+
+def _weights(settings: GatewaySettings) -> CriterionWeights:
+    r = settings.router
+    return CriterionWeights(
+        latency=r.weight_latency, accuracy=r.weight_accuracy, cost=r.weight_cost,
+        availability=r.weight_availability,
+    )  # fmt: skip

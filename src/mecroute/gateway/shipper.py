@@ -1,0 +1,111 @@
+"""Ships queued records to the region in batches: decision records with DynamoDB BatchWriteItem,
+their events with Kinesis PutRecords. A message leaves the queue only once all of it is stored;
+a retried one writes its record again (keyed by request id) and events a consumer de-duplicates
+by event id."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mecroute.adapters.aws import QUICK_CONFIG, client, table
+from mecroute.adapters.dynamodb import DynamoDecisionLog
+from mecroute.domain.messages import UnstoredRecord
+from mecroute.gateway.queue import RecordQueue
+
+BATCH = 200  # messages per drain: about 8 BatchWriteItem calls and one or two PutRecords
+PUT_RECORDS_LIMIT = 500
+log = logging.getLogger(__name__)
+
+
+class Shipper:
+    def __init__(
+        self, queue: RecordQueue, decisions_table: str, metrics_stream: str, idle_s: float = 0.2
+    ) -> None:
+        self.queue = queue
+        self.decisions = DynamoDecisionLog(decisions_table)
+        self.metrics_stream = metrics_stream
+        self.idle_s = idle_s
+        self.shipped = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="record-shipper", daemon=True)
+
+    def start(self) -> Shipper:
+        self._thread.start()
+        return self
+
+    def stop(self, flush: bool = True) -> None:
+        self._stop.set()
+        self._thread.join()
+        if flush:
+            while self.queue.depth() and self.drain_once():
+                pass
+
+    def drain_once(self) -> int:
+        """Ship one batch; returns how many messages left the queue (0: empty or failing)."""
+        batch = self.queue.peek(BATCH)
+        if not batch:
+            return 0
+        parked = [(i, UnstoredRecord.model_validate_json(m)) for i, m in batch]
+        try:
+            self._write_records([p for _, p in parked])
+            done = self._publish_events(parked)
+        except (ClientError, BotoCoreError) as error:
+            self.last_error = str(error)
+            log.warning("records not shipped, will retry: %s", error)
+            return 0
+        self.queue.ack(done)
+        self.shipped += len(done)
+        self.last_error = None if len(done) == len(batch) else "some events were refused"
+        return len(done)
+
+    def _run(self) -> None:
+        backoff = self.idle_s
+        while not self._stop.is_set():
+            moved = self.drain_once()
+            if moved:
+                backoff = self.idle_s
+                continue
+            # Empty, or the region refused: wait, longer each failing time (at most 5 s).
+            backoff = min(5.0, backoff * 2) if self.last_error else self.idle_s
+            self._stop.wait(backoff)
+
+    def _write_records(self, parked: list[UnstoredRecord]) -> None:
+        records = [p.record for p in parked if p.record is not None]
+        if not records:
+            return
+        writer: Any = table(self.decisions.table_name, QUICK_CONFIG).batch_writer(
+            overwrite_by_pkeys=["request_id"]
+        )
+        with writer as batch:
+            for record in records:
+                batch.put_item(Item=self.decisions.item(record))
+
+    def _publish_events(self, parked: list[tuple[int, UnstoredRecord]]) -> list[int]:
+        entries = [
+            (message_id, p.request_id, event.model_dump(mode="json"))
+            for message_id, p in parked
+            for event in p.events
+        ]
+        refused: set[int] = set()
+        for start in range(0, len(entries), PUT_RECORDS_LIMIT):
+            chunk = entries[start : start + PUT_RECORDS_LIMIT]
+            response = client("kinesis", QUICK_CONFIG).put_records(
+                StreamName=self.metrics_stream,
+                Records=[{"Data": _data(e), "PartitionKey": key} for _, key, e in chunk],
+            )
+            refused |= {
+                message_id
+                for (message_id, _, _), result in zip(chunk, response["Records"], strict=True)
+                if result.get("ErrorCode")
+            }
+        return [message_id for message_id, _ in parked if message_id not in refused]
+
+
+def _data(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()
