@@ -13,8 +13,10 @@ from mecroute.adapters.cloud import BedrockCloud, CloudSimulator
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.memory import MemoryResponseCache
+from mecroute.adapters.onnx_engine import TIER_THREADS
 from mecroute.adapters.ports import CloudModel
 from mecroute.adapters.streams import S3ArtifactStore
+from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents.execute import Tiers
 from mecroute.complexity.model import shipped
 from mecroute.domain.messages import CloudStatus
@@ -25,8 +27,6 @@ from mecroute.gateway.queue import RecordQueue
 from mecroute.gateway.settings import GatewaySettings
 from mecroute.gateway.shipper import Shipper
 from mecroute.gateway.snapshot import ApiKeys, Region, SnapshotKeeper, SnapshotRegistry
-from mecroute.mec.engine import TIER_THREADS
-from mecroute.mec.loader import VerifiedModels
 
 
 class DynamoApiKeys(ApiKeys):
