@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from mecroute.adapters.onnx_engine import FEATURES
+from mecroute.domain.estimates import REGIONAL_PATH_PRIOR, RoutingOverhead
 from mecroute.domain.messages import (
     Candidate,
     CloudStatus,
@@ -86,6 +87,7 @@ def snapshot(
     cloud_region: str = "us-east-1",
     backhaul_rtt_ms: float = 60.0,
     stats: list[TierStat] | None = None,
+    routing_overhead: RoutingOverhead = REGIONAL_PATH_PRIOR,
 ) -> ResourceSnapshot:
     return ResourceSnapshot(
         taken_at=NOW,
@@ -98,6 +100,7 @@ def snapshot(
             backhaul_rtt_ms=backhaul_rtt_ms,
         ),
         stats=stats or [],
+        routing_overhead=routing_overhead,
     )
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from mecroute.agents import learning
 from mecroute.domain import estimates
+from mecroute.domain.estimates import REGIONAL_PATH_PRIOR, RoutingOverhead
 from mecroute.domain.request import DeviceTelemetry, NetworkConditions
 
 from .builders import CLOUD_MODEL, DEVICE_MODEL, EDGE_SMALL, model_spec
@@ -51,3 +55,42 @@ def test_a_warm_load_grows_with_the_artifact() -> None:
     large = model_spec(EDGE_SMALL, size_mb=200.0)
     assert estimates.warm_load_ms(small) == pytest.approx(estimates.LOAD_FIXED_MS + 100.0)
     assert estimates.warm_load_ms(large) > estimates.warm_load_ms(small)
+
+
+def learned(samples: int, path: estimates.RoutingPath = "regional") -> RoutingOverhead:
+    return RoutingOverhead(path=path, p50_ms=80, p95_ms=120, samples=samples, source="learned")
+
+
+def test_the_routing_path_prior_holds_until_enough_overheads_are_recorded() -> None:
+    floor = estimates.LEARNED_MIN_SAMPLES
+    assert estimates.routing_overhead("regional", None) == REGIONAL_PATH_PRIOR
+    assert estimates.routing_overhead("regional", learned(floor - 1)) == REGIONAL_PATH_PRIOR
+    assert estimates.routing_overhead("regional", learned(floor)) == learned(floor)
+    # Another path's record never stands in for this one's.
+    assert estimates.routing_overhead("edge", learned(floor)) == estimates.EDGE_PATH_PRIOR
+
+
+def test_the_regional_prior_is_the_published_estimate() -> None:
+    assert (REGIONAL_PATH_PRIOR.p50_ms, REGIONAL_PATH_PRIOR.p95_ms) == (190.0, 270.0)
+    assert REGIONAL_PATH_PRIOR.source == "prior"
+
+
+def test_end_to_end_adds_medians_and_widens_with_the_path() -> None:
+    median, sigma = estimates.end_to_end(100.0, 0.3, REGIONAL_PATH_PRIOR)
+    assert median == pytest.approx(290.0)
+    tier_p95 = 100.0 * math.exp(estimates.Z95 * 0.3)
+    assert median * math.exp(estimates.Z95 * sigma) == pytest.approx(tier_p95 + 270.0)
+
+
+def test_recorded_overheads_move_the_learned_median_and_p95_towards_them() -> None:
+    overhead = None
+    for _ in range(400):
+        overhead = learning.fold_routing_overhead(overhead, "regional", 120.0)
+    assert overhead is not None
+    assert overhead.source == "learned"
+    assert overhead.samples == 400
+    assert overhead.p50_ms == pytest.approx(120.0, abs=6.0)
+    assert overhead.p95_ms >= overhead.p50_ms
+    slower = learning.fold_routing_overhead(overhead, "regional", 500.0)
+    assert slower.p50_ms > overhead.p50_ms
+    assert slower.p95_ms > overhead.p95_ms

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mecroute.agents import router
+from mecroute.domain.estimates import EDGE_PATH_PRIOR, REGIONAL_PATH_PRIOR, RoutingOverhead
 from mecroute.domain.messages import (
     Candidate,
     ContextAnalysis,
@@ -220,23 +221,83 @@ def test_no_privacy_allows_cloud_anywhere() -> None:
 # -- SLA, accuracy, budget -----------------------------------------------------------------------
 
 
+# The regional routing path's prior median: every prediction on the default snapshot adds it.
+PATH_MS = int(REGIONAL_PATH_PRIOR.p50_ms)
+
+
 def test_candidates_slower_than_the_sla_are_rejected() -> None:
-    # Given a tight 150 ms budget: the cloud's 60 ms backhaul plus its compute cannot make it
-    ctx = context({"sla": {"max_latency_ms": 150}}, input_tokens=100, output_tokens=100)
+    # Given 150 ms for the tier after the routing path: the cloud's 60 ms backhaul plus its
+    # compute cannot make it
+    sla = PATH_MS + 150
+    ctx = context({"sla": {"max_latency_ms": sla}}, input_tokens=100, output_tokens=100)
 
     decision = route(ctx)
 
     assert rejections(decision)[CLOUD_LABEL] == "sla"
     assert decision.candidates
-    assert all(c.predicted_latency_ms <= 150 for c in decision.candidates)
+    assert all(c.predicted_latency_ms <= sla for c in decision.candidates)
 
 
 def test_sla_rejection_detail_names_both_latencies() -> None:
-    ctx = context({"sla": {"max_latency_ms": 150}}, input_tokens=100, output_tokens=100)
+    sla = PATH_MS + 150
+    ctx = context({"sla": {"max_latency_ms": sla}}, input_tokens=100, output_tokens=100)
 
     detail = next(r.detail for r in route(ctx).rejected if r.candidate == CLOUD_LABEL)
 
-    assert "> 150 ms" in detail
+    assert f"> {sla} ms" in detail
+    assert f"routing path ~{PATH_MS} ms (regional p50, prior)" in detail
+
+
+# -- the routing path's own time -----------------------------------------------------------------
+
+
+def test_every_prediction_counts_the_routing_path() -> None:
+    edge = snapshot(routing_overhead=EDGE_PATH_PRIOR)
+
+    regional = {c.label: c for c in route(context()).candidates}
+    at_edge = {c.label: c for c in route(context(), edge).candidates}
+
+    assert regional.keys() == at_edge.keys()
+    for label, candidate in regional.items():
+        assert candidate.routing_overhead_ms == REGIONAL_PATH_PRIOR.p50_ms
+        gap = REGIONAL_PATH_PRIOR.p50_ms - EDGE_PATH_PRIOR.p50_ms
+        assert candidate.predicted_latency_ms - at_edge[label].predicted_latency_ms == (
+            pytest.approx(gap, abs=0.02)
+        )
+
+
+def test_an_sla_the_routing_path_alone_exceeds_is_rejected_with_that_reason() -> None:
+    # Given a 150 ms SLA: the regional path takes ~190 ms before any tier runs
+    ctx = context({"sla": {"max_latency_ms": 150}})
+
+    decision = route(ctx)
+
+    # Then nothing is accepted as feasible, and the reason says why
+    assert decision.primary is None
+    assert set(rejections(decision).values()) == {"sla"}
+    assert all("routing path ~190 ms" in r.detail for r in decision.rejected)
+    assert "regional routing path alone takes ~190 ms" in decision.reason
+
+
+def test_the_same_sla_is_met_on_the_edge_path() -> None:
+    ctx = context({"sla": {"max_latency_ms": 150}})
+
+    decision = route(ctx, snapshot(routing_overhead=EDGE_PATH_PRIOR))
+
+    assert decision.primary is not None
+    assert decision.primary.predicted_latency_ms <= 150
+    assert "routing path" not in decision.reason
+
+
+def test_a_learned_routing_overhead_changes_the_verdict() -> None:
+    # Given recorded overheads: the regional path has run at ~60 ms p50
+    learned = RoutingOverhead(path="regional", p50_ms=60, p95_ms=90, samples=50, source="learned")
+    ctx = context({"sla": {"max_latency_ms": 150}})
+
+    decision = route(ctx, snapshot(routing_overhead=learned))
+
+    assert decision.primary is not None
+    assert decision.primary.routing_overhead_ms == 60
 
 
 def test_min_accuracy_keeps_only_accurate_models() -> None:
@@ -640,6 +701,7 @@ def snapshots(draw: st.DrawFn) -> ResourceSnapshot:
         cloud_region=draw(st.sampled_from(REGIONS)),
         backhaul_rtt_ms=draw(st.floats(0, 200)),
         stats=stats,
+        routing_overhead=draw(st.sampled_from([REGIONAL_PATH_PRIOR, EDGE_PATH_PRIOR])),
     )
 
 
@@ -710,6 +772,7 @@ def test_every_candidate_meets_the_hard_constraints(
 
     for c in decision.candidates:
         assert c.predicted_latency_ms <= sla.max_latency_ms
+        assert c.predicted_latency_ms >= snap.routing_overhead.p50_ms
         assert c.predicted_cost_usd <= sla.max_cost_usd
         assert c.predicted_accuracy >= sla.min_accuracy
         if c.tier == "mec":

@@ -14,11 +14,9 @@ from mecroute.adapters.ports import (
 )
 from mecroute.agents.placement import evictions_to_fit, preload_choice
 from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.estimates import warm_load_ms
 from mecroute.domain.messages import CachePlan, Candidate, ContextAnalysis
 from mecroute.domain.registry import ModelSpec, NodeRecord
-
-# Loading a model costs roughly this on top of its size; preloads only spend SLA slack.
-LOAD_ESTIMATE_MS = 250.0
 
 
 def cache_key(context: ContextAnalysis, model_id: str) -> str:
@@ -117,11 +115,11 @@ def _preload(
     demand: dict[str, int],
     nodes: MecNodes,
 ) -> list[str]:
-    slack = context.request.sla.max_latency_ms - target.predicted_latency_ms
-    if node is None or not target.endpoint or slack < LOAD_ESTIMATE_MS:
+    if node is None or not target.endpoint:
         return []
     choice = preload_choice(resident, models, node.memory_budget_mb, demand)
-    if choice is None:
+    slack = context.request.sla.max_latency_ms - target.predicted_latency_ms
+    if choice is None or slack < warm_load_ms(choice):
         return []
     try:
         nodes.load(target.endpoint, choice.model_id, choice.artifact_key, choice.sha256)

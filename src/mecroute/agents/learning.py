@@ -8,7 +8,12 @@ so a node that starts failing loses its standing within a few requests, and reco
 
 from __future__ import annotations
 
-from mecroute.domain.estimates import DRIFT_RATIO, LEARNED_MIN_SAMPLES
+from mecroute.domain.estimates import (
+    DRIFT_RATIO,
+    LEARNED_MIN_SAMPLES,
+    RoutingOverhead,
+    RoutingPath,
+)
 from mecroute.domain.events import FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
@@ -49,6 +54,29 @@ def fold(stat: TierStat | None, event: OutcomeEvent) -> TierStat:
             "success_rate": round((1 - ALPHA) * stat.success_rate + ALPHA * float(success), 4),
             "samples": stat.samples + 1,
             "revision": stat.revision + 1,
+        }
+    )
+
+
+def fold_routing_overhead(
+    current: RoutingOverhead | None, path: RoutingPath, overhead_ms: float
+) -> RoutingOverhead:
+    """Fold one recorded routing overhead into the path's learned median and p95.
+
+    Both are streaming quantile estimates (the same stochastic approximation as latency p95),
+    so a burst of slow requests moves them by steps, not at once.
+    """
+    if current is None or current.source != "learned" or current.path != path:
+        first = round(overhead_ms, 3)
+        return RoutingOverhead(path=path, p50_ms=first, p95_ms=first, samples=1, source="learned")
+    step = max(1.0, 0.1 * current.p50_ms)
+    p50 = current.p50_ms + step * (0.5 if overhead_ms > current.p50_ms else -0.5)
+    p95 = current.p95_ms + step * (QUANTILE if overhead_ms > current.p95_ms else -(1 - QUANTILE))
+    return current.model_copy(
+        update={
+            "p50_ms": round(max(p50, 0.0), 3),
+            "p95_ms": round(max(p95, p50, 0.0), 3),
+            "samples": current.samples + 1,
         }
     )
 

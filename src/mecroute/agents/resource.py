@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mecroute.adapters.ports import MecNodes, ModelRegistry, NodeDirectory, StatsStore
 from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.estimates import RoutingOverhead, RoutingPath, routing_overhead
 from mecroute.domain.messages import CloudStatus, NodeStatus, ResourceSnapshot
 from mecroute.domain.registry import NodeRecord
 
@@ -18,7 +19,11 @@ def assess(
     cloud: CloudStatus,
     now: float,
     heartbeat_timeout_s: float,
+    path: RoutingPath = "regional",
+    learned_overhead: RoutingOverhead | None = None,
 ) -> ResourceSnapshot:
+    """`learned_overhead`: the path's recorded routing overhead (learning.fold_routing_overhead);
+    until it has enough samples the snapshot carries the path's published prior."""
     records = directory.list_nodes()
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(records)))) as pool:
         statuses = list(
@@ -30,6 +35,7 @@ def assess(
         models=registry.list_models(),
         cloud=cloud,
         stats=stats.list_stats(),
+        routing_overhead=routing_overhead(path, learned_overhead),
     )
 
 

@@ -19,6 +19,7 @@ from mecroute.domain.estimates import (
     cost_usd,
     device_fetch_ms,
     device_speed,
+    end_to_end,
     predicted_accuracy,
     upload_ms,
     warm_load_ms,
@@ -142,7 +143,7 @@ def route(
         rejected=rejected,
         weights=weights,
         confidence=_confidence(ordered),
-        reason=_explain(primary, rejected, drifting),
+        reason=_explain(primary, rejected, drifting, _path_too_slow(context, snapshot)),
     )
 
 
@@ -159,6 +160,8 @@ def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:
 
 
 class Estimate(NamedTuple):
+    """`latency_ms` is end to end: the routing path's `routing_ms` plus the tier's own time."""
+
     latency_ms: float
     latency_sigma: float
     drifting: bool
@@ -166,6 +169,7 @@ class Estimate(NamedTuple):
     accuracy: float
     cost_usd: float
     availability: float
+    routing_ms: float
 
 
 def _estimate(
@@ -219,7 +223,13 @@ def _estimate(
     if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
         # Callers' verdicts on this place's answers temper the model-based estimate.
         accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
-    return Estimate(latency, sigma, drifting, network_ms, accuracy, cost, availability)
+    # Learned statistics and drift are about the tier's own time; the caller also waits for
+    # the routing path (API Gateway, the pipeline's states) before any tier runs.
+    overhead = snapshot.routing_overhead
+    latency, sigma = end_to_end(latency, sigma, overhead)
+    return Estimate(
+        latency, sigma, drifting, network_ms, accuracy, cost, availability, overhead.p50_ms
+    )
 
 
 def _violation(
@@ -255,10 +265,21 @@ def _violation(
             f"expected accuracy {estimate.accuracy:.2f} < {request.sla.min_accuracy:.2f}",
         )
     if estimate.latency_ms > request.sla.max_latency_ms:
-        return "sla", f"predicted {estimate.latency_ms:.0f} ms > {request.sla.max_latency_ms} ms"
+        return "sla", _sla_detail(estimate, request.sla.max_latency_ms, snapshot)
     if estimate.cost_usd > request.sla.max_cost_usd:
         return "budget", f"cost ${estimate.cost_usd:.5f} > ${request.sla.max_cost_usd:.5f}"
     return None
+
+
+def _sla_detail(estimate: Estimate, sla_ms: int, snapshot: ResourceSnapshot) -> str:
+    path = snapshot.routing_overhead
+    routing = f"routing path ~{path.p50_ms:.0f} ms ({path.path} p50, {path.source})"
+    if path.p50_ms >= sla_ms:
+        return f"the {routing} alone takes the whole {sla_ms} ms SLA"
+    tier_ms = estimate.latency_ms - estimate.routing_ms
+    return (
+        f"predicted {estimate.latency_ms:.0f} ms = {routing} + tier {tier_ms:.0f} ms > {sla_ms} ms"
+    )
 
 
 def on_time_probability(predicted_ms: float, sigma: float, sla_ms: float) -> float:
@@ -298,6 +319,7 @@ class Scored(NamedTuple):
             model_id=option.model.model_id,
             placement=option.placement,
             predicted_latency_ms=round(estimate.latency_ms, 2),
+            routing_overhead_ms=round(estimate.routing_ms, 2),
             network_ms=round(estimate.network_ms, 2),
             predicted_accuracy=estimate.accuracy,
             predicted_cost_usd=round(estimate.cost_usd, 8),
@@ -388,13 +410,27 @@ def _confidence(ordered: list[Candidate]) -> float:
     return round(min(1.0, max(0.0, (0.5 + 2.5 * margin) * primary.scores.availability)), 4)
 
 
-def _explain(primary: Candidate | None, rejected: list[Rejection], drifting: list[str]) -> str:
+def _path_too_slow(context: ContextAnalysis, snapshot: ResourceSnapshot) -> str:
+    """Why no tier can meet the SLA, when the routing path alone takes it all."""
+    path, sla_ms = snapshot.routing_overhead, context.request.sla.max_latency_ms
+    if path.p50_ms < sla_ms:
+        return ""
+    return (
+        f"the {path.path} routing path alone takes ~{path.p50_ms:.0f} ms (p50, {path.source}),"
+        f" the whole {sla_ms} ms SLA"
+    )
+
+
+def _explain(
+    primary: Candidate | None, rejected: list[Rejection], drifting: list[str], path_note: str
+) -> str:
     removed: dict[str, int] = {}
     for rejection in rejected:
         removed[rejection.constraint] = removed.get(rejection.constraint, 0) + 1
     removed_text = ", ".join(f"{name} {count}" for name, count in sorted(removed.items()))
     if primary is None:
-        return f"no feasible candidate: removed by {removed_text or 'nothing (no candidates)'}"
+        reason = f"no feasible candidate: removed by {removed_text or 'nothing (no candidates)'}"
+        return f"{reason}; {path_note}" if path_note else reason
     s = primary.scores
     reason = (
         f"{primary.label} scored {primary.score:.2f} (latency {s.latency:.2f}, accuracy "

@@ -1,4 +1,5 @@
-"""The system's shared beliefs: tokens, compute, fetch, load, cost and accuracy of a request.
+"""The system's shared beliefs: tokens, compute, fetch, load, cost and accuracy of a request,
+and the time the routing path itself takes.
 
 The router predicts with these, the execute agent, the cloud simulator and the MEC node
 charge with them. The simulator's ground truth deliberately differs and lives apart, in the
@@ -8,6 +9,9 @@ evaluation package; no agent imports it. Kept free of numpy so the router stays 
 from __future__ import annotations
 
 import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from mecroute.domain.registry import ModelSpec
 from mecroute.domain.request import DeviceTelemetry, NetworkConditions
@@ -22,6 +26,59 @@ LOAD_MB_PER_S = 100.0
 LOAD_FIXED_MS = 40.0
 # Bytes per token of prompt text on the wire (about four characters of English).
 BYTES_PER_TOKEN = 4
+
+
+RoutingPath = Literal["regional", "edge"]
+
+
+class RoutingOverhead(BaseModel):
+    """The routing path's own time before any tier runs: the control-plane overhead."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: RoutingPath = Field(description="regional: API Gateway and the Express pipeline.")
+    p50_ms: float = Field(ge=0)
+    p95_ms: float = Field(ge=0)
+    samples: int = Field(default=0, ge=0, description="Recorded overheads behind the figures.")
+    source: Literal["prior", "learned"] = "prior"
+
+
+# The regional path before any tier runs, on paper (../shared/DESIGN.md, "What the regional
+# path costs"): API Gateway REST ~20/50 ms (forum.serverless.com "lambda call latency" thread,
+# anecdotal); 6 Express Lambda task states ~15/40 ms each (cremich/aws-sf-lambda-benchmark:
+# API Gateway -> sync Express with 2 task states, 15,000 requests, p50 123 / p95 172 ms);
+# 7 Pass/Choice states ~1 ms (assumption); 5 DynamoDB calls ~8/25 ms (AWS knowledge center
+# "DynamoDB high latency"); Kinesis PutRecords ~15/50 ms (assumption); the agents' own CPU
+# 9-30 ms (8.6 ms measured on a full core, scaled to 512 MB). Medians sum to ~190 ms; p95 ~270.
+REGIONAL_PATH_PRIOR = RoutingOverhead(path="regional", p50_ms=190.0, p95_ms=270.0)
+# An edge gateway routes in-process beside the nodes: issue 13's budget (p50 <= 2 ms,
+# p99 <= 10 ms) stands in until recorded overheads replace it.
+EDGE_PATH_PRIOR = RoutingOverhead(path="edge", p50_ms=2.0, p95_ms=5.0)
+PATH_PRIORS: dict[RoutingPath, RoutingOverhead] = {
+    "regional": REGIONAL_PATH_PRIOR,
+    "edge": EDGE_PATH_PRIOR,
+}
+Z95 = 1.645  # standard normal 95th percentile
+
+
+def routing_overhead(path: RoutingPath, learned: RoutingOverhead | None) -> RoutingOverhead:
+    """Recorded figures once there are enough of them for this path; the prior until then."""
+    if learned is not None and learned.path == path and learned.samples >= LEARNED_MIN_SAMPLES:
+        return learned
+    return PATH_PRIORS[path]
+
+
+def end_to_end(tier_ms: float, tier_sigma: float, overhead: RoutingOverhead) -> tuple[float, float]:
+    """Median and lognormal spread of routing path plus tier.
+
+    Medians add; so do the p95s, a slightly pessimistic bound (both slow at once), which is
+    the side to err on when the figure decides whether an SLA can be met.
+    """
+    median = tier_ms + overhead.p50_ms
+    if median <= 0:
+        return median, tier_sigma
+    p95 = tier_ms * math.exp(Z95 * tier_sigma) + max(overhead.p95_ms, overhead.p50_ms)
+    return median, max(0.05, math.log(p95 / median) / Z95)
 
 
 def estimate_tokens(text: str) -> int:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mecroute.domain.estimates import REGIONAL_PATH_PRIOR, RoutingOverhead
 from mecroute.domain.events import RecordEvent
 from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.domain.request import CriterionWeights, InferenceRequest, Privacy, TaskType
@@ -90,6 +91,10 @@ class ResourceSnapshot(Message):
     cloud: CloudStatus
     stats: list[TierStat] = Field(default_factory=list)
     budget_remaining_usd: float | None = None
+    routing_overhead: RoutingOverhead = Field(
+        default=REGIONAL_PATH_PRIOR,
+        description="What the routing path takes before any tier runs; every prediction adds it.",
+    )
 
 
 # 3. Router agent --------------------------------------------------------------------------------
@@ -108,7 +113,10 @@ class Candidate(Message):
     endpoint: str | None = None
     model_id: str
     placement: Placement
-    predicted_latency_ms: float
+    predicted_latency_ms: float = Field(description="End to end: routing path plus the tier.")
+    routing_overhead_ms: float = Field(
+        default=0.0, ge=0, description="The routing path's share of the predicted latency."
+    )
     network_ms: float = Field(ge=0, description="The network share of the predicted latency.")
     predicted_accuracy: float
     predicted_cost_usd: float
