@@ -14,6 +14,7 @@ from typing import cast
 
 from mecroute.adapters.ports import MecNodes, ModelRegistry, NodeDirectory, NodeHealth, StatsStore
 from mecroute.agents.resource import probe
+from mecroute.domain.estimates import EDGE_PATH_PRIOR
 from mecroute.domain.messages import CloudStatus, ResourceSnapshot, TierStat
 from mecroute.domain.registry import ModelSpec, NodeRecord
 
@@ -137,7 +138,13 @@ class SnapshotKeeper:
             for record in self._records
         ]
         resources = ResourceSnapshot(
-            taken_at=now, nodes=statuses, models=self._models, cloud=self.cloud, stats=self._stats
+            taken_at=now,
+            nodes=statuses,
+            models=self._models,
+            cloud=self.cloud,
+            stats=self._stats,
+            # Routing here happens in-process beside the nodes, not on the regional path.
+            routing_overhead=EDGE_PATH_PRIOR,
         )
         self._current = Snapshot(resources, self._records, self._region_read_at, stale, self._keys)
         return self._current
