@@ -78,7 +78,13 @@ def test_a_saturated_node_answers_429_and_the_request_moves_to_the_next_candidat
     runtime.lambdas.handlers["execute"] = execute_after_filling_the_target
     try:
         # When
-        run = runtime.run({"prompt": "Summarise: the meeting moved to Tuesday at noon."})
+        # (an SLA the cloud cannot meet, so a MEC node is chosen first whatever the prices)
+        run = runtime.run(
+            {
+                "prompt": "Summarise: the meeting moved to Tuesday at noon.",
+                "sla": {"max_latency_ms": 300},
+            }
+        )
     finally:
         runtime.lambdas.handlers["execute"] = real_execute
         for thread, _ in background:

@@ -48,12 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     zoo.add_argument("--out", type=Path, required=True, help="directory, laid out like the bucket")
 
     from mecroute.evaluation import commands as evaluation
+    from mecroute.local import registry_cli
 
     evaluation.add_commands(commands)
+    registry_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
     if args.command in ("eval-router", "simulate"):
         return evaluation.run(args)
+    if args.command == "registry":
+        return registry_cli.run(args)
     if args.command == "invoke":
         return _invoke(args)
     if args.command == "serve":

@@ -2,8 +2,8 @@
 
 Each model is a multilayer perceptron over hashed prompt features whose width and depth grow
 with its declared size, so compute and memory scale the way the tiers' models do. Their
-outputs are labels, not language: the zoo emulates the cost of inference, and the accuracy
-figures in the registry come from the sources named in `accuracy_source`.
+graphs emulate the cost of inference; the entries (prices, accuracy and their sources) come from
+the registry file a person edits, src/mecroute/models.json.
 """
 
 from __future__ import annotations
@@ -17,17 +17,16 @@ import numpy as np
 
 from mecroute.adapters.files import REGISTRY_FILE
 from mecroute.adapters.onnx_engine import FEATURES
-from mecroute.domain.registry import ModelSpec, OutcomeReference, Tier
+from mecroute.adapters.registry_file import load_registry
+from mecroute.domain.registry import ModelRegistry, ModelSpec, OutcomeReference, Provider, Tier
 
 LABELS = 16
-MMLU_SOURCE = "routellm-mmlu test split (see docs); MEC-class = Mixtral-8x7B, cloud-class = GPT-4"
-# Accuracy on prompts the MEC-class model answers right / wrong: measured on the train split
-# for the cloud-class model, by definition for the MEC-class one, modelled for the others.
-CLOUD_EASY, CLOUD_HARD = 0.9195, 0.5541
 
 
 @dataclass(frozen=True)
 class ZooEntry:
+    """A registry file entry as the zoo builds and serves it (prices per 1,000 tokens)."""
+
     model_id: str
     tiers: tuple[Tier, ...]
     width: int
@@ -41,70 +40,37 @@ class ZooEntry:
     price_per_1k_input_usd: float
     price_per_1k_output_usd: float
     use_cases: tuple[str, ...]
+    provider: Provider = "mecroute-zoo"
+    bedrock_model_id: str = ""
+    context_window_tokens: int | None = None
 
 
-CATALOGUE: tuple[ZooEntry, ...] = (
-    ZooEntry(
-        model_id="tinytext-device-v1",
-        tiers=("device", "mec"),
-        width=128,
-        depth=2,
-        latency_ms=15.0,
-        accuracy=0.5785,
-        accuracy_source="modelled: right on 80% of what the MEC-class model gets right, 10% else",
-        accuracy_easy=0.8,
-        accuracy_hard=0.1,
-        outcome_reference=None,
-        price_per_1k_input_usd=0.0,
-        price_per_1k_output_usd=0.0,
-        use_cases=("classification", "qa", "chat"),
-    ),
-    ZooEntry(
-        model_id="edge-small-v1",
-        tiers=("mec",),
-        width=384,
-        depth=3,
-        latency_ms=35.0,
-        accuracy=0.6578,
-        accuracy_source="modelled: right on 95% of what the MEC-class model gets right, 3% else",
-        accuracy_easy=0.95,
-        accuracy_hard=0.03,
-        outcome_reference=None,
-        price_per_1k_input_usd=0.00002,
-        price_per_1k_output_usd=0.00004,
-        use_cases=("classification", "qa", "chat", "summarization"),
-    ),
-    ZooEntry(
-        model_id="edge-large-v1",
-        tiers=("mec",),
-        width=768,
-        depth=5,
-        latency_ms=80.0,
-        accuracy=0.6824,
-        accuracy_source=MMLU_SOURCE,
-        accuracy_easy=1.0,
-        accuracy_hard=0.0,
-        outcome_reference="mec-class",
-        price_per_1k_input_usd=0.00006,
-        price_per_1k_output_usd=0.00012,
-        use_cases=("qa", "chat", "summarization", "generation", "code"),
-    ),
-    ZooEntry(
-        model_id="cloud-frontier-v1",
-        tiers=("cloud",),
-        width=1024,
-        depth=4,
-        latency_ms=450.0,
-        accuracy=0.8130,
-        accuracy_source=MMLU_SOURCE,
-        accuracy_easy=CLOUD_EASY,
-        accuracy_hard=CLOUD_HARD,
-        outcome_reference="cloud-class",
-        price_per_1k_input_usd=0.003,
-        price_per_1k_output_usd=0.015,
-        use_cases=("qa", "chat", "summarization", "generation", "code", "translation"),
-    ),
-)
+def catalogue(registry: ModelRegistry) -> tuple[ZooEntry, ...]:
+    return tuple(
+        ZooEntry(
+            model_id=entry.model_id,
+            tiers=tuple(entry.tiers),
+            width=entry.emulation.width,
+            depth=entry.emulation.depth,
+            latency_ms=entry.latency.reference_ms,
+            accuracy=entry.accuracy.average,
+            accuracy_source=entry.accuracy.source,
+            accuracy_easy=entry.accuracy.easy,
+            accuracy_hard=entry.accuracy.hard,
+            outcome_reference=entry.accuracy.outcome_reference,
+            price_per_1k_input_usd=entry.price_per_million_input_usd / 1000,
+            price_per_1k_output_usd=entry.price_per_million_output_usd / 1000,
+            use_cases=tuple(entry.use_cases),
+            provider=entry.provider,
+            bedrock_model_id=entry.bedrock_model_id,
+            context_window_tokens=entry.context_window_tokens,
+        )
+        for entry in registry.models
+    )
+
+
+# The registry file (src/mecroute/models.json, or $MECROUTE_MODELS_FILE), read once at import.
+CATALOGUE: tuple[ZooEntry, ...] = catalogue(load_registry())
 
 
 def build_graph(entry: ZooEntry) -> bytes:
@@ -205,6 +171,9 @@ def build_zoo(out_dir: Path) -> list[tuple[ModelSpec, Path]]:
             price_per_1k_input_usd=entry.price_per_1k_input_usd,
             price_per_1k_output_usd=entry.price_per_1k_output_usd,
             use_cases=list(entry.use_cases),
+            provider=entry.provider,
+            bedrock_model_id=entry.bedrock_model_id,
+            context_window_tokens=entry.context_window_tokens,
             measured_latency_ms={tier: measure_latency_ms(data, tier) for tier in entry.tiers},
         )
         built.append((spec, path))
