@@ -213,7 +213,7 @@ def test_a_partial_put_records_failure_resends_only_the_refused_event(
 ) -> None:
     # Given: a request with one fallback (two events) and a stream that refuses the second
     # event once
-    request = {"prompt": prompt("Summarise: the ferry is late.")}
+    request = {"prompt": prompt("Summarise: the ferry is late."), "privacy": "strict"}  # MEC first
     with (
         one_fallback(runtime) as evicted,
         put_records_partly_refused(
@@ -236,7 +236,10 @@ def test_a_partial_put_records_failure_resends_only_the_refused_event(
 def test_a_stream_that_keeps_refusing_parks_only_the_refused_event(
     runtime: OfflineRuntime,
 ) -> None:
-    request = {"prompt": prompt("Summarise: the library shuts early.")}
+    request = {
+        "prompt": prompt("Summarise: the library shuts early."),
+        "privacy": "strict",
+    }  # MEC first
     with (
         one_fallback(runtime),
         put_records_partly_refused(runtime.names.metrics_stream, refused=second_event) as fault,

@@ -31,8 +31,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 
 def fresh_request() -> dict[str, Any]:
-    """A prompt never seen before: a response-cache hit would never reach the node."""
-    return {"prompt": f"Summarise: the meeting moved to Tuesday at noon ({uuid.uuid4()})."}
+    """A prompt never seen before: a response-cache hit would never reach the node. Strict
+    privacy keeps it on MEC nodes (at list prices the cloud would win it otherwise)."""
+    return {
+        "prompt": f"Summarise: the meeting moved to Tuesday at noon ({uuid.uuid4()}).",
+        "privacy": "strict",
+    }
 
 
 def assert_answered_by_a_fallback(run: Run, failed_node: str) -> dict[str, Any]:

@@ -20,8 +20,13 @@ def test_node_killed_mid_request_falls_back_and_history_shows_it(runtime: Offlin
 
     runtime.lambdas.handlers["execute"] = execute_after_killing_target
     try:
-        # When: a request that the router sends to a MEC node
-        run = runtime.run({"prompt": "Summarise: the meeting moved to Tuesday at noon."})
+        # When: a request that the router sends to a MEC node (an SLA the cloud cannot meet)
+        run = runtime.run(
+            {
+                "prompt": "Summarise: the meeting moved to Tuesday at noon.",
+                "sla": {"max_latency_ms": 300},
+            }
+        )
     finally:
         runtime.lambdas.handlers["execute"] = real_execute
 
