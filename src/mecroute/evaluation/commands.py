@@ -21,7 +21,7 @@ def add_commands(commands: Any) -> None:
     simulate = commands.add_parser(
         "simulate", help="replay a workload through every routing policy and write a report"
     )
-    simulate.add_argument("--requests", type=int, default=2000)
+    simulate.add_argument("--requests", type=int, default=2000, help="requests per seed")
     simulate.add_argument("--policy", default="all", help="a policy name or `all`")
     simulate.add_argument("--data", type=Path, help="prompts with outcomes (its test split)")
     simulate.add_argument("--seed", type=int, default=7, help="the first seed")

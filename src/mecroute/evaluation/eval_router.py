@@ -20,7 +20,9 @@ from mecroute.evaluation.router_metrics import RouterFigures, figures, oracle_fi
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="CSVs as in routellm-mmlu")
-    parser.add_argument("--split", choices=["test", "train", "all"], default="test")
+    parser.add_argument(
+        "--split", choices=["test", "train", "all"], default="test", help="which rows to score"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--by-file", action="store_true", help="also one line per CSV file")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the interval")

@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
     parser.add_argument("--site", required=env("MEC_SITE") is None, default=env("MEC_SITE"),
                         help="the MEC site this gateway serves (env MEC_SITE)")  # fmt: skip
-    parser.add_argument("--port", type=int, default=int(env("GATEWAY_PORT", "8090")))
+    parser.add_argument(
+        "--port", type=int, default=int(env("GATEWAY_PORT", "8090")), help="port (env GATEWAY_PORT)"
+    )
     parser.add_argument("--host", default=env("GATEWAY_HOST", "127.0.0.1"), help="address to bind")
 
 

@@ -3,41 +3,79 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mecroute.local.runtime import OfflineRuntime, Run
+from mecroute.evaluation import commands as evaluation
+from mecroute.gateway import main as gateway_main
+from mecroute.local import registry_cli
+from mecroute.local.cli_errors import check_port_free, explain
+from mecroute.mec import node as mec_node
+
+if TYPE_CHECKING:
+    from mecroute.local.runtime import OfflineRuntime, Run
+
+# What `invoke` and `serve` start before the first request, said before the wait.
+STARTING = (
+    "starting the offline platform: moto (the AWS APIs: DynamoDB, S3, Kinesis, Step Functions "
+    "running the real state machine), 3 MEC node processes and the six agents in-process"
+)
+
+
+def _version() -> str:
+    try:
+        return version("mecroute")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except Exception as error:
+        explained = explain(error, getattr(args, "port", None))
+        if explained is None:
+            raise
+        print(explained, file=sys.stderr)
+        return 2
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mecroute", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mecroute {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     invoke = commands.add_parser("invoke", help="run one request through the offline pipeline")
-    invoke.add_argument("prompt")
-    invoke.add_argument("--privacy", choices=["none", "regional", "strict"], default="none")
-    invoke.add_argument("--max-latency-ms", type=int)
-    invoke.add_argument("--min-accuracy", type=float)
+    invoke.add_argument("prompt", help="the prompt to route and answer")
+    invoke.add_argument(
+        "--privacy",
+        choices=["none", "regional", "strict"],
+        default="none",
+        help="strict: never leaves device or MEC; regional: stays in the device's region",
+    )
+    invoke.add_argument("--max-latency-ms", type=int, help="latency SLA, end to end")
+    invoke.add_argument("--min-accuracy", type=float, help="least expected accuracy, 0 to 1")
     invoke.add_argument("--json", action="store_true", help="print one JSON object")
     invoke.add_argument("--verbose", action="store_true", help="show moto's and the agents' logs")
 
     serve = commands.add_parser("serve", help="serve the local API on 127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--verbose", action="store_true")
-
-    from mecroute.mec import node as mec_node
+    serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    serve.add_argument("--verbose", action="store_true", help="show moto's and the agents' logs")
 
     node = commands.add_parser(
         "node", help="run one MEC node on its own (docs/mec-node.md)", description=mec_node.__doc__
     )
     mec_node.add_arguments(node)
-
-    from mecroute.gateway import main as gateway_main
 
     gateway = commands.add_parser(
         "gateway", help="run one MEC site's edge gateway", description=gateway_main.__doc__
@@ -47,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     zoo = commands.add_parser("build-zoo", help="build the ONNX model zoo and its registry entries")
     zoo.add_argument("--out", type=Path, required=True, help="directory, laid out like the bucket")
 
-    from mecroute.evaluation import commands as evaluation
-    from mecroute.local import registry_cli
-
     evaluation.add_commands(commands)
     registry_cli.add_commands(commands)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("eval-router", "simulate"):
         return evaluation.run(args)
     if args.command == "registry":
@@ -89,7 +127,8 @@ def _invoke(args: argparse.Namespace) -> int:
     sla = {"max_latency_ms": args.max_latency_ms, "min_accuracy": args.min_accuracy}
     if any(value is not None for value in sla.values()):
         request["sla"] = {key: value for key, value in sla.items() if value is not None}
-    with OfflineRuntime(verbose=args.verbose) as runtime:
+    with _started(args.verbose) as runtime:
+        _say("sending the request through the pipeline ...")
         run = runtime.run(request)
     if args.json:
         print(json.dumps(_as_json(run), indent=2))
@@ -98,8 +137,56 @@ def _invoke(args: argparse.Namespace) -> int:
     return 0 if run.status == "SUCCEEDED" else 1
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _started(verbose: bool) -> Iterator[OfflineRuntime]:
+    """The offline runtime, started with a word on what is starting and, on a terminal, a clock
+    while it does; stopped on the way out."""
+    from mecroute.local.runtime import OfflineRuntime
+
+    _say(STARTING + " (about 20 s; longer on a busy machine) ...")
+    started = time.monotonic()
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(1.0):
+            print(
+                f"\r  ... {time.monotonic() - started:.0f} s", end="", file=sys.stderr, flush=True
+            )
+        print("\r", end="", file=sys.stderr, flush=True)
+
+    clock = threading.Thread(target=tick, daemon=True)
+    if sys.stderr.isatty():
+        clock.start()
+    try:
+        runtime = OfflineRuntime(verbose=verbose).start()
+    finally:
+        done.set()
+        if clock.is_alive():
+            clock.join()
+    _say(f"ready in {time.monotonic() - started:.1f} s")
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def _tidy(value: Any) -> Any:
+    """Floats to 10 significant digits: 0.4, not 0.4000000000000001; tiny costs keep theirs."""
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
+    if isinstance(value, dict):
+        return {key: _tidy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_tidy(item) for item in value]
+    return value
+
+
 def _as_json(run: Run) -> dict[str, Any]:
-    output = run.output or run.record or {}
+    output = _tidy(run.output or run.record or {})
     return {
         "request_id": run.request_id,
         "status": run.status,
@@ -122,8 +209,10 @@ def _as_text(run: Run) -> str:
     if decision and decision.get("primary"):
         primary = decision["primary"]
         where = f"{primary['tier']}/{primary['node_id']}" if primary["node_id"] else primary["tier"]
-        lines.append(f"decision: {where} model {primary['model_id']} (score {primary['score']})")
-        lines.append("scores:   " + ", ".join(f"{k} {v}" for k, v in primary["scores"].items()))
+        lines.append(
+            f"decision: {where} model {primary['model_id']} (score {primary['score']:.3g})"
+        )
+        lines.append("scores:   " + ", ".join(f"{k} {v:.3g}" for k, v in primary["scores"].items()))
         lines.append(f"reason:   {decision['reason']}")
         fallbacks = [
             f"{c['tier']}/{c['node_id'] or '-'}/{c['model_id']}" for c in decision["fallbacks"]
@@ -150,8 +239,8 @@ def _serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print("starting moto, MEC nodes and the pipeline ...", file=sys.stderr, flush=True)
-    with OfflineRuntime(verbose=args.verbose) as runtime:
+    check_port_free(args.port)
+    with _started(args.verbose) as runtime:
         gateways = start_gateways(runtime, Path(tempfile.mkdtemp(prefix="mecroute-gateways-")))
         urls = {site: served.url for site, (_, served) in gateways.items()}
         server = serve(runtime, args.port, urls).start()

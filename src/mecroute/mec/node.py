@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(PROFILES),
         help="site profile (env MEC_PROFILE): capacity, speed, network, memory budget",
     )
-    parser.add_argument("--port", type=int, default=int(env("MEC_PORT", "9000")))
+    parser.add_argument(
+        "--port", type=int, default=int(env("MEC_PORT", "9000")), help="port (env MEC_PORT)"
+    )
     parser.add_argument("--host", default=env("MEC_HOST", "127.0.0.1"), help="address to bind")
     parser.add_argument("--node-id", default=env("MEC_NODE_ID"), help="default: the profile's")
     parser.add_argument(
@@ -53,11 +55,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     overrides = parser.add_argument_group(
         "profile overrides", "each also read from MEC_<NAME> (MEC_SLOTS, MEC_PRELOAD, ...)"
     )
-    overrides.add_argument("--slots", type=int, default=env("MEC_SLOTS"))
-    overrides.add_argument("--queue-limit", type=int, default=env("MEC_QUEUE_LIMIT"))
-    overrides.add_argument("--speed-factor", type=float, default=env("MEC_SPEED_FACTOR"))
-    overrides.add_argument("--site-rtt-ms", type=float, default=env("MEC_SITE_RTT_MS"))
-    overrides.add_argument("--memory-budget-mb", type=float, default=env("MEC_MEMORY_BUDGET_MB"))
+    overrides.add_argument(
+        "--slots", type=int, default=env("MEC_SLOTS"), help="requests served at once"
+    )
+    overrides.add_argument(
+        "--queue-limit", type=int, default=env("MEC_QUEUE_LIMIT"), help="requests that may wait"
+    )
+    overrides.add_argument(
+        "--speed-factor",
+        type=float,
+        default=env("MEC_SPEED_FACTOR"),
+        help="compute speed relative to the reference hardware",
+    )
+    overrides.add_argument(
+        "--site-rtt-ms",
+        type=float,
+        default=env("MEC_SITE_RTT_MS"),
+        help="extra round trip from the radio to this site",
+    )
+    overrides.add_argument(
+        "--memory-budget-mb",
+        type=float,
+        default=env("MEC_MEMORY_BUDGET_MB"),
+        help="memory for loaded models; the least recently used go first past it",
+    )
     overrides.add_argument(
         "--preload",
         default=env("MEC_PRELOAD"),
