@@ -55,30 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     overrides = parser.add_argument_group(
         "profile overrides", "each also read from MEC_<NAME> (MEC_SLOTS, MEC_PRELOAD, ...)"
     )
-    overrides.add_argument(
-        "--slots", type=int, default=env("MEC_SLOTS"), help="requests served at once"
-    )
-    overrides.add_argument(
-        "--queue-limit", type=int, default=env("MEC_QUEUE_LIMIT"), help="requests that may wait"
-    )
-    overrides.add_argument(
-        "--speed-factor",
-        type=float,
-        default=env("MEC_SPEED_FACTOR"),
-        help="compute speed relative to the reference hardware",
-    )
-    overrides.add_argument(
-        "--site-rtt-ms",
-        type=float,
-        default=env("MEC_SITE_RTT_MS"),
-        help="extra round trip from the radio to this site",
-    )
-    overrides.add_argument(
-        "--memory-budget-mb",
-        type=float,
-        default=env("MEC_MEMORY_BUDGET_MB"),
-        help="memory for loaded models; the least recently used go first past it",
-    )
+    for flag, kind, variable, meaning in (
+        ("--slots", int, "MEC_SLOTS", "requests served at once"),
+        ("--queue-limit", int, "MEC_QUEUE_LIMIT", "requests that may wait"),
+        ("--speed-factor", float, "MEC_SPEED_FACTOR", "compute speed relative to reference"),
+        ("--site-rtt-ms", float, "MEC_SITE_RTT_MS", "extra round trip from the radio to the site"),
+        ("--memory-budget-mb", float, "MEC_MEMORY_BUDGET_MB", "memory for loaded models"),
+    ):
+        overrides.add_argument(flag, type=kind, default=env(variable), help=meaning)
     overrides.add_argument(
         "--preload",
         default=env("MEC_PRELOAD"),
