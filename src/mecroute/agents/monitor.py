@@ -16,7 +16,13 @@ from typing import Any, Literal
 from mecroute.adapters.ports import DecisionLog, MetricsStream
 from mecroute.domain.errors import StoreUnavailable, is_rejection
 from mecroute.domain.events import OutcomeEvent, RequestFailedEvent
-from mecroute.domain.messages import AttemptFailure, MonitorRecord, RecordReceipt, UnstoredRecord
+from mecroute.domain.messages import (
+    AttemptFailure,
+    MonitorRecord,
+    RecordReceipt,
+    Timing,
+    UnstoredRecord,
+)
 from mecroute.domain.tasks import (
     AttemptFailedTask,
     Attempts,
@@ -63,10 +69,28 @@ def build_record(task: RecordTask, now: float) -> MonitorRecord:
     return rejection_record(task, now)
 
 
+def timing(task: SucceededTask) -> Timing | None:
+    """Where the request's time went (see `Timing`); None without the states' timestamps."""
+    pipeline_ms = _elapsed_ms(task.started_at, task.finished_at)
+    if pipeline_ms is None:
+        return None
+    result = task.result
+    lost_ms = sum(f.elapsed_ms or 0.0 for f in task.failures)
+    overhead_ms = max(0.0, pipeline_ms - lost_ms - result.compute_ms)
+    return Timing(
+        end_to_end_ms=round(overhead_ms + lost_ms + result.latency_ms, 3),
+        routing_overhead_ms=round(overhead_ms, 3),
+        execution_ms=round(result.latency_ms, 3),
+    )
+
+
 def outcome_record(task: SucceededTask, now: float) -> MonitorRecord:
     result = task.result
+    timed = timing(task)
     # The caller also waited for every attempt that failed before this one answered.
     waited_ms = result.latency_ms + sum(f.elapsed_ms or 0.0 for f in task.failures)
+    if timed is not None:
+        waited_ms = timed.end_to_end_ms
     return MonitorRecord(
         request_id=task.context.request_id,
         user_id=task.context.request.user_id,
@@ -76,6 +100,7 @@ def outcome_record(task: SucceededTask, now: float) -> MonitorRecord:
         failures=task.failures,
         sla_met=waited_ms <= task.context.request.sla.max_latency_ms,
         recorded_at=now,
+        timing=timed,
     )
 
 
@@ -167,6 +192,7 @@ def events_for(record: MonitorRecord) -> list[OutcomeEvent | RequestFailedEvent]
         from_cache=result.from_cache,
         fallbacks=len(record.failures),
         replay_of=result.request_id if replay else None,
+        routing_overhead_ms=record.timing.routing_overhead_ms if record.timing else None,
     )
     return [*events, outcome]
 
@@ -227,7 +253,7 @@ def _store(
 
 
 def _elapsed_ms(started_at: str | None, failed_at: str | None) -> float | None:
-    """Milliseconds between two `$$.State.EnteredTime` stamps (ISO 8601, `Z` or offset)."""
+    """Milliseconds between two Step Functions context stamps (ISO 8601, `Z` or offset)."""
     if not started_at or not failed_at:
         return None
     try:

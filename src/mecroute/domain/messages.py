@@ -213,6 +213,20 @@ class AttemptFailure(Message):
     )
 
 
+class Timing(Message):
+    """Where one request's time went, from its arrival at the pipeline to the answer.
+
+    `routing_overhead_ms` is the states' own time: the execution's wall time up to the record
+    minus what the tier spent computing; `execution_ms` is the answering tier's latency (its
+    compute plus the modelled network to it); `end_to_end_ms` adds both and the time lost to
+    failed attempts, and is what the SLA is judged on.
+    """
+
+    end_to_end_ms: float = Field(ge=0)
+    routing_overhead_ms: float = Field(ge=0)
+    execution_ms: float = Field(ge=0)
+
+
 class MonitorRecord(Message):
     """One per request id: the decision with its outcome. Also the API's response body."""
 
@@ -226,6 +240,8 @@ class MonitorRecord(Message):
     failures: list[AttemptFailure] = Field(default_factory=list)
     sla_met: bool
     recorded_at: float
+    # None on records from before timing was measured, and on tasks without the timestamps.
+    timing: Timing | None = None
 
 
 class UnstoredRecord(Message):

@@ -80,6 +80,10 @@ class SucceededTask(Task):
     decision: RoutingDecision
     result: ExecutionResult
     failures: list[AttemptFailure] = Field(default_factory=list)
+    # Step Functions' `$$.Execution.StartTime` and the record state's `$$.State.EnteredTime`:
+    # the pipeline's wall time, of which the states' own time is the routing overhead.
+    started_at: str | None = None
+    finished_at: str | None = None
 
 
 class FailedTask(Task):

@@ -194,6 +194,7 @@ def _as_json(run: Run) -> dict[str, Any]:
         "cause": run.cause,
         "decision": output.get("decision"),
         "result": output.get("result"),
+        "timing": output.get("timing"),
         "sla_met": output.get("sla_met"),
         "states": run.states,
         "pipeline_ms": round(run.duration_ms, 1),
@@ -223,6 +224,13 @@ def _as_text(run: Run) -> str:
         lines.append(
             f"result:   {result['output']} on {result['tier']} in {result['latency_ms']:.1f} ms, "
             f"${result['cost_usd']:.6f}, SLA {'met' if output.get('sla_met') else 'missed'}"
+        )
+    timing = output.get("timing")
+    if timing:
+        lines.append(
+            f"timing:   {timing['end_to_end_ms']:.1f} ms end to end = routing overhead "
+            f"{timing['routing_overhead_ms']:.1f} ms + execution {timing['execution_ms']:.1f} ms"
+            + (" + failed attempts" if output.get("failures") else "")
         )
     for failure in output.get("failures", []):
         lines.append(f"fallback after {failure['candidate']}: {failure['error']}")

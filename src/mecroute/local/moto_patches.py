@@ -1,0 +1,114 @@
+"""Patches to moto's Step Functions interpreter and server that change nothing it answers,
+only what it costs per call; each is skipped if moto's internals have moved."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from typing import Any
+
+
+def speed_up_moto() -> None:
+    """Costs moto pays on every call that change nothing it answers, and that dominated the
+    offline pipeline's CPU under concurrent load (bench/bench_load.py):
+
+    - Step Functions parses the ASL with ANTLR, in pure Python, at every execution (about
+      0.15 s of CPU for this file). Its evaluation components keep per-execution state in the
+      execution's environment, not in themselves, so one parse serves every execution; each
+      component's heap key is assigned up front, since it is otherwise set lazily, unlocked.
+    - Every JSONPath is compiled again (a PLY parser built) each time a state reads one.
+    - Every Lambda or SQS task creates a new boto3 client, service model and all (29% of the
+      server's GIL time at concurrency 16).
+    - The server lists moto's package directory to route every request, under a global lock.
+
+    Each is skipped if moto's internals have moved: the runtime is slower, never wrong.
+    """
+    for speed_up in (_parse_asl_once, _compile_json_paths_once, _reuse_task_clients):
+        with contextlib.suppress(ImportError, AttributeError):
+            speed_up()
+    with contextlib.suppress(ImportError, AttributeError):
+        from moto import backends
+
+        modules = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = lambda: modules
+
+
+def _parse_asl_once() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    if getattr(AmazonStateLanguageParser.parse, "memoised", False):
+        return
+    parse = AmazonStateLanguageParser.parse
+
+    @functools.lru_cache(maxsize=16)
+    def parse_once(definition: str) -> Any:
+        parsed = parse(definition)
+        _assign_heap_keys(parsed[0], set())
+        return parsed
+
+    parse_once.memoised = True  # type: ignore[attr-defined]
+    AmazonStateLanguageParser.parse = staticmethod(parse_once)  # type: ignore[method-assign]
+
+
+def _compile_json_paths_once() -> None:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    modules: tuple[Any, ...] = (json_path, result_path)
+    for module in modules:
+        if not hasattr(module.parse, "cache_info"):
+            module.parse = functools.lru_cache(maxsize=1024)(module.parse)
+
+
+def _reuse_task_clients() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_sqs,
+    )
+
+    modules: tuple[Any, ...] = (lambda_eval_utils, state_task_service_sqs)
+    for module in modules:
+        if not getattr(module.boto_client_for, "reused", False):
+            module.boto_client_for = _reusing(module.boto_client_for)
+
+
+def _reusing(create: Any) -> Any:
+    """`create` (moto's boto_client_for), keeping one client per region and service.
+
+    moto passes every task state's credentials, and its boto_client_for ignores them (it signs
+    with fixed dummy keys): the client depends on region and service only, so one serves all.
+    """
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in clients:
+                clients[region, service] = create(region=region, service=service)
+            return clients[region, service]
+
+    client_for.reused = True  # type: ignore[attr-defined]
+    return client_for
+
+
+def _assign_heap_keys(node: Any, seen: set[int]) -> None:
+    """Give every evaluation component in the parsed program its heap key now."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, EvalComponent):
+        _ = node.heap_key
+    if isinstance(node, dict):
+        children: Any = node.values()
+    elif isinstance(node, list | tuple):
+        children = node
+    elif isinstance(node, Component):
+        children = vars(node).values()
+    else:
+        return
+    for child in children:
+        _assign_heap_keys(child, seen)
