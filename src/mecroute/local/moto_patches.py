@@ -77,16 +77,26 @@ def _reusing(create: Any) -> Any:
     """`create` (moto's boto_client_for), keeping one client per region and service.
 
     moto passes every task state's credentials, and its boto_client_for ignores them (it signs
-    with fixed dummy keys): the client depends on region and service only, so one serves all.
+    with fixed dummy keys): the client depends only on region, service, the moto port it
+    points to and the default session it is built from (where the in-process Lambda hook is
+    registered), so those are the key.
     """
-    clients: dict[tuple[str, str], Any] = {}
+    import boto3
+    from moto.settings import moto_server_port
+
+    # Each value keeps its session alive, so that no later session can reuse its id.
+    clients: dict[tuple[object, ...], tuple[Any, Any]] = {}
     lock = threading.Lock()
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         with lock:
-            if (region, service) not in clients:
-                clients[region, service] = create(region=region, service=service)
-            return clients[region, service]
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()  # what boto3.client would do, before the key
+            session = boto3.DEFAULT_SESSION
+            key = (region, service, moto_server_port(), id(session))
+            if key not in clients:
+                clients[key] = (session, create(region=region, service=service))
+            return clients[key][1]
 
     client_for.reused = True  # type: ignore[attr-defined]
     return client_for
