@@ -1,18 +1,12 @@
 """`mecroute serve` as a real process, spoken to over HTTP on loopback."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
-
-from mecroute.local.fleet import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -27,24 +21,6 @@ def call(url: str, method: str = "GET", body: object = None, raw: bytes | None =
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mecroute.local.cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    banner = [process.stdout.readline() for _ in range(4)]
-    assert f"http://127.0.0.1:{port}" in banner[0], banner
-    yield f"http://127.0.0.1:{port}", process
-    if process.poll() is None:
-        process.kill()
 
 
 def test_inference_answers_with_decision_and_result(server):

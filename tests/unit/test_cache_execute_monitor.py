@@ -212,6 +212,15 @@ def test_cache_is_per_prompt() -> None:
     assert plan.action != "cache_hit"
 
 
+def test_cache_is_per_answer_limit_and_temperature() -> None:
+    responses = cache_with(context({"max_tokens": 3}), EDGE_SMALL)
+
+    assert prepare(context(), WARM, responses=responses).action != "cache_hit"
+    assert prepare(context({"max_tokens": 3, "temperature": 1.0}), WARM,
+                   responses=responses).action != "cache_hit"  # fmt: skip
+    assert prepare(context({"max_tokens": 3}), WARM, responses=responses).action == "cache_hit"
+
+
 def test_expired_cache_entry_is_not_a_hit() -> None:
     ctx = context()
 

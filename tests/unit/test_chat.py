@@ -143,7 +143,14 @@ def test_streamed_chunks_reassemble_the_answer_in_openais_order() -> None:
 
     assert {chunk["object"] for chunk in chunks} == {"chat.completion.chunk"}
     assert {chunk["id"] for chunk in chunks} == {"chatcmpl-req-1"}
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert chunks[0]["choices"][0] == {
+        "index": 0,
+        "delta": {"role": "assistant", "content": ""},
+        "finish_reason": None,
+        "logprobs": None,
+    }
+    assert "usage" not in chunks[0]
+    assert "mecroute" not in chunks[0]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == "Paris is the capital of France."
     finish = chunks[-2]

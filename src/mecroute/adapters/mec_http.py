@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import urllib3
 from pydantic import BaseModel, ValidationError
 
+from mecroute.adapters.openai_server import OpenAIServerNodes, speaks_openai
 from mecroute.adapters.ports import NodeAnswer, NodeHealth
 from mecroute.domain import node_protocol as wire
 from mecroute.domain.errors import TierUnavailable
@@ -29,10 +30,16 @@ _A = TypeVar("_A", bound=BaseModel)
 
 
 class HttpMecNodes:
+    """The built-in nodes' API; an `openai+http://` endpoint is your own OpenAI-compatible
+    model server, spoken to by OpenAIServerNodes."""
+
     def __init__(self, health_timeout_s: float = 0.5) -> None:
         self.health_timeout_s = health_timeout_s
+        self.servers = OpenAIServerNodes(health_timeout_s)
 
     def health(self, endpoint: str) -> NodeHealth:
+        if speaks_openai(endpoint):
+            return self.servers.health(endpoint)
         timeout_s = self.health_timeout_s
         body = self._call("GET", f"{endpoint}/health", None, timeout_s, wire.HealthAnswer)
         return NodeHealth(
@@ -52,10 +59,18 @@ class HttpMecNodes:
         timeout_s: float,
         max_tokens: int,
     ) -> NodeAnswer:
+        if speaks_openai(endpoint):
+            return self.servers.infer(
+                endpoint, model_id, prompt, output_tokens, timeout_s, max_tokens
+            )
         # The router already models the network from the request's telemetry and the site's
         # distance; the node emulating it too would count the same round trip twice.
         request = wire.InferRequest(
-            model_id=model_id, prompt=prompt, output_tokens=output_tokens, emulate_network=False
+            model_id=model_id,
+            prompt=prompt,
+            output_tokens=output_tokens,
+            max_tokens=max_tokens,
+            emulate_network=False,
         )
         body = self._call("POST", f"{endpoint}/infer", request, timeout_s, wire.InferAnswer)
         return NodeAnswer(
@@ -68,12 +83,16 @@ class HttpMecNodes:
         )
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+        if speaks_openai(endpoint):
+            return self.servers.load(endpoint, model_id, artifact_key, sha256)
         request = wire.LoadRequest(artifact_key=artifact_key, sha256=sha256)
         self._call(
             "POST", f"{endpoint}/models/{model_id}/load", request, LOAD_TIMEOUT_S, wire.LoadAnswer
         )
 
     def evict(self, endpoint: str, model_id: str) -> None:
+        if speaks_openai(endpoint):
+            return self.servers.evict(endpoint, model_id)
         try:
             self._call(
                 "DELETE", f"{endpoint}/models/{model_id}", None, EVICT_TIMEOUT_S, wire.EvictAnswer

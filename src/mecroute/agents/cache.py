@@ -20,7 +20,13 @@ from mecroute.domain.registry import ModelSpec, NodeRecord
 
 
 def cache_key(context: ContextAnalysis, model_id: str) -> str:
-    material = f"{model_id}\n{context.task_type}\n{context.prompt_sha256}"
+    """Same model, task, prompt and answer settings: an answer cut at 3 tokens never serves a
+    request that allows 1,000."""
+    request = context.request
+    material = (
+        f"{model_id}\n{context.task_type}\n{context.prompt_sha256}\n"
+        f"{request.answer_limit}\n{request.temperature}"
+    )
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from mecroute.adapters.openai_server import speaks_openai
 from mecroute.adapters.ports import MecNodes, ModelRegistry, NodeDirectory, StatsStore
 from mecroute.domain.errors import TierUnavailable
 from mecroute.domain.estimates import RoutingOverhead, RoutingPath, routing_overhead
@@ -46,7 +47,8 @@ def probe(
 
     A node is available only if it answers its probe AND its heartbeat is fresh: a stale
     heartbeat means the node's own view of itself stopped, even if something still answers
-    at its address (a hung process, an address reused by another task).
+    at its address (a hung process, an address reused by another task). An OpenAI-compatible
+    server (`openai+` endpoint) has no heartbeat: its probe alone decides.
     """
     base = {
         "node_id": record.node_id,
@@ -74,7 +76,8 @@ def probe(
             heartbeat_age_s=age,
         )
     saturated = health.in_flight >= health.slots and health.queue_depth >= record.queue_limit
-    if age > heartbeat_timeout_s:
+    # Your own model server writes no heartbeats: its live answer is all there is to know.
+    if age > heartbeat_timeout_s and not speaks_openai(record.endpoint):
         reason = f"heartbeat stale: last {age:.1f}s ago, timeout {heartbeat_timeout_s:g}s"
     elif health.status != "ok" or record.status != "ok":
         status = health.status if health.status != "ok" else record.status

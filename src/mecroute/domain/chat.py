@@ -248,11 +248,15 @@ class ChatCompletion(Answer):
     model: str
     choices: list[Choice]
     usage: Usage
-    mecroute: RoutingSummary
+    mecroute: RoutingSummary | None = Field(
+        default=None, description="Set by the router; a model server alone answers without it."
+    )
 
     def decision_headers(self) -> dict[str, str]:
         """The routing decision as response headers, sent before any of the answer."""
         routing = self.mecroute
+        if routing is None:
+            return {}
         return {
             "x-mecroute-tier": routing.tier,
             "x-mecroute-node": routing.node_id or "-",
@@ -350,7 +354,9 @@ def completion_chunks(
 def server_sent_events(chunks: Iterator[ChatCompletionChunk]) -> Iterator[bytes]:
     """Each chunk as a `data:` event, then OpenAI's `data: [DONE]`."""
     for chunk in chunks:
-        yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
+        # `finish_reason: null` stays, as OpenAI sends it; usage and mecroute only when set.
+        absent = {name for name in ("usage", "mecroute") if getattr(chunk, name) is None}
+        yield b"data: " + chunk.model_dump_json(exclude=absent).encode() + b"\n\n"
     yield b"data: [DONE]\n\n"
 
 

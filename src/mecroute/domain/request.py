@@ -117,7 +117,8 @@ class InferenceRequest(StrictModel):
     model_preference: Identifier | None = None
     pin_model: bool = Field(
         default=False,
-        description="`model_preference` is required, not preferred: no other model may serve.",
+        description="`model_preference` (when given) is required, not preferred: no other model "
+        "may serve.",
     )
     max_tokens: int | None = Field(
         default=None,
@@ -142,12 +143,6 @@ class InferenceRequest(StrictModel):
         if "\x00" in prompt:
             raise ValueError("prompt must not contain NUL characters")
         return prompt
-
-    @model_validator(mode="after")
-    def _pinned_model_named(self) -> InferenceRequest:
-        if self.pin_model and self.model_preference is None:
-            raise ValueError("pin_model needs model_preference")
-        return self
 
     @property
     def answer_limit(self) -> int:

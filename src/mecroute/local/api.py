@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mecroute.adapters.chat_http import chat_completions_route
 from mecroute.adapters.web import (
     HttpProblem,
     Served,
@@ -151,6 +152,7 @@ def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) 
             ),
             Route("/v1/feedback", feedback.route("/v1/feedback"), methods=["POST"]),
             Route("/v1/inference", inference, methods=["POST"]),
+            chat_completions_route(lambda request, rid: response_for(start(request, rid))),
         ],
         max_body_bytes=MAX_BODY_BYTES,
     )

@@ -19,6 +19,7 @@ from mecroute.evaluation import commands as evaluation
 from mecroute.gateway import main as gateway_main
 from mecroute.local import registry_cli
 from mecroute.local.cli_errors import check_port_free, explain
+from mecroute.local.model_servers import model_server_entry, register_model_servers
 from mecroute.mec import node as mec_node
 
 if TYPE_CHECKING:
@@ -71,6 +72,15 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the local API on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     serve.add_argument("--verbose", action="store_true", help="show moto's and the agents' logs")
+    serve.add_argument(
+        "--model-server",
+        action="append",
+        default=[],
+        type=model_server_entry,
+        metavar="NODE_ID=URL",
+        help="add your own OpenAI-compatible server (vLLM, llama.cpp, Ollama, TGI) as a MEC node; "
+        "repeatable; it serves the registry's model ids (docs/model-servers.md)",
+    )
 
     node = commands.add_parser(
         "node", help="run one MEC node on its own (docs/mec-node.md)", description=mec_node.__doc__
@@ -249,11 +259,15 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     check_port_free(args.port)
     with _started(args.verbose) as runtime:
+        servers = register_model_servers(runtime.names.nodes_table, args.model_server)
         gateways = start_gateways(runtime, Path(tempfile.mkdtemp(prefix="mecroute-gateways-")))
         urls = {site: served.url for site, (_, served) in gateways.items()}
         server = serve(runtime, args.port, urls).start()
         url = server.url
-        nodes = ", ".join(f"{n.profile.node_id}={n.endpoint}" for n in runtime.nodes)
+        nodes = ", ".join(
+            [f"{n.profile.node_id}={n.endpoint}" for n in runtime.nodes]
+            + [f"{record.node_id}={record.endpoint}" for record in servers]
+        )
         print(f"mecroute local API listening on {url}", flush=True)
         print(f"MEC nodes: {nodes}", flush=True)
         print(f"moto (AWS APIs): {runtime.endpoint_url}", flush=True)

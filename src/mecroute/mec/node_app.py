@@ -1,6 +1,7 @@
 """The MEC node's HTTP API as a Starlette app over a NodeService (types in domain/node_protocol.py).
 
-Routes: POST /infer, GET /health, POST /models/{model_id}/load, DELETE /models/{model_id}.
+Routes: POST /infer, GET /health, POST /models/{model_id}/load, DELETE /models/{model_id}, and
+the OpenAI protocol's POST /v1/chat/completions and GET /v1/models (mec/openai_routes.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from mecroute.domain.node_protocol import (
     NodeErrorCode,
 )
 from mecroute.mec.capacity import Saturated
+from mecroute.mec.openai_routes import openai_routes
 from mecroute.mec.resident import InsufficientMemory, ModelNotLoaded
 from mecroute.mec.service import ArtifactUnavailable, NodeService, UnknownModel
 
@@ -101,6 +103,7 @@ def node_app(service: NodeService) -> Starlette:
             Route("/infer", infer, methods=["POST"]),
             Route("/models/{model_id}/load", load, methods=["POST"]),
             Route("/models/{model_id}", evict, methods=["DELETE"]),
+            *openai_routes(service),
         ],
         max_body_bytes=MAX_BODY_BYTES,
         exception_handlers={

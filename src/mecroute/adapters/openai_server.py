@@ -1,0 +1,156 @@
+"""A MEC node entry served by your own OpenAI-compatible model server (vLLM, llama.cpp server,
+Ollama, TGI): its endpoint is written `openai+http://host:port`, and this client speaks the
+OpenAI protocol to it. Health and hot models come from `GET /v1/models` (`/health` when the
+server has no model list); the server loads its own models, so load and evict do nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Literal, TypeVar
+
+import urllib3
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mecroute.adapters.ports import NodeAnswer, NodeHealth
+from mecroute.domain.errors import TierUnavailable
+
+SCHEME_PREFIX = "openai+"
+CONNECT_TIMEOUT_S = 1.0
+# A model server holds many requests at once (continuous batching); the router is told so.
+ASSUMED_SLOTS = 8
+_POOL = urllib3.PoolManager(num_pools=16, maxsize=64, retries=False)
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def speaks_openai(endpoint: str) -> bool:
+    return endpoint.startswith(SCHEME_PREFIX)
+
+
+def server_url(endpoint: str) -> str:
+    return endpoint.removeprefix(SCHEME_PREFIX).rstrip("/")
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Card(_Lenient):
+    id: str
+
+
+class _ModelList(_Lenient):
+    data: list[_Card]
+
+
+class _Message(_Lenient):
+    content: str | None = None
+
+
+class _Choice(_Lenient):
+    message: _Message
+    finish_reason: str | None = None
+
+
+class _Usage(_Lenient):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _Completion(_Lenient):
+    choices: list[_Choice]
+    usage: _Usage | None = None
+
+
+class OpenAIServerNodes:
+    """The MecNodes port for `openai+` endpoints. The registry model id is the model name the
+    server serves (vLLM `--served-model-name`, `ollama cp`)."""
+
+    def __init__(self, health_timeout_s: float = 0.5) -> None:
+        self.health_timeout_s = health_timeout_s
+
+    def health(self, endpoint: str) -> NodeHealth:
+        return NodeHealth(
+            in_flight=0, queue_depth=0, slots=ASSUMED_SLOTS, hot_models=self.models(endpoint)
+        )
+
+    def models(self, endpoint: str) -> list[str]:
+        base = server_url(endpoint)
+        status, body = _request("GET", f"{base}/v1/models", None, self.health_timeout_s)
+        if status == 404:  # a server without a model list: alive is all it can say
+            _checked("GET", f"{base}/health", *_request("GET", f"{base}/health", None,
+                                                        self.health_timeout_s))  # fmt: skip
+            return []
+        listed = _parsed(_ModelList, _checked("GET", f"{base}/v1/models", status, body))
+        # Ollama lists `name:latest` for what it serves as `name`.
+        return [card.id.removesuffix(":latest") for card in listed.data]
+
+    def infer(
+        self,
+        endpoint: str,
+        model_id: str,
+        prompt: str,
+        output_tokens: int,
+        timeout_s: float,
+        max_tokens: int,
+    ) -> NodeAnswer:
+        url = f"{server_url(endpoint)}/v1/chat/completions"
+        request = {
+            "model": model_id,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens,
+        }
+        started = time.perf_counter()
+        status, body = _request("POST", url, request, timeout_s)
+        answer = _parsed(_Completion, _checked("POST", url, status, body))
+        served_ms = (time.perf_counter() - started) * 1000
+        if not answer.choices:
+            raise TierUnavailable(f"POST {url} answered no choices")
+        choice, usage = answer.choices[0], answer.usage or _Usage()
+        finish: Literal["stop", "length"] = "length" if choice.finish_reason == "length" else "stop"
+        return NodeAnswer(
+            output=choice.message.content or "",
+            compute_ms=round(served_ms, 3),
+            queued_ms=0.0,
+            input_tokens=usage.prompt_tokens,
+            output_tokens=usage.completion_tokens,
+            finish_reason=finish,
+        )
+
+    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+        if model_id not in self.models(endpoint):
+            raise TierUnavailable(
+                f"{server_url(endpoint)} does not serve {model_id}: an OpenAI-compatible server "
+                "loads its own models (serve it under that name)"
+            )
+
+    def evict(self, endpoint: str, model_id: str) -> None:
+        """The server decides what it keeps loaded."""
+
+
+def _request(method: str, url: str, payload: Any, timeout_s: float) -> tuple[int, bytes]:
+    if not url.startswith(("http://", "https://")):
+        raise TierUnavailable(f"model server {url!r} is not an HTTP URL")
+    body = json.dumps(payload).encode() if payload is not None else None
+    timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, timeout_s), read=timeout_s)
+    try:
+        response = _POOL.request(
+            method, url, body=body, headers={"Content-Type": "application/json"}, timeout=timeout
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise TierUnavailable(f"{method} {url} failed: {error!r}") from None
+    return response.status, bytes(response.data)
+
+
+def _checked(method: str, url: str, status: int, body: bytes) -> bytes:
+    if status >= 400:
+        detail = body[:300].decode(errors="replace")
+        raise TierUnavailable(f"{method} {url} answered {status}: {detail}")
+    return body
+
+
+def _parsed(model: type[_M], body: bytes) -> _M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        raise TierUnavailable(f"the model server's answer is malformed: {error}") from None
