@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -227,3 +228,37 @@ def test_a_queued_record_survives_a_restart_and_is_shipped(offline, tmp_path: Pa
     assert shipped == 1
     assert again.depth() == 0
     assert DynamoDecisionLog(runtime.names.decisions_table).get(moved.request_id) == moved
+
+
+def test_the_openai_client_gets_chat_completions_from_the_gateway_streaming_included(offline):
+    site = sorted(offline["urls"])[0]
+    client = openai.OpenAI(base_url=f"{offline['urls'][site]}/v1", api_key="sk-edge", max_retries=0)
+    question = [{"role": "user", "content": "What is the capital of France?"}]
+
+    raw = client.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=question,
+        max_tokens=20,
+        extra_body={"mecroute": {"privacy": "strict"}},
+    )
+    with client.chat.completions.with_streaming_response.create(
+        model="auto", messages=question, stream=True
+    ) as streamed:
+        stream_headers = streamed.headers
+        chunks = list(streamed.parse())
+
+    completion = raw.parse()
+    assert raw.headers["x-mecroute-tier"] in ("device", "mec")  # strict: never the cloud
+    assert completion.usage is not None
+    assert 0 < completion.usage.completion_tokens <= 20
+    recorded = offline["edge"].get(f"/v1/decisions/{raw.headers['x-mecroute-request-id']}")
+    assert recorded.json()["result"]["output"] == completion.choices[0].message.content
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    streamed_record = offline["edge"].get(
+        f"/v1/decisions/{stream_headers['x-mecroute-request-id']}"
+    )
+    assert stream_headers["content-type"].startswith("text/event-stream")
+    assert streamed_record.json()["result"]["output"] == text
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="auto", messages=question, max_tokens=0)
+    assert refused.value.param == "max_tokens"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -28,17 +28,21 @@ from mecroute.domain.messages import MonitorRecord
 # (the pipeline's input, the request id) -> (HTTP status, the API's own answer body): what
 # `POST /v1/inference` would answer for the same pipeline input.
 RunPipeline = Callable[[dict[str, Any], str], tuple[int, dict[str, Any]]]
+# The caller's verified user id from the request headers (None: anonymous), or an HttpProblem.
+Identify = Callable[[Mapping[str, str]], str | None]
 log = logging.getLogger(__name__)
 
 
-def chat_completions_route(run: RunPipeline) -> Route:
-    """`POST /v1/chat/completions` over `run`. `GET /v1/models` answers
-    mecroute.domain.chat.model_list wherever the registry is read (the api_reads handler)."""
+def chat_completions_route(run: RunPipeline, identify: Identify | None = None) -> Route:
+    """`POST /v1/chat/completions` over `run`; `identify` (the gateway's API keys) names the
+    caller from the request's headers, which then replaces the body's `user`. `GET /v1/models`
+    answers mecroute.domain.chat.model_list wherever the registry is read (api_reads)."""
 
     async def completions(request: Request) -> Response:
         rid = request_id_of(request)
         try:
-            status, answer, stream, include_usage = await _complete(request, rid, run)
+            user = identify(request.headers) if identify is not None else None
+            status, answer, stream, include_usage = await _complete(request, rid, run, user)
         except HttpProblem as problem:
             return _error(problem.status, problem_body(problem, rid), rid)
         if status != 200:
@@ -54,13 +58,15 @@ def chat_completions_route(run: RunPipeline) -> Route:
 
 
 async def _complete(
-    request: Request, rid: str, run: RunPipeline
+    request: Request, rid: str, run: RunPipeline, user: str | None
 ) -> tuple[int, dict[str, Any], bool, bool]:
     """Validate (a bad field never starts an execution), then run the pipeline on a worker."""
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if media_type.lower() != "application/json":
         raise HttpProblem(415, "RequestRejected", "Unsupported Media Type")
     body = json_value(await request.body())
+    if isinstance(body, dict) and user is not None:
+        body = {**body, "user": user}  # the verified identity, not what the body claims
     try:
         chat, _ = to_inference_request(body, request.headers)
     except InvalidRequest as invalid:
@@ -69,6 +75,8 @@ async def _complete(
         ) from None
     try:
         status, answer = await run_in_threadpool(run, pipeline_request(body, request.headers), rid)
+    except HttpProblem:
+        raise
     except Exception as error:  # moto or the runtime failing is a 502, not a hang
         log.exception("chat completion %s could not run", rid)
         raise HttpProblem(502, "PipelineUnavailable", str(error)) from None

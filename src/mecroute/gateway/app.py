@@ -1,9 +1,12 @@
 """The gateway's HTTP API: the regional API's routes, schemas and errors at the MEC site
-(POST /v1/inference, GET /health, GET /v1/decisions/{request_id})."""
+(POST /v1/inference, GET /health, GET /v1/decisions/{request_id}) and OpenAI's
+POST /v1/chat/completions, streaming included (mecroute.adapters.chat_http)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
@@ -12,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mecroute.adapters.chat_http import chat_completions_route
 from mecroute.adapters.web import HttpProblem, json_app, json_value, request_id_of
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, error_body, field_problems
 from mecroute.domain.feedback import RequestId
@@ -50,17 +54,25 @@ def gateway_app(site: str, pipeline: GatewayPipeline, shipper: Shipper) -> Starl
         body = json_value(await request.body())
         if isinstance(body, dict) and user is not None:
             body = {**body, "user_id": user}  # the verified identity, not what the body claims
+        status, answer, stale = await run_in_threadpool(run, body, rid)
+        headers = {STALE_HEADER: "true"} if stale else {}
+        return JSONResponse(answer, status, headers)
+
+    def run(body: Any, rid: str) -> tuple[int, dict[str, Any], bool]:
+        """What the regional API answers for this pipeline input, and whether decided stale."""
         try:
-            outcome = await run_in_threadpool(pipeline.handle, rid, body)
+            outcome = pipeline.handle(rid, body)
         except QueueFull as full:
             raise HttpProblem(503, "RecordQueueFull", str(full)) from None
-        headers = {STALE_HEADER: "true"} if outcome.stale else {}
         if outcome.error is None and outcome.record is not None:
-            return JSONResponse(outcome.record.model_dump(mode="json"), headers=headers)
+            return 200, outcome.record.model_dump(mode="json"), outcome.stale
         error = outcome.error or "ExecutionFailed"
         answer = error_body(error, outcome.cause)
         answer["request_id"] = rid
-        return JSONResponse(answer, HTTP_STATUS_BY_ERROR.get(error, 502), headers)
+        return HTTP_STATUS_BY_ERROR.get(error, 502), answer, outcome.stale
+
+    def identify(headers: Mapping[str, str]) -> str | None:
+        return authenticate(headers, pipeline.keeper.current.api_keys)
 
     async def decision(request: Request) -> Response:
         try:
@@ -82,6 +94,7 @@ def gateway_app(site: str, pipeline: GatewayPipeline, shipper: Shipper) -> Starl
             Route("/health", health, methods=["GET"]),
             Route("/v1/inference", inference, methods=["POST"]),
             Route("/v1/decisions/{request_id}", decision, methods=["GET"]),
+            chat_completions_route(lambda body, rid: run(body, rid)[:2], identify),
         ],
         max_body_bytes=MAX_BODY_BYTES,
     )
