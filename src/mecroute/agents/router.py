@@ -15,12 +15,12 @@ from typing import NamedTuple
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
     LEARNED_MIN_SAMPLES,
-    compute_time_ms,
     cost_usd,
     device_fetch_ms,
     device_speed,
     end_to_end,
     predicted_accuracy,
+    reference_time_ms,
     upload_ms,
     warm_load_ms,
 )
@@ -89,19 +89,47 @@ class Assessment(NamedTuple):
     violation: tuple[ConstraintName, str] | None
 
 
+class ModelFacts(NamedTuple):
+    """What one model's estimates share across every place it can run, for one request."""
+
+    accuracy: float
+    cost_usd: float
+    reference_ms: float  # compute time at speed 1
+    warm_load_ms: float
+
+
+class RequestFacts(NamedTuple):
+    """What every option's estimate shares for one request and snapshot."""
+
+    upload_ms: float
+    device_speed: float
+    device_availability: float
+    cloud_availability: float
+
+
 def assess_options(context: ContextAnalysis, snapshot: ResourceSnapshot) -> list[Assessment]:
     stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
+    tokens = context.input_tokens + context.output_tokens
     # What depends on the model alone, once per model rather than once per node.
     per_model = {
-        model.model_id: (
+        model.model_id: ModelFacts(
             predicted_accuracy(model, context.complexity),
             cost_usd(model, context.input_tokens, context.output_tokens),
+            reference_time_ms(model.latency_ms, tokens),
+            warm_load_ms(model),
         )
         for model in snapshot.models
     }
+    request = context.request
+    shared = RequestFacts(
+        upload_ms(context.input_tokens, request.network),
+        device_speed(context.device_score),
+        AVAILABILITY["device"] * (0.5 + 0.5 * min(1.0, context.device_score * 2)),
+        AVAILABILITY["cloud"] * (1.0 if snapshot.cloud.available else 0.0),
+    )
     assessed = []
     for option in enumerate_options(snapshot):
-        estimate = _estimate(option, context, snapshot, stats, per_model)
+        estimate = _estimate(option, context, snapshot, stats, per_model, shared)
         assessed.append(
             Assessment(option, estimate, _violation(option, estimate, context, snapshot))
         )
@@ -119,6 +147,7 @@ def route(
     rejected: list[Rejection] = []
     assessed = assess_options(context, snapshot)
     drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
+    score = _Scorer(context, weights, scoring).score
     for item in assessed:
         if item.violation:
             constraint, detail = item.violation
@@ -126,7 +155,7 @@ def route(
                 Rejection(candidate=item.option.label, constraint=constraint, detail=detail)
             )
         else:
-            feasible.append(_score(item.option, item.estimate, context, weights, scoring))
+            feasible.append(score(item.option, item.estimate))
     feasible, preference_rejections = _apply_preference(
         feasible, context.request.model_preference, pinned=context.request.pin_model
     )
@@ -177,34 +206,33 @@ def _estimate(
     context: ContextAnalysis,
     snapshot: ResourceSnapshot,
     stats: dict[tuple[Tier, str, str], TierStat],
-    per_model: dict[str, tuple[float, float]],
+    per_model: dict[str, ModelFacts],
+    shared: RequestFacts,
 ) -> Estimate:
     request, model = context.request, option.model
-    tokens = context.input_tokens + context.output_tokens
+    facts = per_model[model.model_id]
     network = request.network
-    transfer_ms = upload_ms(context.input_tokens, network)
-    availability = AVAILABILITY[option.tier]
+    transfer_ms = shared.upload_ms
     if option.tier == "device":
         fetch_ms = device_fetch_ms(model, request.device, network)
-        speed = device_speed(context.device_score)
         network_ms = fetch_ms
-        latency = fetch_ms + compute_time_ms(model.latency_ms, tokens, speed)
-        availability *= 0.5 + 0.5 * min(1.0, context.device_score * 2)
+        latency = fetch_ms + facts.reference_ms / shared.device_speed
+        availability = shared.device_availability
     elif option.tier == "mec":
         node = option.node
         assert node is not None
-        compute = compute_time_ms(model.latency_ms, tokens, node.speed_factor)
+        compute = facts.reference_ms / node.speed_factor
         waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
-        load = 0.0 if option.placement == "hot" else warm_load_ms(model)
+        load = 0.0 if option.placement == "hot" else facts.warm_load_ms
         network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
         latency = network_ms + waiting + load + compute
-        availability *= 1 - 0.5 * node.utilisation
+        availability = AVAILABILITY["mec"] * (1 - 0.5 * node.utilisation)
     else:
         network_ms = (
             network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
         )
-        latency = network_ms + compute_time_ms(model.latency_ms, tokens, 1.0)
-        availability *= 1.0 if snapshot.cloud.available else 0.0
+        latency = network_ms + facts.reference_ms / 1.0
+        availability = shared.cloud_availability
     learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
     sigma = DEFAULT_LATENCY_SIGMA
     drifting = False
@@ -219,7 +247,7 @@ def _estimate(
         else:
             latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
         availability *= learned.success_rate
-    accuracy, cost = per_model[model.model_id]
+    accuracy, cost = facts.accuracy, facts.cost_usd
     if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
         # Callers' verdicts on this place's answers temper the model-based estimate.
         accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
@@ -284,8 +312,15 @@ def _sla_detail(estimate: Estimate, sla_ms: int, snapshot: ResourceSnapshot) -> 
 
 def on_time_probability(predicted_ms: float, sigma: float, sla_ms: float) -> float:
     """P(latency <= SLA) for a lognormal latency with median `predicted_ms`."""
-    z = (math.log(sla_ms) - math.log(max(predicted_ms, 1e-3))) / sigma
-    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+    return _on_time(math.log(sla_ms), predicted_ms, sigma)
+
+
+def _on_time(log_sla: float, predicted_ms: float, sigma: float) -> float:
+    z = (log_sla - math.log(max(predicted_ms, 1e-3))) / sigma
+    return 0.5 * (1 + math.erf(z / _SQRT2))
+
+
+_SQRT2 = math.sqrt(2)
 
 
 class Scored(NamedTuple):
@@ -333,29 +368,38 @@ class Scored(NamedTuple):
         )
 
 
-def _score(
-    option: Option,
-    estimate: Estimate,
-    context: ContextAnalysis,
-    weights: CriterionWeights,
-    scoring: Scoring,
-) -> Scored:
-    sla = context.request.sla.max_latency_ms
-    headroom = max(0.0, 1 - estimate.latency_ms / sla)
-    latency_score = headroom
-    if scoring.sla_probability:
-        on_time = on_time_probability(estimate.latency_ms, estimate.latency_sigma, sla)
-        latency_score = 0.8 * on_time + 0.2 * headroom
-    latency = round(latency_score, 4)
-    cost = round(1 / (1 + estimate.cost_usd / scoring.cost_reference_usd), 4)
-    availability = round(min(1.0, max(0.0, estimate.availability)), 4)
-    total = (
-        weights.latency * latency
-        + weights.accuracy * estimate.accuracy
-        + weights.cost * cost
-        + weights.availability * availability
-    )
-    return Scored(option, estimate, latency, cost, availability, round(total, 4))
+class _Scorer:
+    """Scores feasible options for one request: what is the same for every option (the SLA,
+    its logarithm, the weights, each model's cost score) is worked out once."""
+
+    def __init__(self, context: ContextAnalysis, weights: CriterionWeights, scoring: Scoring):
+        self.sla = context.request.sla.max_latency_ms
+        self.log_sla = math.log(self.sla)
+        self.sla_probability = scoring.sla_probability
+        self.cost_reference = scoring.cost_reference_usd
+        self.weights = (weights.latency, weights.accuracy, weights.cost, weights.availability)
+        self.cost_scores: dict[float, float] = {}
+
+    def score(self, option: Option, estimate: Estimate) -> Scored:
+        headroom = max(0.0, 1 - estimate.latency_ms / self.sla)
+        latency_score = headroom
+        if self.sla_probability:
+            on_time = _on_time(self.log_sla, estimate.latency_ms, estimate.latency_sigma)
+            latency_score = 0.8 * on_time + 0.2 * headroom
+        latency = round(latency_score, 4)
+        cost = self.cost_scores.get(estimate.cost_usd)
+        if cost is None:
+            cost = round(1 / (1 + estimate.cost_usd / self.cost_reference), 4)
+            self.cost_scores[estimate.cost_usd] = cost
+        availability = round(min(1.0, max(0.0, estimate.availability)), 4)
+        w_latency, w_accuracy, w_cost, w_availability = self.weights
+        total = (
+            w_latency * latency
+            + w_accuracy * estimate.accuracy
+            + w_cost * cost
+            + w_availability * availability
+        )
+        return Scored(option, estimate, latency, cost, availability, round(total, 4))
 
 
 def _apply_preference(

@@ -89,7 +89,12 @@ def estimate_tokens(text: str) -> int:
 
 def compute_time_ms(reference_ms: float, total_tokens: int, speed_factor: float) -> float:
     """A model's compute time for a request: `reference_ms` is for 100 tokens at speed 1."""
-    return reference_ms * max(0.25, total_tokens / 100) / speed_factor
+    return reference_time_ms(reference_ms, total_tokens) / speed_factor
+
+
+def reference_time_ms(reference_ms: float, total_tokens: int) -> float:
+    """The request's compute time at speed 1; divide by a node's speed factor for its time."""
+    return reference_ms * max(0.25, total_tokens / 100)
 
 
 def device_speed(device_score: float) -> float:

@@ -1,0 +1,445 @@
+"""FROZEN copy of agents/router.py before the speed work (issue 16), kept only so that
+tests/unit/test_router_speedup.py can hold the faster router to the same decisions. Never edit.
+
+Router agent: hard constraints first, then a weighted score over the feasible candidates.
+
+Criteria: latency, accuracy, cost and availability, each scored in [0, 1] and weighted
+40/30/20/10 unless the request overrides the weights. Privacy is absolute: a `strict`
+request is never routed to the cloud, even when that leaves no candidate at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from mecroute.agents.learning import is_drifting
+from mecroute.domain.estimates import (
+    LEARNED_MIN_SAMPLES,
+    compute_time_ms,
+    cost_usd,
+    device_fetch_ms,
+    device_speed,
+    end_to_end,
+    predicted_accuracy,
+    upload_ms,
+    warm_load_ms,
+)
+from mecroute.domain.messages import (
+    Candidate,
+    ConstraintName,
+    ContextAnalysis,
+    CriterionScores,
+    NodeStatus,
+    Placement,
+    Rejection,
+    ResourceSnapshot,
+    RoutingDecision,
+    TierStat,
+)
+from mecroute.domain.registry import ModelSpec, Tier
+from mecroute.domain.request import CriterionWeights
+
+MAX_FALLBACKS = 3
+# Latency spread when nothing has been learned yet: a lognormal whose p95 is 1.8x its median.
+DEFAULT_LATENCY_SIGMA = 0.36
+AVAILABILITY = {"device": 0.999, "mec": 0.9995, "cloud": 0.9999}  # the design's targets
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How estimates become criterion scores.
+
+    The latency score is the chance of meeting the request's SLA (from the learned latency
+    spread) with a little credit for headroom; the cost score halves at `cost_reference_usd`.
+    ORIGINAL is the first design, linear headroom and a $0.001 reference, kept as the
+    `static-weights` baseline of the simulator.
+    """
+
+    sla_probability: bool = True
+    cost_reference_usd: float = 0.01
+
+
+ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001)
+
+
+class Option(NamedTuple):
+    """A (tier, node, model) before constraints and scoring.
+
+    This and the other per-option records are named tuples, not frozen dataclasses: a router
+    decision builds a few of them for every (tier, node, model), and a frozen dataclass costs
+    three times as much to build.
+    """
+
+    tier: Tier
+    model: ModelSpec
+    node: NodeStatus | None
+    placement: Placement
+
+    @property
+    def label(self) -> str:
+        where = f"{self.tier}/{self.node.node_id}" if self.node else self.tier
+        return f"{where}/{self.model.model_id}"
+
+
+class Assessment(NamedTuple):
+    """An option with its estimate and the first hard constraint it breaks, if any."""
+
+    option: Option
+    estimate: Estimate
+    violation: tuple[ConstraintName, str] | None
+
+
+def assess_options(context: ContextAnalysis, snapshot: ResourceSnapshot) -> list[Assessment]:
+    stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
+    # What depends on the model alone, once per model rather than once per node.
+    per_model = {
+        model.model_id: (
+            predicted_accuracy(model, context.complexity),
+            cost_usd(model, context.input_tokens, context.output_tokens),
+        )
+        for model in snapshot.models
+    }
+    assessed = []
+    for option in enumerate_options(snapshot):
+        estimate = _estimate(option, context, snapshot, stats, per_model)
+        assessed.append(
+            Assessment(option, estimate, _violation(option, estimate, context, snapshot))
+        )
+    return assessed
+
+
+def route(
+    context: ContextAnalysis,
+    snapshot: ResourceSnapshot,
+    defaults: CriterionWeights,
+    scoring: Scoring = Scoring(),
+) -> RoutingDecision:
+    weights = (context.request.weights or defaults).normalised()
+    feasible: list[Scored] = []
+    rejected: list[Rejection] = []
+    assessed = assess_options(context, snapshot)
+    drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
+    for item in assessed:
+        if item.violation:
+            constraint, detail = item.violation
+            rejected.append(
+                Rejection(candidate=item.option.label, constraint=constraint, detail=detail)
+            )
+        else:
+            feasible.append(_score(item.option, item.estimate, context, weights, scoring))
+    feasible, preference_rejections = _apply_preference(
+        feasible, context.request.model_preference, pinned=context.request.pin_model
+    )
+    rejected.extend(preference_rejections)
+    # Only the primary and its fallbacks become Candidate models: validating one per option
+    # was most of a decision's time.
+    ordered = [scored.candidate() for scored in _order_with_diversity(feasible)]
+    primary = ordered[0] if ordered else None
+    return RoutingDecision(
+        request_id=context.request_id,
+        primary=primary,
+        fallbacks=ordered[1:],
+        candidates=ordered,
+        rejected=rejected,
+        weights=weights,
+        confidence=_confidence(ordered),
+        reason=_explain(primary, rejected, drifting, _path_too_slow(context, snapshot)),
+    )
+
+
+def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:
+    for model in snapshot.models:
+        if "device" in model.tiers:
+            yield Option("device", model, None, "device")
+        if "mec" in model.tiers:
+            for node in snapshot.nodes:
+                placement: Placement = "hot" if model.model_id in node.hot_models else "warm"
+                yield Option("mec", model, node, placement)
+        if "cloud" in model.tiers:
+            yield Option("cloud", model, None, "cold")
+
+
+class Estimate(NamedTuple):
+    """`latency_ms` is end to end: the routing path's `routing_ms` plus the tier's own time."""
+
+    latency_ms: float
+    latency_sigma: float
+    drifting: bool
+    network_ms: float
+    accuracy: float
+    cost_usd: float
+    availability: float
+    routing_ms: float
+
+
+def _estimate(
+    option: Option,
+    context: ContextAnalysis,
+    snapshot: ResourceSnapshot,
+    stats: dict[tuple[Tier, str, str], TierStat],
+    per_model: dict[str, tuple[float, float]],
+) -> Estimate:
+    request, model = context.request, option.model
+    tokens = context.input_tokens + context.output_tokens
+    network = request.network
+    transfer_ms = upload_ms(context.input_tokens, network)
+    availability = AVAILABILITY[option.tier]
+    if option.tier == "device":
+        fetch_ms = device_fetch_ms(model, request.device, network)
+        speed = device_speed(context.device_score)
+        network_ms = fetch_ms
+        latency = fetch_ms + compute_time_ms(model.latency_ms, tokens, speed)
+        availability *= 0.5 + 0.5 * min(1.0, context.device_score * 2)
+    elif option.tier == "mec":
+        node = option.node
+        assert node is not None
+        compute = compute_time_ms(model.latency_ms, tokens, node.speed_factor)
+        waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
+        load = 0.0 if option.placement == "hot" else warm_load_ms(model)
+        network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
+        latency = network_ms + waiting + load + compute
+        availability *= 1 - 0.5 * node.utilisation
+    else:
+        network_ms = (
+            network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
+        )
+        latency = network_ms + compute_time_ms(model.latency_ms, tokens, 1.0)
+        availability *= 1.0 if snapshot.cloud.available else 0.0
+    learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
+    sigma = DEFAULT_LATENCY_SIGMA
+    drifting = False
+    if learned and learned.samples >= LEARNED_MIN_SAMPLES:
+        if learned.latency_p95_ms > learned.latency_ewma_ms > 0:
+            sigma = max(0.05, math.log(learned.latency_p95_ms / learned.latency_ewma_ms) / 1.645)
+        drifting = is_drifting(learned, latency)
+        if drifting:
+            # Slower than it should be: trust the observation and prefer other places.
+            availability *= 0.5
+            latency = learned.latency_ewma_ms
+        else:
+            latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
+        availability *= learned.success_rate
+    accuracy, cost = per_model[model.model_id]
+    if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
+        # Callers' verdicts on this place's answers temper the model-based estimate.
+        accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
+    # Learned statistics and drift are about the tier's own time; the caller also waits for
+    # the routing path (API Gateway, the pipeline's states) before any tier runs.
+    overhead = snapshot.routing_overhead
+    latency, sigma = end_to_end(latency, sigma, overhead)
+    return Estimate(
+        latency, sigma, drifting, network_ms, accuracy, cost, availability, overhead.p50_ms
+    )
+
+
+def _violation(
+    option: Option, estimate: Estimate, context: ContextAnalysis, snapshot: ResourceSnapshot
+) -> tuple[ConstraintName, str] | None:
+    request = context.request
+    privacy = context.effective_privacy
+    if option.tier == "cloud" and privacy == "strict":
+        return "privacy", "strict privacy: the request never leaves device or MEC"
+    if privacy == "regional" and option.tier != "device":
+        region = request.device.region
+        where = option.node.region if option.node else snapshot.cloud.region
+        # MEC sites sit in the operator's network next to the device; the cloud needs proof.
+        allowed = where == region if region else option.tier == "mec"
+        if not allowed:
+            return "privacy", f"regional privacy: {where} is not the device's region ({region})"
+    if option.tier == "cloud" and not snapshot.cloud.available:
+        return "health", "cloud tier unavailable"
+    if option.node is not None and not option.node.healthy:
+        return "health", option.node.unhealthy_reason or "node unhealthy"
+    if option.tier == "device":
+        device = request.device
+        if device.memory_free_mb < option.model.memory_mb:
+            return (
+                "device",
+                f"needs {option.model.memory_mb:.0f} MB, device has {device.memory_free_mb}",
+            )
+        if device.battery_pct < 15 and not device.charging:
+            return "device", f"battery at {device.battery_pct:.0f}% and not charging"
+    if estimate.accuracy < request.sla.min_accuracy:
+        return (
+            "accuracy",
+            f"expected accuracy {estimate.accuracy:.2f} < {request.sla.min_accuracy:.2f}",
+        )
+    if estimate.latency_ms > request.sla.max_latency_ms:
+        return "sla", _sla_detail(estimate, request.sla.max_latency_ms, snapshot)
+    if estimate.cost_usd > request.sla.max_cost_usd:
+        return "budget", f"cost ${estimate.cost_usd:.5f} > ${request.sla.max_cost_usd:.5f}"
+    return None
+
+
+def _sla_detail(estimate: Estimate, sla_ms: int, snapshot: ResourceSnapshot) -> str:
+    path = snapshot.routing_overhead
+    routing = f"routing path ~{path.p50_ms:.0f} ms ({path.path} p50, {path.source})"
+    if path.p50_ms >= sla_ms:
+        return f"the {routing} alone takes the whole {sla_ms} ms SLA"
+    tier_ms = estimate.latency_ms - estimate.routing_ms
+    return (
+        f"predicted {estimate.latency_ms:.0f} ms = {routing} + tier {tier_ms:.0f} ms > {sla_ms} ms"
+    )
+
+
+def on_time_probability(predicted_ms: float, sigma: float, sla_ms: float) -> float:
+    """P(latency <= SLA) for a lognormal latency with median `predicted_ms`."""
+    z = (math.log(sla_ms) - math.log(max(predicted_ms, 1e-3))) / sigma
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+class Scored(NamedTuple):
+    """A feasible option with its criterion scores, before it is a Candidate model."""
+
+    option: Option
+    estimate: Estimate
+    latency: float
+    cost: float
+    availability: float
+    score: float
+
+    @property
+    def label(self) -> str:
+        return self.option.label
+
+    @property
+    def model_id(self) -> str:
+        return self.option.model.model_id
+
+    @property
+    def place(self) -> tuple[str, str | None]:
+        return self.option.tier, self.option.node.node_id if self.option.node else None
+
+    def candidate(self) -> Candidate:
+        option, estimate, node = self.option, self.estimate, self.option.node
+        return Candidate(
+            tier=option.tier,
+            node_id=node.node_id if node else None,
+            endpoint=node.endpoint if node else None,
+            model_id=option.model.model_id,
+            placement=option.placement,
+            predicted_latency_ms=round(estimate.latency_ms, 2),
+            routing_overhead_ms=round(estimate.routing_ms, 2),
+            network_ms=round(estimate.network_ms, 2),
+            predicted_accuracy=estimate.accuracy,
+            predicted_cost_usd=round(estimate.cost_usd, 8),
+            scores=CriterionScores(
+                latency=self.latency,
+                accuracy=estimate.accuracy,
+                cost=self.cost,
+                availability=self.availability,
+            ),
+            score=self.score,
+        )
+
+
+def _score(
+    option: Option,
+    estimate: Estimate,
+    context: ContextAnalysis,
+    weights: CriterionWeights,
+    scoring: Scoring,
+) -> Scored:
+    sla = context.request.sla.max_latency_ms
+    headroom = max(0.0, 1 - estimate.latency_ms / sla)
+    latency_score = headroom
+    if scoring.sla_probability:
+        on_time = on_time_probability(estimate.latency_ms, estimate.latency_sigma, sla)
+        latency_score = 0.8 * on_time + 0.2 * headroom
+    latency = round(latency_score, 4)
+    cost = round(1 / (1 + estimate.cost_usd / scoring.cost_reference_usd), 4)
+    availability = round(min(1.0, max(0.0, estimate.availability)), 4)
+    total = (
+        weights.latency * latency
+        + weights.accuracy * estimate.accuracy
+        + weights.cost * cost
+        + weights.availability * availability
+    )
+    return Scored(option, estimate, latency, cost, availability, round(total, 4))
+
+
+def _apply_preference(
+    feasible: list[Scored], preference: str | None, pinned: bool = False
+) -> tuple[list[Scored], list[Rejection]]:
+    """A model preference narrows the choice when the preferred model is feasible at all; a
+    pinned model narrows it always (no feasible candidate then means no route)."""
+    if not preference:
+        return feasible, []
+    if not pinned and not any(c.model_id == preference for c in feasible):
+        return feasible, []
+    kept = [c for c in feasible if c.model_id == preference]
+    dropped = [
+        Rejection(
+            candidate=c.label,
+            constraint="preference",
+            detail=f"caller {'pinned' if pinned else 'prefers'} {preference}",
+        )
+        for c in feasible
+        if c.model_id != preference
+    ]
+    return kept, dropped
+
+
+def _order_with_diversity(feasible: list[Scored]) -> list[Scored]:
+    """Best first; fallbacks prefer a different node or tier, so one failure does not repeat.
+
+    Among equal scores the less loaded node comes first, which spreads load across MEC nodes.
+    """
+    ranked = sorted(feasible, key=lambda c: (-c.score, -c.availability, c.label))
+    chosen: list[Scored] = []
+    places: set[tuple[str, str | None]] = set()
+    for candidate in ranked:
+        place = candidate.place
+        if place not in places:
+            chosen.append(candidate)
+            places.add(place)
+        if len(chosen) > MAX_FALLBACKS:
+            return chosen
+    for candidate in ranked:
+        if candidate not in chosen and len(chosen) <= MAX_FALLBACKS:
+            chosen.append(candidate)
+    return chosen
+
+
+def _confidence(ordered: list[Candidate]) -> float:
+    """High when the winner is clearly ahead and likely available."""
+    if not ordered:
+        return 0.0
+    primary = ordered[0]
+    margin = primary.score - ordered[1].score if len(ordered) > 1 else 0.2
+    return round(min(1.0, max(0.0, (0.5 + 2.5 * margin) * primary.scores.availability)), 4)
+
+
+def _path_too_slow(context: ContextAnalysis, snapshot: ResourceSnapshot) -> str:
+    """Why no tier can meet the SLA, when the routing path alone takes it all."""
+    path, sla_ms = snapshot.routing_overhead, context.request.sla.max_latency_ms
+    if path.p50_ms < sla_ms:
+        return ""
+    return (
+        f"the {path.path} routing path alone takes ~{path.p50_ms:.0f} ms (p50, {path.source}),"
+        f" the whole {sla_ms} ms SLA"
+    )
+
+
+def _explain(
+    primary: Candidate | None, rejected: list[Rejection], drifting: list[str], path_note: str
+) -> str:
+    removed: dict[str, int] = {}
+    for rejection in rejected:
+        removed[rejection.constraint] = removed.get(rejection.constraint, 0) + 1
+    removed_text = ", ".join(f"{name} {count}" for name, count in sorted(removed.items()))
+    if primary is None:
+        reason = f"no feasible candidate: removed by {removed_text or 'nothing (no candidates)'}"
+        return f"{reason}; {path_note}" if path_note else reason
+    s = primary.scores
+    reason = (
+        f"{primary.label} scored {primary.score:.2f} (latency {s.latency:.2f}, accuracy "
+        f"{s.accuracy:.2f}, cost {s.cost:.2f}, availability {s.availability:.2f}); "
+        f"removed: {removed_text or 'none'}"
+    )
+    if drifting:
+        reason += f"; down-weighted, slower than predicted: {', '.join(drifting)}"
+    return reason

@@ -1,0 +1,33 @@
+"""The faster router decides exactly as the router did before it was made faster.
+
+`frozen_router.py` beside this file is the router as it was before the speed work (kept in
+tests, not in src); on generated snapshots and requests both must give the same decision.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+
+from mecroute.agents import router
+from mecroute.domain.messages import ContextAnalysis, ResourceSnapshot
+from mecroute.domain.request import CriterionWeights
+
+from . import frozen_router
+from .test_router import contexts, property_settings, snapshots
+
+DEFAULTS = CriterionWeights()
+
+
+@property_settings
+@given(ctx=contexts(), snap=snapshots())
+def test_decisions_equal_the_router_before_the_speedup(
+    ctx: ContextAnalysis, snap: ResourceSnapshot
+) -> None:
+    for scoring, frozen_scoring in (
+        (router.Scoring(), frozen_router.Scoring()),
+        (router.ORIGINAL_SCORING, frozen_router.ORIGINAL_SCORING),
+    ):
+        faster = router.route(ctx, snap, DEFAULTS, scoring)
+        before = frozen_router.route(ctx, snap, DEFAULTS, frozen_scoring)
+
+        assert faster.model_dump() == before.model_dump()
