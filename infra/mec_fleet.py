@@ -24,6 +24,7 @@ from constructs import Construct
 
 from infra.agents import AgentNetwork
 from infra.config import MEC_NODE_PORT, AppConfig, MecSite
+from infra.fargate import arm64_task, health_check, private_service
 from infra.grants import grant_table
 from mecroute.mec.zoo import CATALOGUE, artifact_key
 
@@ -34,11 +35,6 @@ DOCKERFILE = "docker/mec-node/Dockerfile"
 # only a Dockerfile at the root, so this one is re-admitted by path, or `cdk deploy` would
 # build from a staged context without it.
 IMAGE_CONTEXT_EXCLUDES = [f"!{DOCKERFILE}"]
-HEALTH_CHECK = (
-    'python -c "import urllib.request; '
-    f"urllib.request.urlopen('http://127.0.0.1:{MEC_NODE_PORT}/health', timeout=2)\""
-)
-CPU_TARGET_PERCENT = 60
 
 # The node listens on every interface inside its task; the security group lets only the
 # agents in (tests/infra: test_nodes_accept_traffic_only_from_the_agents).
@@ -153,16 +149,7 @@ class MecFleet(Construct):
         nodes_table: dynamodb.ITableV2,
     ) -> ecs.FargateService:
         construct_id = "".join(part.capitalize() for part in site.node_id.split("-"))
-        task = ecs.FargateTaskDefinition(
-            self,
-            f"{construct_id}Task",
-            cpu=site.cpu,
-            memory_limit_mib=site.memory_mib,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.ARM64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX,
-            ),
-        )
+        task = arm64_task(self, f"{construct_id}Task", site.cpu, site.memory_mib)
         self.task_definitions[site.node_id] = task
         # The node fetches zoo artifacts by key (sha256-checked), looks models up in the
         # registry, and writes its own record and heartbeats (mecroute.mec.heartbeat).
@@ -197,40 +184,17 @@ class MecFleet(Construct):
             },
             port_mappings=[ecs.PortMapping(container_port=MEC_NODE_PORT)],
             logging=ecs.LogDriver.aws_logs(stream_prefix=site.node_id, log_group=self.node_logs),
-            health_check=ecs.HealthCheck(
-                command=["CMD-SHELL", HEALTH_CHECK],
-                interval=Duration.seconds(15),
-                timeout=Duration.seconds(5),
-                retries=3,
-                start_period=Duration.seconds(30),
-            ),
+            health_check=health_check(MEC_NODE_PORT),
             # SIGTERM drains in-flight requests and writes a last heartbeat before exiting.
             stop_timeout=Duration.seconds(60),
         )
-        service = ecs.FargateService(
+        return private_service(
             self,
             f"{construct_id}Service",
             cluster=self.cluster,
-            task_definition=task,
-            desired_count=1,
-            min_healthy_percent=100,
-            max_healthy_percent=200,
-            assign_public_ip=False,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_groups=[self.nodes_security_group],
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
-            cloud_map_options=ecs.CloudMapOptions(
-                name=site.node_id,
-                cloud_map_namespace=self.namespace,
-                dns_record_type=servicediscovery.DnsRecordType.A,
-                dns_ttl=Duration.seconds(10),
-            ),
+            task=task,
+            security_group=self.nodes_security_group,
+            name=site.node_id,
+            namespace=self.namespace,
+            max_tasks=site.max_tasks,
         )
-        scaling = service.auto_scale_task_count(min_capacity=1, max_capacity=site.max_tasks)
-        scaling.scale_on_cpu_utilization(
-            "ScaleOnCpu",
-            target_utilization_percent=CPU_TARGET_PERCENT,
-            scale_out_cooldown=Duration.seconds(60),
-            scale_in_cooldown=Duration.seconds(300),
-        )
-        return service

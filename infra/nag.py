@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from infra.agents import Agents
     from infra.api import Api
     from infra.config import AppConfig
+    from infra.edge_gateways import EdgeGateways
     from infra.mec_fleet import MecFleet
     from infra.pipeline import Pipeline
     from infra.seed import Seed
@@ -56,6 +57,7 @@ def acknowledge_findings(
     api: Api,
     fleet: MecFleet | None,
     seed: Seed,
+    gateways: EdgeGateways | None = None,
 ) -> None:
     def ref(construct: IConstruct) -> str:
         """How cdk-nag names an ARN attribute in a finding: <LogicalId.Arn>."""
@@ -169,6 +171,29 @@ def acknowledge_findings(
                 "resource-level permissions; the image pull itself is scoped to the asset "
                 "repository.",
             )
+
+    # -- Edge gateways ---------------------------------------------------------------------------
+    for task in gateways.task_definitions.values() if gateways else []:
+        acknowledge(
+            task,
+            "AwsSolutions-ECS2",
+            "The gateway is configured by environment only: its site, port, queue directory "
+            "and the table, stream and bucket names. None is a secret; credentials come from "
+            "the task role.",
+        )
+        assert task.execution_role is not None
+        acknowledge(
+            task.execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken, which pulling the image needs, has no resource-level "
+            "permissions; the image pull itself is scoped to the asset repository.",
+        )
+        acknowledge(
+            task.task_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData has no resource-level permissions; the statement is "
+            "limited to the gateway's own namespace by the cloudwatch:namespace condition.",
+        )
 
     # -- The CDK's own validation plugin -------------------------------------------------------
     acknowledge(

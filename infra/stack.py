@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
 from infra.agents import Agents
 from infra.api import Api
 from infra.config import AppConfig
+from infra.edge_gateways import EdgeGateways
 from infra.layers import Layers
 from infra.mec_fleet import MecFleet
 from infra.nag import acknowledge_findings
@@ -44,6 +46,19 @@ class MecRouteStack(Stack):
                 nodes_table=storage.tables["nodes_table"],
             )
             if config.deploy_fleet
+            else None
+        )
+        gateways = (
+            EdgeGateways(
+                self,
+                "EdgeGateways",
+                config=config,
+                fleet=fleet,
+                artifacts=storage.artifacts,
+                tables=dict(storage.tables),
+                metrics_stream=streaming.metrics_stream,
+            )
+            if fleet
             else None
         )
         seed = Seed(
@@ -89,9 +104,12 @@ class MecRouteStack(Stack):
             fleet_services=fleet.services if fleet else {},
             cluster=fleet.cluster if fleet else None,
         )
+        for alarm in gateways.alarms if gateways else []:
+            alarm.add_alarm_action(actions.SnsAction(observability.topic))
+            alarm.add_ok_action(actions.SnsAction(observability.topic))
         acknowledge_findings(
             self, config=config, storage=storage, streaming=streaming, agents=agents,
-            pipeline=pipeline, api=api, fleet=fleet, seed=seed,
+            pipeline=pipeline, api=api, fleet=fleet, seed=seed, gateways=gateways,
         )  # fmt: skip
 
         self.config = config

@@ -310,8 +310,14 @@ def test_cluster_has_container_insights(template: Template):
     )
 
 
+def nodes_only(resources: dict[str, Any]) -> dict[str, Any]:
+    """The MEC nodes' resources (the edge gateways share the cluster: tests/infra/
+    test_edge_gateways.py)."""
+    return {name: r for name, r in resources.items() if name.startswith("MecFleet")}
+
+
 def test_one_private_fargate_service_per_site_in_cloud_map(synthesis: Synthesis):
-    services = synthesis.of_type("AWS::ECS::Service")
+    services = nodes_only(synthesis.of_type("AWS::ECS::Service"))
     assert len(services) == len(CONFIG.mec_sites)
     for service in services.values():
         properties = service["Properties"]
@@ -321,14 +327,16 @@ def test_one_private_fargate_service_per_site_in_cloud_map(synthesis: Synthesis)
         assert len(properties["ServiceRegistries"]) == 1
     names = {
         s["Properties"]["Name"]
-        for s in synthesis.of_type("AWS::ServiceDiscovery::Service").values()
+        for s in nodes_only(synthesis.of_type("AWS::ServiceDiscovery::Service")).values()
     }
     assert names == {site.node_id for site in CONFIG.mec_sites}
     synthesis.template.resource_count_is("AWS::ServiceDiscovery::PrivateDnsNamespace", 1)
 
 
 def test_each_task_runs_its_site_profile_on_arm64_with_logs(synthesis: Synthesis):
-    tasks = [t["Properties"] for t in synthesis.of_type("AWS::ECS::TaskDefinition").values()]
+    tasks = [
+        t["Properties"] for t in nodes_only(synthesis.of_type("AWS::ECS::TaskDefinition")).values()
+    ]
     profiles = set()
     for task in tasks:
         assert task["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
@@ -341,7 +349,7 @@ def test_each_task_runs_its_site_profile_on_arm64_with_logs(synthesis: Synthesis
 
 
 def test_each_site_scales_on_cpu(synthesis: Synthesis):
-    targets = synthesis.of_type("AWS::ApplicationAutoScaling::ScalableTarget").values()
+    targets = nodes_only(synthesis.of_type("AWS::ApplicationAutoScaling::ScalableTarget")).values()
     assert sorted(t["Properties"]["MaxCapacity"] for t in targets) == sorted(
         site.max_tasks for site in CONFIG.mec_sites
     )
@@ -352,12 +360,14 @@ def test_each_site_scales_on_cpu(synthesis: Synthesis):
         )
 
 
-def test_nodes_accept_traffic_only_from_the_agents(synthesis: Synthesis):
-    rules = list(synthesis.of_type("AWS::EC2::SecurityGroupIngress").values())
-    assert len(rules) == 1
-    (rule,) = rules
-    assert "SourceSecurityGroupId" in rule["Properties"]
-    assert rule["Properties"]["FromPort"] == rule["Properties"]["ToPort"] == 8080
+def test_nodes_accept_traffic_only_from_the_agents_and_the_gateways(synthesis: Synthesis):
+    rules = [r["Properties"] for r in synthesis.of_type("AWS::EC2::SecurityGroupIngress").values()]
+    to_nodes = [r for r in rules if r["FromPort"] == 8080]
+    sources = {r["SourceSecurityGroupId"]["Fn::GetAtt"][0] for r in to_nodes}
+    assert {s.split("SecurityGroup")[0] for s in sources} == {"MecFleetAgents", "EdgeGateways"}
+    for rule in rules:
+        assert "SourceSecurityGroupId" in rule  # no CIDR anywhere
+        assert rule["FromPort"] == rule["ToPort"]
     for group in synthesis.of_type("AWS::EC2::SecurityGroup").values():
         assert "SecurityGroupIngress" not in group["Properties"]
 
@@ -392,8 +402,10 @@ def test_routing_overhead_alarm_watches_the_worst_tier_p95(synthesis: Synthesis)
 def test_alarms_page_the_encrypted_topic(synthesis: Synthesis):
     alarms = synthesis.of_type("AWS::CloudWatch::Alarm")
     # failed executions, p99 latency per tier, routing overhead, missing heartbeats, one per
-    # site, the two DLQs, API 5xx
-    assert len(alarms) == 1 + 3 + 1 + 1 + len(CONFIG.mec_sites) + 2 + 1
+    # site, the two DLQs, API 5xx, and each site's edge gateway: queue depth and snapshot age
+    gateway_sites = {site.site for site in CONFIG.mec_sites}
+    expected = 1 + 3 + 1 + 1 + len(CONFIG.mec_sites) + 2 + 1 + 2 * len(gateway_sites)
+    assert len(alarms) == expected
     (topic_id,) = synthesis.of_type("AWS::SNS::Topic")
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]

@@ -11,6 +11,7 @@ import sys
 import threading
 
 from mecroute.adapters.web import Served
+from mecroute.gateway.metrics import MetricsReporter
 from mecroute.gateway.service import build_gateway
 
 
@@ -27,12 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     gateway = build_gateway(args.site).start()
     served = Served(gateway.app, args.host, args.port).start()
+    # On Fargate (GATEWAY_METRICS=cloudwatch) its alarms read these; offline nothing is sent.
+    reporter = (
+        MetricsReporter(args.site, gateway.keeper, gateway.queue).start()
+        if os.environ.get("GATEWAY_METRICS") == "cloudwatch"
+        else None
+    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     print(json.dumps({"listening": served.url, "site": args.site}), flush=True)
     stop.wait()
     served.stop()
+    if reporter is not None:
+        reporter.stop()
     gateway.stop()
     return 0
 

@@ -1,0 +1,78 @@
+"""The edge gateways in the synthesised template (issue 13): one Fargate service per MEC site,
+least-privilege task roles, alarms on queue depth and snapshot age that page the topic."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra.config import AppConfig, cdk_json_context
+from infra_synthesis import Synthesis
+
+CONFIG = AppConfig.model_validate(cdk_json_context())
+SITES = {site.site for site in CONFIG.mec_sites}
+
+
+def gateways(resources: dict[str, Any]) -> dict[str, Any]:
+    return {name: r for name, r in resources.items() if name.startswith("EdgeGateways")}
+
+
+def test_one_gateway_service_per_site_in_cloud_map(synthesis: Synthesis):
+    services = gateways(synthesis.of_type("AWS::ECS::Service"))
+    names = {
+        s["Properties"]["Name"]
+        for s in gateways(synthesis.of_type("AWS::ServiceDiscovery::Service")).values()
+    }
+
+    assert len(services) == len(SITES)
+    assert names == {f"gateway-{site}" for site in SITES}
+    for service in services.values():
+        network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+        assert network["AssignPublicIp"] == "DISABLED"
+
+
+def test_each_gateway_runs_the_gateway_command_for_its_site(synthesis: Synthesis):
+    tasks = gateways(synthesis.of_type("AWS::ECS::TaskDefinition")).values()
+    seen = set()
+    for task in tasks:
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert container["Command"] == ["mecroute", "gateway"]
+        assert environment["GATEWAY_METRICS"] == "cloudwatch"
+        assert {"MODELS_TABLE", "NODES_TABLE", "STATS_TABLE", "DECISIONS_TABLE"} <= set(environment)
+        seen.add(environment["MEC_SITE"])
+    assert seen == SITES
+
+
+def gateway_role_actions(synthesis: Synthesis) -> set[str]:
+    actions: set[str] = set()
+    for name, policy in synthesis.of_type("AWS::IAM::Policy").items():
+        if name.startswith("EdgeGateways") and "TaskRole" in name:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                found = statement["Action"]
+                actions |= set(found if isinstance(found, list) else [found])
+    return actions
+
+
+def test_the_task_role_reads_the_snapshot_and_writes_records_only(synthesis: Synthesis):
+    actions = gateway_role_actions(synthesis)
+
+    assert {"dynamodb:Scan", "dynamodb:BatchWriteItem", "kinesis:PutRecords"} <= actions
+    assert "s3:GetObject" in actions
+    assert "cloudwatch:PutMetricData" in actions
+    forbidden = {"dynamodb:DeleteItem", "dynamodb:UpdateItem", "s3:PutObject", "dynamodb:*"}
+    assert not actions & forbidden
+    assert not any(action.endswith("*") for action in actions)
+
+
+def test_alarms_on_queue_depth_and_snapshot_age_page_the_topic(synthesis: Synthesis):
+    alarms = gateways(synthesis.of_type("AWS::CloudWatch::Alarm")).values()
+    watched = {(a["Properties"]["MetricName"], a["Properties"]["Namespace"]) for a in alarms}
+
+    assert watched == {
+        ("QueueDepth", "mecroute/gateway"),
+        ("SnapshotAgeSeconds", "mecroute/gateway"),
+    }
+    assert len(list(alarms)) == 2 * len(SITES)
+    for alarm in alarms:
+        assert "AlarmActions" in alarm["Properties"], json.dumps(alarm)[:200]
