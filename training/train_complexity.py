@@ -12,7 +12,7 @@ One ONNX graph, written to src/mecroute/complexity/complexity.onnx:
               ridge on the gain, on P(MEC wrong), on P(cloud wrong)) -> ridge stack -> text score
     features (mecroute.complexity.features, computed in Python) --+
     multiple-choice prompts: logistic fitted on MMLU over the text score
-    other prompts: cross-kind feature weights (training/combine.py) + a quarter of the text weight
+    other prompts: cross-kind feature weights (training/combine.py); the text score is left out
     -> sigmoid -> complexity
 
 --transfer also refits the whole model with MMLU subject groups left out (about 2 x the time).

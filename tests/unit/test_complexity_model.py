@@ -45,11 +45,33 @@ def model() -> ComplexityModel:
     return shipped()
 
 
+# Long prompts shaped to make a backtracking regex go quadratic (each took minutes before the
+# feature patterns were made linear); here they must simply come back with valid features.
+ADVERSARIAL = [
+    "\n" * 50_000,
+    "9" * 50_000,
+    "A. x B. y C. z " * 3_000,
+    "1.1." * 10_000,
+    "```\n" * 5_000,
+    "x" * 20_000,
+]
+
+
 def test_features_have_one_value_in_0_1_per_name():
-    for prompt in [*VARIED, "", "x" * 20_000, "1234567890" * 50, "```\n" * 100]:
+    for prompt in [*VARIED, "", *ADVERSARIAL]:
         values = prompt_features(prompt)
         assert len(values) == len(FEATURES)
         assert all(0.0 <= v <= 1.0 for v in values), (prompt[:40], values)
+
+
+def test_options_on_one_line_or_on_their_own_lines_are_multiple_choice():
+    choices = FEATURES.index("multiple_choice")
+    on_lines = "Which is a prime?\nA. 4\nB. 6\nC. 7\nD. 9\nAnswer:"
+    inline = "Which is a prime? A. 4 B. 6 C. 7 D. 9 Answer:"
+    assert prompt_features(on_lines)[choices] == 1.0
+    assert prompt_features(inline)[choices] == 1.0
+    assert prompt_features("Plan A. Then plan B. Then D. ")[choices] == 0.0
+    assert prompt_features("A. " + "x" * 1000 + " B. y C. z D. w")[choices] == 0.0
 
 
 def test_the_graph_takes_the_features_this_code_computes(model):

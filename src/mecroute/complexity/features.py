@@ -15,11 +15,27 @@ _NUMBER = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)*")
 _MATH = re.compile(r"[=+*/^<>%√∑∫≤≥±\u00d7÷]|\\(?:frac|sqrt|sum|int|cdot|le|ge)")
 _SPACE = re.compile(r"\s")
 _DIGIT = re.compile(r"\d")
-_CHOICES = re.compile(r"^\s*[A-D][.)]\s", re.MULTILINE)
-# Options on one line ("A. x B. y C. z D. w"), each gap bounded so that matching stays linear.
-_INLINE_CHOICES = re.compile(
-    r"\bA[.)] .{1,400}?\bB[.)] .{1,400}?\bC[.)] .{1,400}?\bD[.)] ", re.DOTALL
-)
+_CHOICES = re.compile(r"^[ \t]*[A-D][.)]\s", re.MULTILINE)  # [ \t]*, not \s*: linear
+_OPTION = re.compile(r"\b([A-D])[.)] ")
+_OPTION_GAP = 400  # at most this many characters between one option and the next
+
+
+def _inline_choices(prompt: str) -> bool:
+    """Options A. B. C. D. in order, each within _OPTION_GAP characters of the previous one.
+    One pass over the option markers: a regex with gaps between them backtracks
+    polynomially on long prompts full of markers."""
+    chain_end: dict[str, int] = {}
+    for match in _OPTION.finditer(prompt):
+        letter = match.group(1)
+        if letter == "A":
+            chain_end["A"] = match.end()
+            continue
+        previous = chain_end.get("ABCD"[ord(letter) - ord("B")])
+        if previous is not None and 1 <= match.start() - previous <= _OPTION_GAP:
+            if letter == "D":
+                return True
+            chain_end[letter] = match.end()
+    return False
 
 
 _Cues = tuple[frozenset[str], tuple[str, ...], "re.Pattern[str] | None"]
@@ -32,7 +48,7 @@ def _cues(words: str, phrases: str = "", pattern: str = "") -> _Cues:
     return frozenset(words.split()), literal, re.compile(pattern) if pattern else None
 
 
-_COUNTED = r"\d+ (?:{})\b"
+_COUNTED = r"(?<!\d)\d+ (?:{})\b"  # (?<!\d): tried once per digit run, so linear
 # Each cue class: single words, literal phrases, and an optional regex.
 _CUE_CLASSES = {
     "arithmetic": _cues(
@@ -149,5 +165,5 @@ def prompt_features(prompt: str) -> list[float]:
         scaled["steps"],
         _log_scale(prompt.count("?"), 5),
         1.0 if words <= 8 and cues["small_talk"] else 0.0,
-        1.0 if len(_CHOICES.findall(prompt)) >= 3 or _INLINE_CHOICES.search(prompt) else 0.0,
+        1.0 if len(_CHOICES.findall(prompt)) >= 3 or _inline_choices(prompt) else 0.0,
     ]
