@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
 from mecroute.adapters.mec_http import HttpMecNodes
-from mecroute.adapters.recent import RecentRegistry, RecentStats
+from mecroute.adapters.recent import RecentNodes, RecentOverhead, RecentRegistry, RecentStats
 from mecroute.agents import resource as agent
 from mecroute.domain.messages import CloudStatus
 from mecroute.domain.tasks import AssessResourcesTask
@@ -19,8 +19,12 @@ from mecroute.lambda_support.settings import ResourceSettings
 
 settings = ResourceSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))
-directory = DynamoNodeDirectory(settings.nodes_table)
-stats = RecentStats(DynamoStatsStore(settings.stats_table))
+# Node records change when a node registers or heartbeats; the live load comes from probing
+# each node, so a 5 s old list of them spares a Scan per request.
+directory = RecentNodes(DynamoNodeDirectory(settings.nodes_table))
+stats_table = DynamoStatsStore(settings.stats_table)
+stats = RecentStats(stats_table)
+learned_overhead = RecentOverhead(stats_table, "regional")
 nodes = HttpMecNodes()
 cloud = CloudStatus(
     available=True,
@@ -34,7 +38,14 @@ cloud = CloudStatus(
 def handler(task: AssessResourcesTask, context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(request_id=task.context.request_id)
     snapshot = agent.assess(
-        registry, directory, nodes, stats, cloud, time.time(), settings.heartbeat_timeout_s
+        registry,
+        directory,
+        nodes,
+        stats,
+        cloud,
+        time.time(),
+        settings.heartbeat_timeout_s,
+        learned_overhead=learned_overhead(),
     )
     healthy = sum(node.healthy for node in snapshot.nodes)
     metrics.add_metric(name="HealthyMecNodes", unit="Count", value=healthy)

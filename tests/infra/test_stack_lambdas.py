@@ -246,3 +246,23 @@ def test_aggregator_learns_from_outcomes_and_reports_only_bad_records(aws: Names
     assert 0 < stat.success_rate < 1
     # The resource agent reads the same items back.
     assert DynamoStatsStore(aws.stats_table).list_stats() == [stat]
+
+
+def test_aggregator_keeps_the_learned_routing_overhead_beside_the_statistics(aws: Names):
+    # Given two outcomes that recorded the states' own time
+    timed = [
+        json.loads(outcome(40.0)) | {"event_id": f"r{i}:0", "routing_overhead_ms": ms}
+        for i, ms in enumerate((150.0, 170.0))
+    ]
+    event = kinesis_event(*(json.dumps(t).encode() for t in timed))
+    # When the aggregator consumes them
+    answer = handler("aggregator")(event, FakeLambdaContext(function_name="aggregator"))
+    # Then the regional path's overhead is learned, and the statistics still read cleanly
+    assert answer == {"batchItemFailures": []}
+    store = DynamoStatsStore(aws.stats_table)
+    learned = store.get_overhead("regional")
+    assert learned is not None
+    assert (learned.source, learned.samples) == ("learned", 2)
+    assert 150.0 <= learned.p50_ms <= 170.0
+    (stat,) = store.list_stats()
+    assert stat.samples == 2

@@ -3,7 +3,7 @@
 import pytest
 
 from mecroute.agents import aggregator, learning
-from mecroute.domain.estimates import LEARNED_MIN_SAMPLES
+from mecroute.domain.estimates import LEARNED_MIN_SAMPLES, RoutingOverhead
 from mecroute.domain.events import STREAM_EVENT, FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
@@ -95,6 +95,7 @@ def test_feedback_moves_answer_quality_not_latency():
 class MemoryStatsWriter:
     def __init__(self) -> None:
         self.items: dict[str, TierStat] = {}
+        self.overheads: dict[str, RoutingOverhead] = {}
         self.conflicts_left = 0
 
     def get(self, stat_key: str) -> TierStat | None:
@@ -109,6 +110,28 @@ class MemoryStatsWriter:
             return False
         self.items[stat_key] = stat
         return True
+
+    def get_overhead(self, path):
+        return self.overheads.get(path)
+
+    def put_overhead_if_unchanged(self, overhead, expected_samples) -> bool:
+        current = self.overheads.get(overhead.path)
+        if (current.samples if current else None) != expected_samples:
+            return False
+        self.overheads[overhead.path] = overhead
+        return True
+
+
+def test_aggregator_learns_the_routing_overhead_of_requests_without_fallbacks():
+    store = MemoryStatsWriter()
+    clean = outcome(50.0).model_copy(update={"routing_overhead_ms": 180.0})
+    after_a_fallback = clean.model_copy(update={"routing_overhead_ms": 900.0, "fallbacks": 1})
+
+    aggregator.apply(clean, store)
+    aggregator.apply(after_a_fallback, store)
+
+    learned = store.overheads["regional"]
+    assert (learned.source, learned.samples, learned.p50_ms) == ("learned", 1, 180.0)
 
 
 def test_aggregator_learns_outcomes_and_feedback_and_skips_the_rest():

@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mecroute.adapters.aws import QUICK_CONFIG, table
 from mecroute.adapters.tables import DECISIONS_USER_INDEX
 from mecroute.domain.errors import StoreUnavailable
+from mecroute.domain.estimates import RoutingOverhead, RoutingPath
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 
@@ -96,6 +97,10 @@ class DynamoNodeDirectory:
         return True
 
 
+# Stats-table items that hold a path's learned routing overhead, not a place's statistic.
+OVERHEAD_PREFIX = "overhead#"
+
+
 class DynamoStatsStore:
     """Learned statistics, one item per `stat_key`; the aggregator writes them optimistically."""
 
@@ -103,7 +108,29 @@ class DynamoStatsStore:
         self.table_name = table_name
 
     def list_stats(self) -> list[TierStat]:
-        return [_stat(item) for item in _scan(self.table_name)]
+        items = _scan(self.table_name)
+        return [_stat(item) for item in items if not item["stat_key"].startswith(OVERHEAD_PREFIX)]
+
+    def get_overhead(self, path: RoutingPath) -> RoutingOverhead | None:
+        """The path's learned routing overhead, kept beside the statistics."""
+        key = {"stat_key": OVERHEAD_PREFIX + path}
+        item = table(self.table_name).get_item(Key=key).get("Item")
+        if not item:
+            return None
+        fields = RoutingOverhead.model_fields
+        return RoutingOverhead.model_validate(
+            {k: v for k, v in from_item(item).items() if k in fields}
+        )
+
+    def put_overhead_if_unchanged(
+        self, overhead: RoutingOverhead, expected_samples: int | None
+    ) -> bool:
+        """Write unless another writer folded a sample in since it was read (then False)."""
+        return self._put_if(
+            {"stat_key": OVERHEAD_PREFIX + overhead.path, **to_item(overhead.model_dump())},
+            "samples",
+            expected_samples,
+        )
 
     def get(self, stat_key: str) -> TierStat | None:
         item = table(self.table_name).get_item(Key={"stat_key": stat_key}).get("Item")
@@ -113,17 +140,21 @@ class DynamoStatsStore:
         self, stat_key: str, stat: TierStat, expected_revision: int | None
     ) -> bool:
         """Write unless another writer moved the item on since it was read (then False)."""
-        if expected_revision is None:
+        return self._put_if(
+            {"stat_key": stat_key, **to_item(stat.model_dump())}, "revision", expected_revision
+        )
+
+    def _put_if(self, item: dict[str, Any], counter: str, expected: int | None) -> bool:
+        if expected is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(stat_key)"}
         else:
             condition = {
-                "ConditionExpression": "revision = :expected",
-                "ExpressionAttributeValues": {":expected": expected_revision},
+                "ConditionExpression": "#counter = :expected",
+                "ExpressionAttributeNames": {"#counter": counter},
+                "ExpressionAttributeValues": {":expected": expected},
             }
         try:
-            table(self.table_name).put_item(
-                Item={"stat_key": stat_key, **to_item(stat.model_dump())}, **condition
-            )
+            table(self.table_name).put_item(Item=item, **condition)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False

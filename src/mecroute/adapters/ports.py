@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from mecroute.domain.estimates import RoutingOverhead, RoutingPath
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 
@@ -36,6 +37,12 @@ class StatsWriter(Protocol):
 
     def put_if_unchanged(
         self, stat_key: str, stat: TierStat, expected_revision: int | None
+    ) -> bool: ...
+
+    def get_overhead(self, path: RoutingPath) -> RoutingOverhead | None: ...
+
+    def put_overhead_if_unchanged(
+        self, overhead: RoutingOverhead, expected_samples: int | None
     ) -> bool: ...
 
 

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from mecroute.adapters.ports import ModelRegistry, NodeDirectory, StatsStore
+from mecroute.adapters.ports import ModelRegistry, NodeDirectory, StatsStore, StatsWriter
+from mecroute.domain.estimates import RoutingOverhead, RoutingPath
 from mecroute.domain.messages import TierStat
 from mecroute.domain.registry import ModelSpec, NodeRecord
 
@@ -46,3 +47,17 @@ class RecentNodes:
 class RecentStats:
     def __init__(self, inner: StatsStore, ttl_s: float = 5.0) -> None:
         self.list_stats: Callable[[], list[TierStat]] = Recent(inner.list_stats, ttl_s)
+
+
+class RecentOverhead:
+    """The path's learned routing overhead, re-read at most every `ttl_s` (None: none yet)."""
+
+    def __init__(self, inner: StatsWriter, path: RoutingPath, ttl_s: float = 5.0) -> None:
+        def read() -> list[RoutingOverhead]:
+            learned = inner.get_overhead(path)
+            return [] if learned is None else [learned]
+
+        self._recent = Recent(read, ttl_s)
+
+    def __call__(self) -> RoutingOverhead | None:
+        return next(iter(self._recent()), None)

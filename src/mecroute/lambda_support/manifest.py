@@ -97,7 +97,11 @@ FUNCTIONS: tuple[Function, ...] = (
         "Resource agent: MEC node health and load, registry, learned statistics",
         ResourceSettings,
         "pipeline",
-        tuple(_on(t, "dynamodb:Scan") for t in ("models_table", "nodes_table", "stats_table")),
+        (
+            *(_on(t, "dynamodb:Scan") for t in ("models_table", "nodes_table", "stats_table")),
+            # The regional path's learned routing overhead, one item beside the statistics.
+            _on("stats_table", "dynamodb:GetItem"),
+        ),
         mec_caller=True,
     ),
     Function(
