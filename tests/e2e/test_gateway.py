@@ -81,6 +81,9 @@ def test_a_request_is_answered_at_the_site_recorded_and_readable_at_the_regional
     body = answer.json()
     assert body["status"] == "succeeded"
     assert body["decision"]["primary"]["tier"] == body["result"]["tier"]
+    timing = body["timing"]
+    assert timing["end_to_end_ms"] >= timing["execution_ms"]
+    assert timing["routing_overhead_ms"] >= 0
     assert offline["edge"].get(f"/v1/decisions/{body['request_id']}").status_code == 200
 
     def regional() -> bool:

@@ -46,6 +46,7 @@ def gateway_app(site: str, pipeline: GatewayPipeline, shipper: Shipper) -> Starl
         )
 
     async def inference(request: Request) -> Response:
+        arrived_at = time.time()
         rid = request_id_of(request)
         user = authenticate(request.headers, pipeline.keeper.current.api_keys)
         media_type = request.headers.get("content-type", "application/json")
@@ -54,14 +55,16 @@ def gateway_app(site: str, pipeline: GatewayPipeline, shipper: Shipper) -> Starl
         body = json_value(await request.body())
         if isinstance(body, dict) and user is not None:
             body = {**body, "user_id": user}  # the verified identity, not what the body claims
-        status, answer, stale = await run_in_threadpool(run, body, rid)
+        status, answer, stale = await run_in_threadpool(run, body, rid, arrived_at)
         headers = {STALE_HEADER: "true"} if stale else {}
         return JSONResponse(answer, status, headers)
 
-    def run(body: Any, rid: str) -> tuple[int, dict[str, Any], bool]:
+    def run(
+        body: Any, rid: str, arrived_at: float | None = None
+    ) -> tuple[int, dict[str, Any], bool]:
         """What the regional API answers for this pipeline input, and whether decided stale."""
         try:
-            outcome = pipeline.handle(rid, body)
+            outcome = pipeline.handle(rid, body, arrived_at)
         except QueueFull as full:
             raise HttpProblem(503, "RecordQueueFull", str(full)) from None
         if outcome.error is None and outcome.record is not None:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from mecroute.adapters.memory import MemoryNodes, MemoryRegistry, MemoryStats
@@ -113,8 +114,11 @@ class GatewayPipeline:
     def decide(self, analysis: ContextAnalysis, snapshot: Snapshot) -> RoutingDecision:
         return router.route(analysis, snapshot.resources, self.weights)
 
-    def handle(self, request_id: str, raw: Any) -> Outcome:
+    def handle(self, request_id: str, raw: Any, arrived_at: float | None = None) -> Outcome:
+        """`arrived_at`: when the request reached the gateway (its `timing` starts there, as
+        the regional path's starts at the execution's start)."""
         now = time.time()
+        arrived = _stamp(arrived_at or now)
         snapshot = self.keeper.current
         try:
             analysis = self.analyze(request_id, raw, now)
@@ -163,6 +167,8 @@ class GatewayPipeline:
                 decision=decision,
                 result=result,
                 failures=attempts.failures,
+                started_at=arrived,
+                finished_at=_stamp(),
             )
             return Outcome(self._record(task, analysis), stale=snapshot.stale)
         return self._failed("NoTierAvailable", analysis, decision, attempts.failures, snapshot)
@@ -227,7 +233,7 @@ def _sfn_error(error: Exception) -> states.StepFunctionsError:
     return states.StepFunctionsError(Error=name, Cause=cause)
 
 
-def _stamp() -> str:
-    """`$$.State.EnteredTime`'s format (ISO 8601 UTC, milliseconds)."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+def _stamp(at: float | None = None) -> str:
+    """A state timestamp as the monitor reads `$$.State.EnteredTime` (ISO 8601 UTC), to the
+    microsecond: the gateway's own time is a few milliseconds."""
+    return datetime.fromtimestamp(time.time() if at is None else at, UTC).isoformat()
