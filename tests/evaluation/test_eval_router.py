@@ -45,3 +45,19 @@ def test_text_report_prints_length_beside_random_and_oracle(capsys):
     names = [line.split("  ")[0] for line in lines[2:6]]
     assert names == ["random", "prompt length", "complexity model", "oracle"]
     assert "95% interval" in lines[1]
+
+
+def test_figures_on_the_training_data_are_flagged(capsys, tmp_path):
+    # Given a directory named like the one the shipped model was trained on
+    from mecroute.complexity.model import shipped
+
+    trained_on = shipped().card["trained_on"].split(" train split")[0]
+    data = tmp_path / trained_on
+    data.mkdir()
+    for path in LABELLED.glob("*.csv"):
+        (data / path.name).write_text(path.read_text())
+
+    assert main(["eval-router", "--data", str(data), "--split", "all", "--json"]) == 0
+    assert "training data" in json.loads(capsys.readouterr().out)["warning"]
+    assert main(["eval-router", "--data", str(data), "--split", "test", "--json"]) == 0
+    assert "warning" not in json.loads(capsys.readouterr().out)

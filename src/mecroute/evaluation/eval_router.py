@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(rows, scores, args.bootstrap, args.seed)
     report["mean_ms_per_prompt"] = round(per_prompt_ms, 4)
     report["split"] = args.split
+    trained_on = str(model.card.get("trained_on", ""))
+    if args.split != "test" and trained_on.startswith(f"{args.data.resolve().name} train split"):
+        report["warning"] = f"these rows include the model's training data ({trained_on})"
     if args.by_file:
         report["by_file"] = {
             name: evaluate(
@@ -97,6 +100,8 @@ def _text(report: dict[str, Any], args: argparse.Namespace) -> str:
     ):
         lines.append(_line(name, report[key] if key else report))
     lines.append(f"scoring took {report['mean_ms_per_prompt']:.3f} ms per prompt (one thread)")
+    if "warning" in report:
+        lines.append(f"warning: {report['warning']}: the figure is not a held-out one")
     for name, part in report.get("by_file", {}).items():
         lines.append(
             f"  {name:<28}{part['rows']:>5} rows  model {_apgr(part)}"
