@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from pydantic_core import PydanticUndefined
 
+from infra.common import lambda_identity
 from infra.grants import Target, grant_access
 from mecroute.lambda_support.manifest import Function
 from mecroute.lambda_support.observability import NAMESPACE, SERVICE
@@ -69,16 +70,12 @@ class PythonFunction(Construct):
         security_groups: Sequence[ec2.ISecurityGroup] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        self.role = iam.Role(
+        self.log_group, self.role = lambda_identity(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            "",
+            log_retention,
             description=f"{spec.name} function: its log group plus its manifest's grants",
         )
-        self.log_group.grant_write(self.role)
         grant_access(self.role, spec, targets)
         if vpc is not None:
             self.role.add_to_policy(

@@ -3,14 +3,14 @@ the record dead-letter queue its Record* states park unstored decision records i
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.agents import ASL_FILE, Agents
+from infra.common import dead_letter_queue, log_group
 
 
 class Pipeline(Construct):
@@ -25,23 +25,15 @@ class Pipeline(Construct):
         super().__init__(scope, construct_id)
         # Step Functions writes execution events to a log group it names itself; the
         # /aws/vendedlogs/ prefix keeps its resource policy from growing past the size limit.
-        self.log_group = logs.LogGroup(
+        self.log_group = log_group(
             self,
             "ExecutionLogs",
+            log_retention,
             log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-pipeline",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
         )
         # Decision records the monitor could not store, and tasks of a monitor that kept
         # failing: kept 14 days for `python -m mecroute.ops.redrive` (docs/reliability.md).
-        self.record_dead_letters = sqs.Queue(
-            self,
-            "RecordDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.record_dead_letters = dead_letter_queue(self, "RecordDeadLetters")
         functions = {agent: fn.function for agent, fn in agents.functions.items()}
         self.state_machine = sfn.StateMachine(
             self,

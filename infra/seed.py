@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -20,6 +19,7 @@ from aws_cdk import custom_resources as cr
 from boto3.dynamodb.types import TypeSerializer
 from constructs import Construct
 
+from infra.common import lambda_identity
 from mecroute.adapters.dynamodb import to_item
 from mecroute.domain.registry import ModelSpec
 from mecroute.mec.zoo import build_zoo
@@ -73,19 +73,12 @@ class Seed(Construct):
         if len(self.models) > BATCH_WRITE_LIMIT:
             raise ValueError(f"the zoo has more than {BATCH_WRITE_LIMIT} models: split the batch")
 
-        deployment_logs = logs.LogGroup(
+        deployment_logs, deployment_role = lambda_identity(
             self,
-            "ArtifactUploadLogs",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        deployment_role = iam.Role(
-            self,
-            "ArtifactUploadRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            "ArtifactUpload",
+            log_retention,
             description="Copies the model zoo into the artifact bucket at deploy time",
         )
-        deployment_logs.grant_write(deployment_role)
         self.artifact_upload = s3deploy.BucketDeployment(
             self,
             "ArtifactUpload",
@@ -108,16 +101,12 @@ class Seed(Construct):
             parameters={"RequestItems": {models_table.table_name: items}},
             physical_resource_id=cr.PhysicalResourceId.of(f"registry-{fingerprint}"),
         )
-        registry_logs = logs.LogGroup(
-            self, "RegistryWriteLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        registry_role = iam.Role(
+        registry_logs, registry_role = lambda_identity(
             self,
-            "RegistryWriteRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            "RegistryWrite",
+            log_retention,
             description="Writes the zoo's registry entries at deploy time",
         )
-        registry_logs.grant_write(registry_role)
         self.registry_write = cr.AwsCustomResource(
             self,
             "RegistryWrite",

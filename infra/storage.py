@@ -8,6 +8,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.common import private_bucket
 from mecroute.adapters.tables import (
     DECISIONS_USER_INDEX,
     IDEMPOTENCY_KEY,
@@ -56,27 +57,20 @@ class Storage(Construct):
         self.idempotency_table = _table(self, "IdempotencyTable", IDEMPOTENCY_KEY, IDEMPOTENCY_TTL)
 
         # Server access logs need SSE-S3 on the target bucket (SSE-KMS is not supported).
-        self.access_logs = s3.Bucket(
+        self.access_logs = private_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))
             ],
-            removal_policy=RemovalPolicy.RETAIN,
         )
-        self.artifacts = s3.Bucket(
+        self.artifacts = private_bucket(
             self,
             "Artifacts",
             versioned=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="artifacts/",
+            access_logs=self.access_logs,
+            access_logs_prefix="artifacts/",
             lifecycle_rules=[
                 # Versioning keeps every replaced model; old versions need not live forever.
                 s3.LifecycleRule(
@@ -85,16 +79,12 @@ class Storage(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
         )
-        self.data_lake = s3.Bucket(
+        self.data_lake = private_bucket(
             self,
             "DataLake",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="data-lake/",
+            access_logs=self.access_logs,
+            access_logs_prefix="data-lake/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="tier-then-expire-outcomes",
@@ -112,7 +102,6 @@ class Storage(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
         )
 
     def environment(self) -> dict[str, str]:

@@ -11,9 +11,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.common import dead_letter_queue, log_group
 from infra.function import PythonFunction
 from infra.layers import Layers
 from mecroute.lambda_support.manifest import BY_NAME
@@ -43,14 +43,7 @@ class Streaming(Construct):
             retention_period=Duration.hours(24),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.dead_letters = sqs.Queue(
-            self,
-            "AggregatorDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.dead_letters = dead_letter_queue(self, "AggregatorDeadLetters")
         self.aggregator = PythonFunction(
             self,
             "Aggregator",
@@ -75,10 +68,7 @@ class Streaming(Construct):
             )
         )
 
-        delivery_logs = logs.LogGroup(
-            self, "DataLakeDeliveryLogs", retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )  # fmt: skip
+        delivery_logs = log_group(self, "DataLakeDeliveryLogs", log_retention)
         self.data_lake_delivery = firehose.DeliveryStream(
             self,
             "DataLakeDelivery",

@@ -21,7 +21,7 @@ from mecroute.domain.registry import Heartbeat
 from mecroute.lambda_support.manifest import AGENTS
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, start_nodes
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
-from mecroute.local.names import Names
+from mecroute.local.names import MOTO_CREDENTIAL, Names
 from mecroute.local.runtime import REGION, ZOO_DIR
 from suite.paths import LAMBDAS_DIR, event
 from suite.table import Row
@@ -219,12 +219,8 @@ def run(plan: Plan) -> dict[str, Any]:
 
     names = Names()
     values = {
-        **names.environment(),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
+        **names.moto_environment(REGION),
+        "AWS_SESSION_TOKEN": MOTO_CREDENTIAL,
         # X-Ray needs the Lambda service's trace header; without it the tracer stays off.
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "mecroute",

@@ -34,11 +34,7 @@ def aws() -> Iterator[Aws]:
     handler imported inside it (settings and clients load at import)."""
     names = Names()
     environment = {
-        **names.environment(),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
+        **names.moto_environment(REGION),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "CRITICAL",

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.unit.builders import rest_event
 
 from mecroute.domain.errors import InvalidRequest, PipelineError
 from mecroute.local.lambdas import FakeLambdaContext
@@ -123,24 +124,11 @@ def test_agent_handlers_name_what_is_wrong_with_a_broken_event(aws: Aws, agent: 
     assert outcomes["InvalidRequest"] < sum(outcomes.values()), outcomes
 
 
-def rest_event(method: str, path: str, body: str | None, path_parameters: Any) -> dict[str, Any]:
-    """An API Gateway REST proxy event, as the stage hands it to a LambdaIntegration."""
+def api_event(method: str, path: str, body: str | None, path_parameters: Any) -> dict[str, Any]:
     resource = "/v1/decisions/{request_id}" if path.startswith("/v1/decisions/") else path
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"content-type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {"requestId": "fuzz-1", "resourcePath": resource,
-                           "httpMethod": method, "stage": "dev", "path": f"/dev{path}"},
-        "body": body,
-        "isBase64Encoded": False,
-    }  # fmt: skip
+    return rest_event(
+        method, path, body, resource=resource, path_parameters=path_parameters, request_id="fuzz-1"
+    )
 
 
 @st.composite
@@ -151,7 +139,7 @@ def http_events(draw: st.DrawFn, source: str) -> dict[str, Any]:
         )
         path = draw(st.sampled_from(["/v1/models", "/v1/nodes", f"/v1/decisions/{request_id}"]))
         parameters = {"request_id": request_id} if path.startswith("/v1/decisions/") else None
-        return rest_event("GET", path, None, parameters)
+        return api_event("GET", path, None, parameters)
     body = draw(
         st.text(max_size=200)
         | json_values.map(json.dumps)
@@ -164,7 +152,7 @@ def http_events(draw: st.DrawFn, source: str) -> dict[str, Any]:
             },
         ).map(json.dumps)
     )
-    return rest_event("POST", "/v1/feedback", body, None)
+    return api_event("POST", "/v1/feedback", body, None)
 
 
 @pytest.mark.parametrize("source", ["api_reads", "feedback"])

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+from tests.unit.builders import rest_event
 
 from mecroute.adapters.aws import client, reset_clients
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoStatsStore
@@ -31,11 +32,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Names]:
     names = Names()
     environment = {
-        **names.environment(),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
+        **names.moto_environment(REGION),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
@@ -53,26 +50,6 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Names]:
 def handler(source: str) -> Handler:
     """Import now, inside moto and after the environment is set: settings load at import."""
     return load_handler(ROOT / "lambdas", source)
-
-
-def rest_event(method: str, path: str, body: Any = None, resource: str | None = None,
-               path_parameters: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
-    """An API Gateway REST proxy event, as the stage sends it to a LambdaIntegration."""
-    return {
-        "resource": resource or path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"content-type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {"requestId": "api-req-1", "resourcePath": resource or path,
-                           "httpMethod": method, "stage": "dev", "path": f"/dev{path}"},
-        "body": body if body is None or isinstance(body, str) else json.dumps(body),
-        "isBase64Encoded": False,
-    }  # fmt: skip
 
 
 def call(source: str, event: dict[str, Any]) -> tuple[int, Any]:

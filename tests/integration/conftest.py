@@ -14,7 +14,7 @@ from moto import mock_aws
 from mecroute.adapters.aws import reset_clients
 from mecroute.domain.registry import ModelSpec
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
-from mecroute.local.names import Names
+from mecroute.local.names import MOTO_CREDENTIAL, Names
 from mecroute.local.seed import create_resources
 from mecroute.mec.zoo import build_zoo
 
@@ -42,12 +42,8 @@ def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def aws(monkeypatch: pytest.MonkeyPatch, zoo_dir: Path) -> Iterator[Aws]:
     names = Names()
     environment = {
-        **names.environment(),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
+        **names.moto_environment(REGION),
+        "AWS_SESSION_TOKEN": MOTO_CREDENTIAL,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "mecroute",
         "POWERTOOLS_LOG_LEVEL": "WARNING",

@@ -29,14 +29,7 @@ def aws() -> Iterator[Aws]:
     server.start()
     endpoint_url = f"http://127.0.0.1:{port}"
     names = Names()
-    env = {
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        **names.environment(),
-    }
+    env = {"AWS_ENDPOINT_URL": endpoint_url, **names.moto_environment(REGION)}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from mecroute.adapters.onnx_engine import FEATURES
@@ -193,3 +194,32 @@ def decision(
         confidence=0.7 if primary else 0.0,
         reason=reason,
     )
+
+
+def rest_event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    resource: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+    request_id: str = "api-req-1",
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event, as the stage hands it to a LambdaIntegration (a body
+    that is not already a string is sent as JSON)."""
+    resource = resource or path
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {"requestId": request_id, "resourcePath": resource,
+                           "httpMethod": method, "stage": "dev", "path": f"/dev{path}"},
+        "body": body if body is None or isinstance(body, str) else json.dumps(body),
+        "isBase64Encoded": False,
+    }  # fmt: skip

@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+# moto accepts any credentials; these only keep botocore from looking for real ones.
+MOTO_CREDENTIAL = "testing"
+
 
 @dataclass(frozen=True)
 class Names:
@@ -28,4 +31,15 @@ class Names:
             name.upper(): value
             for name, value in dataclasses.asdict(self).items()
             if name.endswith(("_table", "_bucket", "_stream"))
+        }
+
+    def moto_environment(self, region: str) -> dict[str, str]:
+        """The resource variables plus moto's dummy credentials and the region: what a process
+        needs to use the offline resources (add AWS_ENDPOINT_URL for a moto server)."""
+        return {
+            **self.environment(),
+            "AWS_ACCESS_KEY_ID": MOTO_CREDENTIAL,
+            "AWS_SECRET_ACCESS_KEY": MOTO_CREDENTIAL,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_REGION": region,
         }

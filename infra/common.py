@@ -1,0 +1,87 @@
+"""Resources several constructs build the same way: private buckets, dead-letter queues,
+log groups and the roles of deploy-time Lambdas. One place holds their settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+# What a dead-letter queue parks is kept this long for `python -m mecroute.ops.redrive`.
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
+    """An SQS-encrypted, TLS-only queue for what could not be processed."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DEAD_LETTER_RETENTION,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
+def log_group(
+    scope: Construct,
+    construct_id: str,
+    retention: logs.RetentionDays,
+    *,
+    log_group_name: str | None = None,
+) -> logs.LogGroup:
+    """A log group with the configured retention, removed with the stack."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=log_group_name,
+        retention=retention,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
+def lambda_identity(
+    scope: Construct, prefix: str, retention: logs.RetentionDays, *, description: str
+) -> tuple[logs.LogGroup, iam.Role]:
+    """`<prefix>Logs` and `<prefix>Role`: a log group and a role Lambda assumes that may write
+    to it (and to nothing else until granted more)."""
+    group = log_group(scope, f"{prefix}Logs", retention)
+    role = iam.Role(
+        scope,
+        f"{prefix}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+    )
+    group.grant_write(role)
+    return group, role
+
+
+def private_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    lifecycle_rules: Sequence[s3.LifecycleRule],
+    access_logs: s3.IBucket | None = None,
+    access_logs_prefix: str | None = None,
+    versioned: bool | None = None,
+    object_ownership: s3.ObjectOwnership | None = None,
+) -> s3.Bucket:
+    """An SSE-S3, TLS-only bucket that blocks public access and is kept when the stack goes."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        versioned=versioned,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=object_ownership,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=access_logs_prefix,
+        lifecycle_rules=list(lifecycle_rules),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
