@@ -102,43 +102,25 @@ class SiteProfile:
 # Three sites that differ in every dimension the router weighs. Memory budgets are in the
 # zoo's units (its graphs are megabytes, not the gigabytes of the models they stand for):
 # the suburban site cannot hold both MEC-class models at once, so loading one evicts the other.
+# fmt: off
+_SITES = (
+    # node id,       site,          slots, queue, speed, site RTT ms, memory MB, access network
+    ("mec-metro-1",  "metro-5g",     4,     16,    1.0,   2.0,         64,        "5g-edge"),
+    ("mec-suburb-1", "suburban-lte", 2,     8,     0.6,   8.0,         32,        "lte-commercial"),
+    ("mec-venue-1",  "venue-wifi",   8,     32,    1.5,   1.0,         128,       "wifi"),
+)
+# fmt: on
+# The models each site loads at start.
+_PRELOAD: dict[str, tuple[str, ...]] = {
+    "metro-5g": ("edge-large-v1", "edge-small-v1"),
+    "suburban-lte": ("edge-small-v1",),
+    "venue-wifi": ("edge-large-v1", "tinytext-device-v1"),
+}
 PROFILES: dict[str, SiteProfile] = {
-    profile.site: profile
-    for profile in (
-        SiteProfile(
-            node_id="mec-metro-1",
-            site="metro-5g",
-            slots=4,
-            queue_limit=16,
-            speed_factor=1.0,
-            site_rtt_ms=2.0,
-            memory_budget_mb=64,
-            preload=("edge-large-v1", "edge-small-v1"),
-            access=ACCESS_NETWORKS["5g-edge"],
-        ),
-        SiteProfile(
-            node_id="mec-suburb-1",
-            site="suburban-lte",
-            slots=2,
-            queue_limit=8,
-            speed_factor=0.6,
-            site_rtt_ms=8.0,
-            memory_budget_mb=32,
-            preload=("edge-small-v1",),
-            access=ACCESS_NETWORKS["lte-commercial"],
-        ),
-        SiteProfile(
-            node_id="mec-venue-1",
-            site="venue-wifi",
-            slots=8,
-            queue_limit=32,
-            speed_factor=1.5,
-            site_rtt_ms=1.0,
-            memory_budget_mb=128,
-            preload=("edge-large-v1", "tinytext-device-v1"),
-            access=ACCESS_NETWORKS["wifi"],
-        ),
+    site: SiteProfile(
+        node_id, site, slots, queue, speed, rtt, memory, _PRELOAD[site], ACCESS_NETWORKS[network]
     )
+    for node_id, site, slots, queue, speed, rtt, memory, network in _SITES
 }
 DEFAULT_SITES: tuple[SiteProfile, ...] = tuple(PROFILES.values())
 
