@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.adapters.ports import NodeCall
 from mecroute.agents.resource import probe
 from mecroute.domain.errors import TierUnavailable
 from mecroute.domain.registry import NodeRecord
@@ -16,6 +17,11 @@ from .nodes import Aws, Fleet
 
 PROMPT = "What is the capital of France?"
 MODEL = "edge-small-v1"
+
+
+def limited_to(max_tokens: int) -> NodeCall:
+    """The router expects a one-token answer; the caller allows `max_tokens`."""
+    return NodeCall(MODEL, PROMPT, output_tokens=1, max_tokens=max_tokens, timeout_s=30)
 
 
 @pytest.fixture
@@ -28,8 +34,8 @@ def test_the_execute_agents_client_speaks_openai_to_a_model_server(node_url: str
     nodes, server = HttpMecNodes(), f"openai+{node_url}"
 
     health = nodes.health(server)
-    answer = nodes.infer(server, MODEL, PROMPT, output_tokens=1, timeout_s=30, max_tokens=500)
-    cut = nodes.infer(server, MODEL, PROMPT, output_tokens=1, timeout_s=30, max_tokens=2)
+    answer = nodes.infer(server, limited_to(500))
+    cut = nodes.infer(server, limited_to(2))
 
     assert health.hot_models == [MODEL]
     assert answer.output.startswith(f"[{MODEL}, simulated]")
@@ -83,9 +89,7 @@ def test_the_official_client_reads_the_built_in_node_as_an_openai_server(node_ur
 
 def test_the_node_protocol_passes_the_callers_max_tokens(node_url: str) -> None:
     """The router's estimate (output_tokens) no longer caps the answer: the caller's limit does."""
-    answer = HttpMecNodes().infer(
-        node_url, MODEL, PROMPT, output_tokens=1, timeout_s=30, max_tokens=500
-    )
+    answer = HttpMecNodes().infer(node_url, limited_to(500))
 
     assert answer.output_tokens > 1
     assert answer.finish_reason == "stop"

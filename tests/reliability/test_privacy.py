@@ -25,7 +25,7 @@ from tests.unit.builders import NOW, context, zoo_specs
 
 from mecroute.adapters.memory import MemoryNodes, MemoryRegistry, MemoryResponseCache, MemoryStats
 from mecroute.adapters.onnx_engine import Inference
-from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeHealth
+from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeCall, NodeHealth
 from mecroute.agents import execute, resource, router
 from mecroute.domain.errors import ModelIntegrityError, PipelineError, TierUnavailable
 from mecroute.domain.messages import CachePlan, Candidate, CloudStatus, CriterionScores
@@ -54,22 +54,14 @@ class FaultyNodes:
             raise TierUnavailable(f"GET {endpoint}/health failed: connection refused")
         return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=self.hot[endpoint])
 
-    def infer(
-        self,
-        endpoint: str,
-        model_id: str,
-        prompt: str,
-        output_tokens: int,
-        timeout_s: float,
-        max_tokens: int,
-    ) -> NodeAnswer:
+    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
         fault = self.faults[endpoint]
         if fault in ("down", "hung"):
             raise TierUnavailable(f"POST {endpoint}/infer failed: timed out")
         if fault == "errors":
             raise TierUnavailable(f"POST {endpoint}/infer answered 500")
         return NodeAnswer(
-            output=f"{model_id} on {endpoint}",
+            output=f"{call.model_id} on {endpoint}",
             compute_ms=20.0,
             queued_ms=0.0,
             input_tokens=5,

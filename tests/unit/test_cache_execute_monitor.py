@@ -15,7 +15,7 @@ from mecroute.adapters.memory import (
     MemoryResponseCache,
 )
 from mecroute.adapters.onnx_engine import Inference
-from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeHealth
+from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeCall, NodeHealth
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import cache, execute, monitor
 from mecroute.domain.errors import ModelIntegrityError, StoreUnavailable, TierUnavailable
@@ -66,21 +66,15 @@ class FakeMecNodes:
     def health(self, endpoint: str) -> NodeHealth:
         return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=[])
 
-    def infer(
-        self,
-        endpoint: str,
-        model_id: str,
-        prompt: str,
-        output_tokens: int,
-        timeout_s: float,
-        max_tokens: int,
-    ) -> NodeAnswer:
+    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
         if self.fail:
             raise TierUnavailable(f"{endpoint} is down")
-        self.infers.append((endpoint, model_id, prompt, output_tokens, timeout_s))
-        self.limits.append(max_tokens)
+        self.infers.append(
+            (endpoint, call.model_id, call.prompt, call.output_tokens, call.timeout_s)
+        )
+        self.limits.append(call.max_tokens)
         return NodeAnswer(
-            output=f"answer from {model_id}",
+            output=f"answer from {call.model_id}",
             compute_ms=42.0,
             queued_ms=0.0,
             input_tokens=5,

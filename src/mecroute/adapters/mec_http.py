@@ -14,7 +14,7 @@ import urllib3
 from pydantic import BaseModel, ValidationError
 
 from mecroute.adapters.openai_server import OpenAIServerNodes, speaks_openai
-from mecroute.adapters.ports import NodeAnswer, NodeHealth
+from mecroute.adapters.ports import NodeAnswer, NodeCall, NodeHealth
 from mecroute.domain import node_protocol as wire
 from mecroute.domain.errors import TierUnavailable
 
@@ -50,29 +50,19 @@ class HttpMecNodes:
             status=body.status,
         )
 
-    def infer(
-        self,
-        endpoint: str,
-        model_id: str,
-        prompt: str,
-        output_tokens: int,
-        timeout_s: float,
-        max_tokens: int,
-    ) -> NodeAnswer:
+    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
         if speaks_openai(endpoint):
-            return self.servers.infer(
-                endpoint, model_id, prompt, output_tokens, timeout_s, max_tokens
-            )
+            return self.servers.infer(endpoint, call)
         # The router already models the network from the request's telemetry and the site's
         # distance; the node emulating it too would count the same round trip twice.
         request = wire.InferRequest(
-            model_id=model_id,
-            prompt=prompt,
-            output_tokens=output_tokens,
-            max_tokens=max_tokens,
+            model_id=call.model_id,
+            prompt=call.prompt,
+            output_tokens=call.output_tokens,
+            max_tokens=call.max_tokens,
             emulate_network=False,
         )
-        body = self._call("POST", f"{endpoint}/infer", request, timeout_s, wire.InferAnswer)
+        body = self._call("POST", f"{endpoint}/infer", request, call.timeout_s, wire.InferAnswer)
         return NodeAnswer(
             output=body.output,
             compute_ms=body.compute_ms,

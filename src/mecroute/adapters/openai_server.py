@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 import urllib3
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mecroute.adapters.ports import NodeAnswer, NodeHealth
+from mecroute.adapters.ports import NodeAnswer, NodeCall, NodeHealth
 from mecroute.domain.errors import TierUnavailable
 
 SCHEME_PREFIX = "openai+"
@@ -85,23 +85,15 @@ class OpenAIServerNodes:
         # Ollama lists `name:latest` for what it serves as `name`.
         return [card.id.removesuffix(":latest") for card in listed.data]
 
-    def infer(
-        self,
-        endpoint: str,
-        model_id: str,
-        prompt: str,
-        output_tokens: int,
-        timeout_s: float,
-        max_tokens: int,
-    ) -> NodeAnswer:
+    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
         url = f"{server_url(endpoint)}/v1/chat/completions"
         request = {
-            "model": model_id,
-            "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": max_tokens,
+            "model": call.model_id,
+            "messages": [{"role": "user", "content": call.prompt}],
+            "max_tokens": call.max_tokens,
         }
         started = time.perf_counter()
-        status, body = _request("POST", url, request, timeout_s)
+        status, body = _request("POST", url, request, call.timeout_s)
         answer = _parsed(_Completion, _checked("POST", url, status, body))
         served_ms = (time.perf_counter() - started) * 1000
         if not answer.choices:

@@ -93,22 +93,24 @@ class NodeAnswer:
     finish_reason: Literal["stop", "length"] = "stop"
 
 
+@dataclass(frozen=True)
+class NodeCall:
+    """One inference on a node: `output_tokens` is the router's estimate, `max_tokens` the
+    caller's limit, `timeout_s` how long the caller waits for the answer."""
+
+    model_id: str
+    prompt: str
+    output_tokens: int
+    max_tokens: int
+    timeout_s: float
+
+
 class MecNodes(Protocol):
     """The HTTP API every MEC node serves."""
 
     def health(self, endpoint: str) -> NodeHealth: ...
 
-    def infer(
-        self,
-        endpoint: str,
-        model_id: str,
-        prompt: str,
-        output_tokens: int,
-        timeout_s: float,
-        max_tokens: int,
-    ) -> NodeAnswer:
-        """`output_tokens` is the router's estimate; `max_tokens` the caller's limit."""
-        ...
+    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer: ...
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from mecroute.adapters.ports import CloudModel, MecNodes, ModelRegistry, ResponseCache
+from mecroute.adapters.ports import CloudModel, MecNodes, ModelRegistry, NodeCall, ResponseCache
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents.cache import cache_key, cacheable
 from mecroute.domain.errors import PrivacyViolation, TierUnavailable
@@ -87,14 +87,14 @@ def _on_mec(
     if not target.endpoint:
         raise TierUnavailable(f"{target.label}: no endpoint")
     started = time.perf_counter()
-    answer = tiers.nodes.infer(
-        target.endpoint,
-        model.model_id,
-        context.request.prompt,
-        context.output_tokens,
-        node_timeout_s(context),
-        context.request.answer_limit,
+    call = NodeCall(
+        model_id=model.model_id,
+        prompt=context.request.prompt,
+        output_tokens=context.output_tokens,
+        max_tokens=context.request.answer_limit,
+        timeout_s=node_timeout_s(context),
     )
+    answer = tiers.nodes.infer(target.endpoint, call)
     served_ms = (time.perf_counter() - started) * 1000
     return ExecutionResult(
         request_id=context.request_id,
