@@ -210,7 +210,10 @@ def _chat_success() -> list[str]:
         '"from_cache": $result.from_cache, "latency_ms": $result.latency_ms, '
         '"cost_usd": $result.cost_usd, "sla_met": $record.sla_met, '
         '"reason": ' + json_string("$!record.decision.reason") + ", "
-        '"failed_attempts": ' + failures + "}}",
+        '"failed_attempts": ' + failures + ", "
+        '"timing": #if($record.timing){"end_to_end_ms": $record.timing.end_to_end_ms, '
+        '"routing_overhead_ms": $record.timing.routing_overhead_ms, '
+        '"execution_ms": $record.timing.execution_ms}#{else}null#end}}',
     ]
     return lines
 

@@ -218,7 +218,9 @@ SERVED = {
 @pytest.mark.parametrize(
     "record",
     [SERVED, {**SERVED, "failures": [], "result": {**SERVED["result"], "tier": "cloud",
-                                                   "node_id": None, "cost_usd": 0.00021}}],
+                                                   "node_id": None, "cost_usd": 0.00021},
+              "timing": {"end_to_end_ms": 612.5, "routing_overhead_ms": 190.25,
+                         "execution_ms": 422.25}}],
     ids=["mec after a failed attempt", "cloud"],
 )  # fmt: skip
 def test_chat_response_template_answers_what_the_local_api_answers(record: dict[str, Any]):

@@ -19,7 +19,7 @@ from mecroute.domain.chat import (
     to_inference_request,
 )
 from mecroute.domain.errors import InvalidRequest
-from mecroute.domain.messages import AttemptFailure, MonitorRecord
+from mecroute.domain.messages import AttemptFailure, MonitorRecord, Timing
 
 from .builders import EDGE_SMALL, NOW, candidate, decision, execution_result, zoo_specs
 
@@ -120,7 +120,12 @@ def test_the_answer_carries_text_usage_and_the_decision() -> None:
         "completion_tokens": 6,
         "total_tokens": 10,
     }
+    assert completion.mecroute is not None
     assert completion.mecroute.failed_attempts == ["mec/mec-b/edge-small-v1"]
+    timing = Timing(end_to_end_ms=120.0, routing_overhead_ms=70.0, execution_ms=50.0)
+    timed = completion_from_record(record().model_copy(update={"timing": timing}), created=1)
+    assert timed.mecroute is not None
+    assert timed.mecroute.timing == timing
     assert completion.decision_headers() == {
         "x-mecroute-tier": "mec",
         "x-mecroute-node": "mec-a",

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from mecroute.domain.errors import InvalidRequest, field_problems
-from mecroute.domain.messages import MonitorRecord
+from mecroute.domain.messages import MonitorRecord, Timing
 from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.domain.request import (
     MAX_OUTPUT_TOKENS,
@@ -239,6 +239,9 @@ class RoutingSummary(Answer):
     sla_met: bool
     reason: str
     failed_attempts: list[str] = Field(description="Candidates tried before the one that served.")
+    timing: Timing | None = Field(
+        default=None, description="End to end, routing overhead and execution, in ms."
+    )
 
 
 class ChatCompletion(Answer):
@@ -296,6 +299,7 @@ def completion_from_record(record: MonitorRecord, created: int) -> ChatCompletio
             sla_met=record.sla_met,
             reason=record.decision.reason if record.decision else "",
             failed_attempts=[failure.candidate for failure in record.failures],
+            timing=record.timing,
         ),
     )
 
