@@ -18,13 +18,13 @@ from mecroute.adapters.aws import client
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
-from mecroute.adapters.onnx_engine import TIER_THREADS
 from mecroute.adapters.ports import CloudModel
 from mecroute.adapters.recent import RecentRegistry
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import execute as agent
 from mecroute.domain.errors import IdempotencyKeyReused
+from mecroute.domain.estimates import TIER_THREADS
 from mecroute.domain.messages import ExecutionResult
 from mecroute.domain.tasks import ExecuteTask
 from mecroute.lambda_support.handler import lambda_handler

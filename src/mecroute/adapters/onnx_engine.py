@@ -10,12 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 
+from mecroute.domain.estimates import TIER_THREADS
+
+__all__ = ["FEATURES", "TIER_THREADS", "OnnxModel", "featurise"]
 FEATURES = 256
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Intra-op threads per session where each tier runs the graph: a phone keeps inference on one
-# core; a MEC node runs one single-threaded session per slot so slots do not fight over cores;
-# the cloud simulator serves one request at a time and may use every core (0 = all).
-TIER_THREADS: dict[str, int] = {"device": 1, "mec": 1, "cloud": 0}
 
 
 def featurise(prompt: str) -> np.ndarray:

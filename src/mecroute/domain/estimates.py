@@ -29,6 +29,10 @@ BYTES_PER_TOKEN = 4
 
 
 RoutingPath = Literal["regional", "edge"]
+# Intra-op threads per session where each tier runs the graph: a phone keeps inference on one
+# core; a MEC node runs one single-threaded session per slot so slots do not fight over cores;
+# the cloud simulator serves one request at a time and may use every core (0 = all).
+TIER_THREADS: dict[str, int] = {"device": 1, "mec": 1, "cloud": 0}
 
 
 class RoutingOverhead(BaseModel):

@@ -15,7 +15,7 @@ Placement = Literal["device", "hot", "warm", "cold"]
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # 1. Context agent -------------------------------------------------------------------------------

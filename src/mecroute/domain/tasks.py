@@ -18,7 +18,7 @@ from mecroute.domain.messages import (
 
 
 class Task(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class AnalyzeContextTask(Task):
