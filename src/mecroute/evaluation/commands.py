@@ -38,7 +38,8 @@ def add_commands(commands: Any) -> None:
         "--gateway-overhead-ms",
         type=float,
         default=GATEWAY_P50_MS,
-        help="the edge gateway's routing overhead p50 (default: issue 13's budget, assumed)",
+        help="the edge gateway's routing overhead p50 (default: bench/bench_gateway.py as measured "
+        "here; issue 13's budget is 2)",
     )
     simulate.add_argument("--report", type=Path, required=True, help="directory to write")
 
