@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from mecroute.agents.learning import fold, fold_feedback
+from mecroute.agents.learning import fold, fold_feedback, fold_routing_overhead
+from mecroute.domain.estimates import RoutingOverhead, RoutingPath, routing_overhead
 from mecroute.domain.events import FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
@@ -44,6 +45,7 @@ class DelayedLearning:
         self._sequence = 0
         self._read_at = -math.inf
         self._view: list[TierStat] = []
+        self._overheads: dict[RoutingPath, RoutingOverhead] = {}
         self._sigma = math.log(STREAM_LAG_P95_S / STREAM_LAG_MEDIAN_S) / 1.645
 
     def record(self, now_s: float, event: dict[str, Any], correct: bool | None = None) -> None:
@@ -54,16 +56,36 @@ class DelayedLearning:
             delay = float(self._rng.exponential(FEEDBACK_DELAY_S))
             self._push(now_s + delay, "feedback", {**event, "correct": correct})
 
+    def record_overhead(self, now_s: float, path: RoutingPath, overhead_ms: float) -> None:
+        """A request's recorded routing overhead (the states' or the gateway's own time)."""
+        lag = STREAM_LAG_MEDIAN_S * math.exp(self._sigma * self._rng.standard_normal())
+        self._push(now_s + lag, "overhead", {"path": path, "overhead_ms": overhead_ms})
+
     def view(self, now_s: float) -> list[TierStat]:
-        read_at = math.floor(now_s / self._refresh_s) * self._refresh_s
-        if read_at > self._read_at:
-            self._read_at = read_at
-            while self._pending and self._pending[0].written_at <= read_at:
-                item = heapq.heappop(self._pending)
-                key = (item.event["tier"], item.event["node_id"], item.event["model_id"])
-                self._table[key] = _learn(self._table.get(key), item)
-            self._view = list(self._table.values())
+        self._refresh(now_s)
         return self._view
+
+    def overhead(self, now_s: float, path: RoutingPath) -> RoutingOverhead:
+        """The path's overhead as the router reads it: learned past the floor, else the prior."""
+        self._refresh(now_s)
+        return routing_overhead(path, self._overheads.get(path))
+
+    def _refresh(self, now_s: float) -> None:
+        read_at = math.floor(now_s / self._refresh_s) * self._refresh_s
+        if read_at <= self._read_at:
+            return
+        self._read_at = read_at
+        while self._pending and self._pending[0].written_at <= read_at:
+            item = heapq.heappop(self._pending)
+            if item.kind == "overhead":
+                path = item.event["path"]
+                self._overheads[path] = fold_routing_overhead(
+                    self._overheads.get(path), path, item.event["overhead_ms"]
+                )
+                continue
+            key = (item.event["tier"], item.event["node_id"], item.event["model_id"])
+            self._table[key] = _learn(self._table.get(key), item)
+        self._view = list(self._table.values())
 
     def _push(self, written_at: float, kind: str, event: dict[str, Any]) -> None:
         self._sequence += 1

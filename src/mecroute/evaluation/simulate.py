@@ -17,6 +17,7 @@ import numpy as np
 from mecroute.adapters.memory import MemoryDecisionLog
 from mecroute.agents import context as context_agent
 from mecroute.agents import router
+from mecroute.domain.estimates import routing_overhead
 from mecroute.domain.messages import ContextAnalysis
 from mecroute.domain.registry import ModelSpec
 from mecroute.evaluation import policies
@@ -129,6 +130,10 @@ class Simulation:
                 job.arrival_s,
                 learning.view(job.arrival_s) if learns else [],
                 live_node=None if origin == REGION else origin,
+                # The router knows the path's time by its prior, or learns it from records.
+                overhead=learning.overhead(job.arrival_s, path.name)
+                if learns
+                else routing_overhead(path.name, None),
             )
             situation = policies.Situation(self._context(job, learns), snapshot, policy_rng)
             charge = _rng_for(self.seed, job, path.name)
@@ -143,6 +148,7 @@ class Simulation:
             )
             if learns:
                 _learn(learning, job, tried, outcome)
+                learning.record_overhead(job.arrival_s, path.name, outcome.routing_overhead_ms)
             run.outcomes.append(outcome)
             if progress:
                 progress.step()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mecroute.domain.estimates import REGIONAL_PATH_PRIOR, RoutingOverhead
 from mecroute.domain.messages import CloudStatus, NodeStatus, ResourceSnapshot, TierStat
 from mecroute.domain.registry import ModelSpec
 from mecroute.evaluation.ground_truth import (
@@ -117,10 +118,14 @@ class World:
     # What agents see -----------------------------------------------------------------------
 
     def snapshot(
-        self, now_s: float, stats: list[TierStat], live_node: str | None = None
+        self,
+        now_s: float,
+        stats: list[TierStat],
+        live_node: str | None = None,
+        overhead: RoutingOverhead = REGIONAL_PATH_PRIOR,
     ) -> ResourceSnapshot:
         """Node load as of each node's last heartbeat; `live_node` (a gateway's own site) is
-        probed directly and current."""
+        probed directly and current; `overhead`: the routing path's time as the router knows it."""
         return ResourceSnapshot(
             taken_at=now_s,
             nodes=[
@@ -135,6 +140,7 @@ class World:
                 backhaul_rtt_ms=REGION_BACKHAUL_PRIOR_MS,
             ),
             stats=stats,
+            routing_overhead=overhead,
         )
 
     def _reported(self, node: VirtualNode, now_s: float, live: bool) -> NodeStatus:
