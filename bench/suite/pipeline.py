@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import time
@@ -22,7 +23,7 @@ def run(plan: Plan) -> dict[str, Any]:
     def one(runtime: OfflineRuntime) -> tuple[float, str]:
         index = next(counter)
         run = runtime.run({"prompt": f"{PROMPT} (request {index})", "user_id": f"u{index % 50}"})
-        return run.duration_ms, run.status
+        return run.duration_ms, run.status if run.status == "SUCCEEDED" else f"{run.error}"
 
     figures: dict[str, Any] = {}
     totals = dict(zip(LEVELS, (plan.pipeline_c1, plan.pipeline_c16), strict=True))
@@ -41,6 +42,9 @@ def run(plan: Plan) -> dict[str, Any]:
                 "ms": summary([ms for ms, _ in done]),
                 "per_s": total / elapsed_s,
                 "succeeded": statuses.count("SUCCEEDED"),
+                "failed_by_error": dict(
+                    collections.Counter(s for s in statuses if s != "SUCCEEDED")
+                ),
             }
     figures["time_scale"] = 0.0
     return figures
@@ -54,7 +58,9 @@ def rows(figures: dict[str, Any]) -> list[Row]:
             Row(
                 f"Offline pipeline, concurrency {concurrency}",
                 f"p50 {p['ms']['p50']:.0f} ms, p95 {p['ms']['p95']:.0f} ms, "
-                f"{p['per_s']:.1f} req/s ({p['succeeded']}/{p['requests']} succeeded)",
+                f"{p['per_s']:.1f} req/s ({p['succeeded']}/{p['requests']} succeeded"
+                + "".join(f"; {n} {error}" for error, n in p.get("failed_by_error", {}).items())
+                + ")",
                 "-",
                 None,
             )
