@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 from mecroute.adapters.aws import reset_clients
@@ -52,6 +53,16 @@ def aws() -> Iterator[Aws]:
             }
             yield Aws(names, handlers)
         reset_clients()
+
+
+def fuzz(cases: int, *also_suppressed: HealthCheck) -> settings:
+    """Fuzzing settings: a fixed number of cases, no deadline (moto shares the machine)."""
+    return settings(
+        max_examples=cases,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, *also_suppressed],
+    )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

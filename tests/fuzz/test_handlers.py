@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from tests.unit.builders import rest_event
 
 from mecroute.domain.errors import InvalidRequest, PipelineError
 from mecroute.local.lambdas import FakeLambdaContext
 
-from .conftest import GENERATED, Aws
+from .conftest import GENERATED, Aws, fuzz
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -95,12 +95,7 @@ def test_agent_handlers_name_what_is_wrong_with_a_broken_event(aws: Aws, agent: 
     events = st.sampled_from(SAMPLES[agent]).flatmap(lambda name: broken(sample(name)))
     counted = f"handler {agent}"
 
-    @settings(
-        max_examples=CASES_PER_AGENT,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @fuzz(CASES_PER_AGENT)
     @given(events)
     def case(event: Any) -> None:
         GENERATED[counted] += 1
@@ -160,12 +155,7 @@ def test_http_handlers_answer_any_request_with_json_and_no_5xx(aws: Aws, source:
     handler = aws.handlers[source]
     counted = f"handler {source}"
 
-    @settings(
-        max_examples=CASES_PER_HTTP_HANDLER,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @fuzz(CASES_PER_HTTP_HANDLER)
     @given(http_events(source))
     def case(event: dict[str, Any]) -> None:
         GENERATED[counted] += 1

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from schemathesis.core import NOT_SET
@@ -30,22 +30,12 @@ from mecroute.local.api import Reply, inference_reply
 from mecroute.local.lambdas import FakeLambdaContext
 from mecroute.local.runtime import Run
 
-from .conftest import GENERATED, Aws
+from .conftest import GENERATED, Aws, fuzz
 
 # The powertools metrics each handler flushes are disabled here; it warns on every call.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 SCHEMA = schemathesis.openapi.from_path(DOCUMENT)
 INFERENCE = SCHEMA["/v1/inference"]["POST"]
-
-
-def fuzz(cases: int) -> settings:
-    """Fuzzing settings: a fixed number of cases, no deadline (moto shares the machine)."""
-    return settings(
-        max_examples=cases,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 @dataclass
@@ -117,22 +107,29 @@ def check(reply: Reply, step: ContextStep, started_before: int) -> None:
             assert all(p["field"] and p["problem"] for p in reply.body["problems"])
 
 
+def sent_and_checked(generated: Any, context_step: ContextStep) -> tuple[bytes, Reply, int]:
+    """Send one generated body and check what every reply must satisfy; the body sent, the
+    reply and how many runs had started before it."""
+    raw = body_bytes(generated.body)
+    before = len(context_step.started)
+    reply = send(raw, context_step)
+    check(reply, context_step, before)
+    return raw, reply, before
+
+
 POSITIVE_CASES = 1000
 
 
 def test_schema_valid_requests_are_accepted_and_analysed(context_step: ContextStep) -> None:
     accepted = []
 
-    @fuzz(POSITIVE_CASES)
+    @fuzz(POSITIVE_CASES, HealthCheck.data_too_large)
     @given(INFERENCE.as_strategy(generation_mode=GenerationMode.POSITIVE))
     def case(generated: Any) -> None:
         GENERATED["schema-valid"] += 1
-        raw = body_bytes(generated.body)
-        before = len(context_step.started)
 
-        reply = send(raw, context_step)
+        raw, reply, _ = sent_and_checked(generated, context_step)
 
-        check(reply, context_step, before)
         if conforms(raw):
             # The pydantic model is stricter than its JSON schema in places: a weight vector
             # summing to zero, and `60000.0` for an integer (valid in JSON Schema 2020-12, not
@@ -153,16 +150,13 @@ NEGATIVE_CASES = 1000
 def test_schema_violating_requests_are_refused_with_the_field_named(
     context_step: ContextStep,
 ) -> None:
-    @fuzz(NEGATIVE_CASES)
+    @fuzz(NEGATIVE_CASES, HealthCheck.data_too_large)
     @given(INFERENCE.as_strategy(generation_mode=GenerationMode.NEGATIVE))
     def case(generated: Any) -> None:
         GENERATED["schema-violating"] += 1
-        raw = body_bytes(generated.body)
-        before = len(context_step.started)
 
-        reply = send(raw, context_step)
+        raw, reply, before = sent_and_checked(generated, context_step)
 
-        check(reply, context_step, before)
         if not conforms(raw):
             assert reply.status == 400, reply.body
             assert len(context_step.started) == before, "a refused request started a run"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.builders import NOW, context, zoo_specs
+from tests.unit.builders import NOW, context, node_answer, zoo_specs
 
 from mecroute.adapters.memory import MemoryNodes, MemoryRegistry, MemoryResponseCache, MemoryStats
 from mecroute.adapters.onnx_engine import Inference
@@ -60,13 +60,7 @@ class FaultyNodes:
             raise TierUnavailable(f"POST {endpoint}/infer failed: timed out")
         if fault == "errors":
             raise TierUnavailable(f"POST {endpoint}/infer answered 500")
-        return NodeAnswer(
-            output=f"{call.model_id} on {endpoint}",
-            compute_ms=20.0,
-            queued_ms=0.0,
-            input_tokens=5,
-            output_tokens=7,
-        )
+        return node_answer(f"{call.model_id} on {endpoint}", compute_ms=20.0)
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
         if self.faults[endpoint] == "tampered":

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from mecroute.adapters.onnx_engine import FEATURES
+from mecroute.adapters.ports import NodeAnswer
 from mecroute.domain.estimates import REGIONAL_PATH_PRIOR, RoutingOverhead
 from mecroute.domain.messages import (
     Candidate,
@@ -223,3 +224,10 @@ def rest_event(
         "body": body if body is None or isinstance(body, str) else json.dumps(body),
         "isBase64Encoded": False,
     }  # fmt: skip
+
+
+def node_answer(output: str, compute_ms: float) -> NodeAnswer:
+    """A MEC node's answer to a five-token prompt: seven tokens, not queued."""
+    return NodeAnswer(
+        output=output, compute_ms=compute_ms, queued_ms=0.0, input_tokens=5, output_tokens=7
+    )

@@ -48,6 +48,7 @@ from .builders import (
     context,
     decision,
     execution_result,
+    node_answer,
     zoo_specs,
 )
 
@@ -73,13 +74,7 @@ class FakeMecNodes:
             (endpoint, call.model_id, call.prompt, call.output_tokens, call.timeout_s)
         )
         self.limits.append(call.max_tokens)
-        return NodeAnswer(
-            output=f"answer from {call.model_id}",
-            compute_ms=42.0,
-            queued_ms=0.0,
-            input_tokens=5,
-            output_tokens=7,
-        )
+        return node_answer(f"answer from {call.model_id}", compute_ms=42.0)
 
     def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
         if self.fail:
@@ -223,33 +218,29 @@ def test_expired_cache_entry_is_not_a_hit() -> None:
     assert plan.action == "loaded"
 
 
-def test_strict_privacy_request_never_consults_the_cache() -> None:
-    ctx = context({"privacy": "strict"})
+@pytest.mark.parametrize(
+    ("request_fields", "analysis"),
+    [
+        pytest.param({"privacy": "strict"}, {}, id="strict privacy"),
+        pytest.param(
+            {}, {"personal_data": ["email"], "effective_privacy": "regional"}, id="personal data"
+        ),
+        # Personal data alone is enough, whatever privacy the request asked for.
+        pytest.param(
+            {}, {"personal_data": ["phone"], "effective_privacy": "none"}, id="personal data alone"
+        ),
+    ],
+)
+def test_private_request_never_consults_the_cache(
+    request_fields: dict[str, Any], analysis: dict[str, Any]
+) -> None:
+    ctx = context(request_fields, **analysis)
     responses = cache_with(ctx, EDGE_SMALL)
 
     plan = prepare(ctx, WARM, responses=responses)
 
     assert responses.lookups == []
     assert plan.action != "cache_hit"
-
-
-def test_personal_data_request_never_consults_the_cache() -> None:
-    ctx = context(personal_data=["email"], effective_privacy="regional")
-    responses = cache_with(ctx, EDGE_SMALL)
-
-    plan = prepare(ctx, WARM, responses=responses)
-
-    assert responses.lookups == []
-    assert plan.action != "cache_hit"
-
-
-def test_personal_data_alone_is_enough_to_skip_the_cache() -> None:
-    ctx = context(personal_data=["phone"], effective_privacy="none")
-    responses = cache_with(ctx, EDGE_SMALL)
-
-    prepare(ctx, WARM, responses=responses)
-
-    assert responses.lookups == []
 
 
 def test_warm_mec_target_is_loaded_and_becomes_hot() -> None:
