@@ -27,7 +27,8 @@ from mecroute.gateway.metrics import NAMESPACE
 from mecroute.mec.zoo import CATALOGUE, artifact_key
 
 GATEWAY_PORT = 8090
-QUEUE_DIR = "/tmp/mecroute-gateway"  # noqa: S108  # nosec B108 - the task's own ephemeral storage
+# The task's own ephemeral storage, not a shared /tmp.
+QUEUE_DIR = "/tmp/mecroute-gateway"  # noqa: S108  # nosec B108
 QUEUE_DEPTH_ALARM = 1000  # records waiting for the region
 SNAPSHOT_AGE_ALARM_S = 60  # the region unread for this long: decisions are stale
 
