@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -85,3 +86,23 @@ def private_bucket(
         lifecycle_rules=list(lifecycle_rules),
         removal_policy=RemovalPolicy.RETAIN,
     )
+
+
+def callers_and_service(
+    scope: Construct,
+    vpc: ec2.IVpc,
+    callers: tuple[str, str],
+    service: tuple[str, str],
+    port: int,
+    why: str,
+) -> tuple[ec2.SecurityGroup, ec2.SecurityGroup]:
+    """Two security groups, each given as (construct id, description): the callers' and the
+    service's, which admits TCP on `port` from the callers only (`why` names the rule)."""
+    caller_group, service_group = (
+        ec2.SecurityGroup(
+            scope, construct_id, vpc=vpc, description=description, allow_all_outbound=True
+        )
+        for construct_id, description in (callers, service)
+    )
+    service_group.add_ingress_rule(caller_group, ec2.Port.tcp(port), why)
+    return caller_group, service_group

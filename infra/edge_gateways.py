@@ -19,6 +19,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.common import callers_and_service
 from infra.config import MEC_NODE_PORT, AppConfig
 from infra.fargate import arm64_task, health_check, private_service
 from infra.grants import grant_table
@@ -47,24 +48,10 @@ class EdgeGateways(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # What the site's clients (or the load balancer in front of them) wear to be let in.
-        self.clients_security_group = ec2.SecurityGroup(
-            self,
-            "ClientsSecurityGroup",
-            vpc=fleet.vpc,
-            description="Clients of the MEC sites edge gateways",
-            allow_all_outbound=True,
-        )
-        self.security_group = ec2.SecurityGroup(
-            self,
-            "SecurityGroup",
-            vpc=fleet.vpc,
-            description="Edge gateways: HTTP from the site clients only",
-            allow_all_outbound=True,
-        )
-        self.security_group.add_ingress_rule(
-            self.clients_security_group,
-            ec2.Port.tcp(GATEWAY_PORT),
-            "the site clients call the gateway",
+        clients = ("ClientsSecurityGroup", "Clients of the MEC sites edge gateways")
+        gateways = ("SecurityGroup", "Edge gateways: HTTP from the site clients only")
+        self.clients_security_group, self.security_group = callers_and_service(
+            self, fleet.vpc, clients, gateways, GATEWAY_PORT, "the site clients call the gateway"
         )
         fleet.nodes_security_group.add_ingress_rule(
             self.security_group, ec2.Port.tcp(MEC_NODE_PORT), "gateways call their site's nodes"

@@ -23,6 +23,7 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from infra.agents import AgentNetwork
+from infra.common import callers_and_service
 from infra.config import MEC_NODE_PORT, AppConfig, MecSite
 from infra.fargate import arm64_task, health_check, private_service
 from infra.grants import grant_table
@@ -83,24 +84,10 @@ class MecFleet(Construct):
                 )
             },
         )
-        self.agents_security_group = ec2.SecurityGroup(
-            self,
-            "AgentsSecurityGroup",
-            vpc=self.vpc,
-            description="Agents that call MEC nodes (resource, cache, execute)",
-            allow_all_outbound=True,
-        )
-        self.nodes_security_group = ec2.SecurityGroup(
-            self,
-            "NodesSecurityGroup",
-            vpc=self.vpc,
-            description="MEC nodes: HTTP from the agents only",
-            allow_all_outbound=True,
-        )
-        self.nodes_security_group.add_ingress_rule(
-            self.agents_security_group,
-            ec2.Port.tcp(MEC_NODE_PORT),
-            "agents call the node API",
+        agents = ("AgentsSecurityGroup", "Agents that call MEC nodes (resource, cache, execute)")
+        nodes = ("NodesSecurityGroup", "MEC nodes: HTTP from the agents only")
+        self.agents_security_group, self.nodes_security_group = callers_and_service(
+            self, self.vpc, agents, nodes, MEC_NODE_PORT, "agents call the node API"
         )
         self.cluster = ecs.Cluster(
             self,

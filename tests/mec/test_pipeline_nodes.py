@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.reliability.faults import Handler, handler_wrapped, node_serving
 
 from mecroute.adapters.dynamodb import DynamoModelRegistry
 from mecroute.local.runtime import OfflineRuntime
@@ -49,44 +50,44 @@ def test_a_saturated_node_answers_429_and_the_request_moves_to_the_next_candidat
     runtime: OfflineRuntime,
 ) -> None:
     # Given: between routing and execution, the chosen node fills up (slot and queue taken)
-    assert runtime.lambdas is not None
-    real_execute = runtime.lambdas.handlers["execute"]
     specs = {m.model_id: m for m in DynamoModelRegistry(runtime.names.models_table).list_models()}
     filled: list[str] = []
     background = []
 
-    def execute_after_filling_the_target(event: dict[str, Any], context: Any) -> Any:
-        target = event["target"]
-        if not filled and target["tier"] == "mec":
-            node = next(n for n in runtime.nodes if n.endpoint == target["endpoint"])
-            tokens = tokens_for_hold(specs[target["model_id"]], 1500, node.profile.speed_factor)
-            body = {"model_id": target["model_id"], "prompt": "fill", "output_tokens": tokens}
-            url = f"{node.endpoint}/infer"
-            for _ in range(node.profile.slots + node.profile.queue_limit):
-                background.append(in_background(lambda: call(url, "POST", body)))
+    def filling_the_target_first(real_execute: Handler) -> Handler:
+        def execute(event: dict[str, Any], context: Any) -> Any:
+            target = event["target"]
+            if not filled and target["tier"] == "mec":
+                node = node_serving(runtime, target["endpoint"])
+                spec = specs[target["model_id"]]
+                tokens = tokens_for_hold(spec, 1500, node.profile.speed_factor)
+                body = {"model_id": target["model_id"], "prompt": "fill", "output_tokens": tokens}
+                url = f"{node.endpoint}/infer"
+                for _ in range(node.profile.slots + node.profile.queue_limit):
+                    background.append(in_background(lambda: call(url, "POST", body)))
 
-            def full() -> bool:
-                health = call(f"{node.endpoint}/health").body
-                return bool(
-                    health["free_slots"] == 0 and health["queue_depth"] == health["queue_limit"]
-                )
+                def full() -> bool:
+                    health = call(f"{node.endpoint}/health").body
+                    free, queued = health["free_slots"], health["queue_depth"]
+                    return bool(free == 0 and queued == health["queue_limit"])
 
-            wait_until(full, f"{node.profile.node_id} to fill up")
-            filled.append(target["node_id"])
-        return real_execute(event, context)
+                wait_until(full, f"{node.profile.node_id} to fill up")
+                filled.append(target["node_id"])
+            return real_execute(event, context)
 
-    runtime.lambdas.handlers["execute"] = execute_after_filling_the_target
+        return execute
+
     try:
-        # When
-        # (an SLA the cloud cannot meet, so a MEC node is chosen first whatever the prices)
-        run = runtime.run(
-            {
-                "prompt": "Summarise: the meeting moved to Tuesday at noon.",
-                "sla": {"max_latency_ms": 300},
-            }
-        )
+        with handler_wrapped(runtime, "execute", filling_the_target_first):
+            # When
+            # (an SLA the cloud cannot meet, so a MEC node is chosen first whatever the prices)
+            run = runtime.run(
+                {
+                    "prompt": "Summarise: the meeting moved to Tuesday at noon.",
+                    "sla": {"max_latency_ms": 300},
+                }
+            )
     finally:
-        runtime.lambdas.handlers["execute"] = real_execute
         for thread, _ in background:
             thread.join(timeout=30)
 

@@ -1,25 +1,27 @@
 """A MEC node that dies mid-request: the state machine moves to the next fallback."""
 
+from tests.reliability.faults import Handler, handler_wrapped, node_serving
+
 from mecroute.local.runtime import OfflineRuntime
 
 
 def test_node_killed_mid_request_falls_back_and_history_shows_it(runtime: OfflineRuntime):
     # Given: the execute agent's first call finds its target node killed just before it runs
-    assert runtime.lambdas is not None
-    real_execute = runtime.lambdas.handlers["execute"]
     killed: list[str] = []
 
-    def execute_after_killing_target(event, context):
-        target = event["target"]
-        if not killed and target["tier"] == "mec":
-            node = next(n for n in runtime.nodes if n.endpoint == target["endpoint"])
-            node.process.kill()
-            node.process.wait()
-            killed.append(target["node_id"])
-        return real_execute(event, context)
+    def killing_the_target_first(real_execute: Handler) -> Handler:
+        def execute(event, context):
+            target = event["target"]
+            if not killed and target["tier"] == "mec":
+                node = node_serving(runtime, target["endpoint"])
+                node.process.kill()
+                node.process.wait()
+                killed.append(target["node_id"])
+            return real_execute(event, context)
 
-    runtime.lambdas.handlers["execute"] = execute_after_killing_target
-    try:
+        return execute
+
+    with handler_wrapped(runtime, "execute", killing_the_target_first):
         # When: a request that the router sends to a MEC node (an SLA the cloud cannot meet)
         run = runtime.run(
             {
@@ -27,8 +29,6 @@ def test_node_killed_mid_request_falls_back_and_history_shows_it(runtime: Offlin
                 "sla": {"max_latency_ms": 300},
             }
         )
-    finally:
-        runtime.lambdas.handlers["execute"] = real_execute
 
     # Then: the request is served by the next candidate and the history shows the fallback
     assert killed, "the router did not pick a MEC node first"
