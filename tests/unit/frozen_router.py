@@ -1,5 +1,6 @@
 """FROZEN copy of agents/router.py before the speed work (issue 16), kept only so that
-tests/unit/test_router_speedup.py can hold the faster router to the same decisions. Never edit.
+tests/unit/test_router_speedup.py can hold the faster router to the same decisions. Never edit,
+except to port a deliberate decision change (issue 15: the escalation credit, marked so).
 
 Router agent: hard constraints first, then a weighted score over the feasible candidates.
 
@@ -18,6 +19,8 @@ from typing import NamedTuple
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
     LEARNED_MIN_SAMPLES,
+    Capability,
+    capability,
     compute_time_ms,
     cost_usd,
     device_fetch_ms,
@@ -60,9 +63,10 @@ class Scoring:
 
     sla_probability: bool = True
     cost_reference_usd: float = 0.01
+    escalate: bool = True  # issue 15, ported from the router
 
 
-ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001)
+ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001, escalate=False)
 
 
 class Option(NamedTuple):
@@ -122,6 +126,7 @@ def route(
     rejected: list[Rejection] = []
     assessed = assess_options(context, snapshot)
     drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
+    ranks = capability(snapshot.models)
     for item in assessed:
         if item.violation:
             constraint, detail = item.violation
@@ -129,7 +134,7 @@ def route(
                 Rejection(candidate=item.option.label, constraint=constraint, detail=detail)
             )
         else:
-            feasible.append(_score(item.option, item.estimate, context, weights, scoring))
+            feasible.append(_score(item.option, item.estimate, context, weights, scoring, ranks))
     feasible, preference_rejections = _apply_preference(
         feasible, context.request.model_preference, pinned=context.request.pin_model
     )
@@ -225,7 +230,7 @@ def _estimate(
     accuracy, cost = per_model[model.model_id]
     if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
         # Callers' verdicts on this place's answers temper the model-based estimate.
-        accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
+        accuracy = 0.7 * accuracy + 0.3 * learned.quality
     # Learned statistics and drift are about the tier's own time; the caller also waits for
     # the routing path (API Gateway, the pipeline's states) before any tier runs.
     overhead = snapshot.routing_overhead
@@ -300,6 +305,7 @@ class Scored(NamedTuple):
     cost: float
     availability: float
     score: float
+    exact: float  # issue 15: the unrounded score, what the ranking compares
 
     @property
     def label(self) -> str:
@@ -324,11 +330,11 @@ class Scored(NamedTuple):
             predicted_latency_ms=round(estimate.latency_ms, 2),
             routing_overhead_ms=round(estimate.routing_ms, 2),
             network_ms=round(estimate.network_ms, 2),
-            predicted_accuracy=estimate.accuracy,
+            predicted_accuracy=round(estimate.accuracy, 4),
             predicted_cost_usd=round(estimate.cost_usd, 8),
             scores=CriterionScores(
                 latency=self.latency,
-                accuracy=estimate.accuracy,
+                accuracy=round(estimate.accuracy, 4),
                 cost=self.cost,
                 availability=self.availability,
             ),
@@ -342,6 +348,7 @@ def _score(
     context: ContextAnalysis,
     weights: CriterionWeights,
     scoring: Scoring,
+    ranks: Capability,
 ) -> Scored:
     sla = context.request.sla.max_latency_ms
     headroom = max(0.0, 1 - estimate.latency_ms / sla)
@@ -352,13 +359,16 @@ def _score(
     latency = round(latency_score, 4)
     cost = round(1 / (1 + estimate.cost_usd / scoring.cost_reference_usd), 4)
     availability = round(min(1.0, max(0.0, estimate.availability)), 4)
-    total = (
+    complexity = context.complexity if scoring.escalate else 0.0
+    scale = 1 / (1 + weights.accuracy * ranks.ceiling) if scoring.escalate else 1.0
+    total = scale * (
         weights.latency * latency
         + weights.accuracy * estimate.accuracy
         + weights.cost * cost
         + weights.availability * availability
+        + weights.accuracy * ranks.bonus(option.model.model_id, complexity)
     )
-    return Scored(option, estimate, latency, cost, availability, round(total, 4))
+    return Scored(option, estimate, latency, cost, availability, round(total, 4), total)
 
 
 def _apply_preference(
@@ -388,7 +398,7 @@ def _order_with_diversity(feasible: list[Scored]) -> list[Scored]:
 
     Among equal scores the less loaded node comes first, which spreads load across MEC nodes.
     """
-    ranked = sorted(feasible, key=lambda c: (-c.score, -c.availability, c.label))
+    ranked = sorted(feasible, key=lambda c: (-c.exact, -c.availability, c.label))
     chosen: list[Scored] = []
     places: set[tuple[str, str | None]] = set()
     for candidate in ranked:

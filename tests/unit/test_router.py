@@ -9,7 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mecroute.agents import router
-from mecroute.domain.estimates import EDGE_PATH_PRIOR, REGIONAL_PATH_PRIOR, RoutingOverhead
+from mecroute.domain.estimates import (
+    EDGE_PATH_PRIOR,
+    REGIONAL_PATH_PRIOR,
+    RoutingOverhead,
+    capability,
+    predicted_accuracy,
+)
 from mecroute.domain.messages import (
     Candidate,
     ContextAnalysis,
@@ -81,16 +87,20 @@ def test_request_weights_override_defaults_and_are_normalised() -> None:
 
 
 def test_score_is_the_weighted_sum_of_criteria() -> None:
-    decision = route(context())
+    # plus, under the accuracy weight, the escalation credit stronger models earn on harder
+    # prompts (estimates.Capability), scaled back into [0, 1]
+    ctx = context()
+    ranks = capability(snapshot().models)
+    decision = route(ctx)
 
     for c in decision.candidates:
         w, s = decision.weights, c.scores
         expected = (
             w.latency * s.latency
-            + w.accuracy * s.accuracy
+            + w.accuracy * (s.accuracy + ranks.bonus(c.model_id, ctx.complexity))
             + w.cost * s.cost
             + w.availability * s.availability
-        )
+        ) / (1 + w.accuracy * ranks.ceiling)
         assert c.score == pytest.approx(expected, abs=1e-3)
 
 
@@ -598,7 +608,7 @@ def test_enumerate_options_covers_each_tier_and_node() -> None:
 def test_predicted_accuracy_ranks_the_frontier_model_highest(complexity: float) -> None:
     specs = {s.model_id: s for s in zoo_specs()}
 
-    predicted = {m: router.predicted_accuracy(s, complexity) for m, s in specs.items()}
+    predicted = {m: predicted_accuracy(s, complexity) for m, s in specs.items()}
 
     assert max(predicted, key=predicted.__getitem__) == CLOUD_MODEL
 
@@ -606,9 +616,9 @@ def test_predicted_accuracy_ranks_the_frontier_model_highest(complexity: float) 
 def test_predicted_accuracy_mixes_easy_and_hard_figures_by_complexity() -> None:
     # complexity is P(the MEC-class model is wrong): 0 and 1 give the two measured figures
     for model in (model_spec(DEVICE_MODEL), model_spec(CLOUD_MODEL)):
-        assert router.predicted_accuracy(model, 0.0) == pytest.approx(model.accuracy_easy)
-        assert router.predicted_accuracy(model, 1.0) == pytest.approx(model.accuracy_hard)
-        assert router.predicted_accuracy(model, 0.2) >= router.predicted_accuracy(model, 0.8)
+        assert predicted_accuracy(model, 0.0) == pytest.approx(model.accuracy_easy)
+        assert predicted_accuracy(model, 1.0) == pytest.approx(model.accuracy_hard)
+        assert predicted_accuracy(model, 0.2) >= predicted_accuracy(model, 0.8)
 
 
 def test_on_a_prompt_sure_to_be_easy_the_mec_class_model_beats_a_high_floor() -> None:
@@ -628,8 +638,8 @@ def test_on_a_prompt_sure_to_be_easy_the_mec_class_model_beats_a_high_floor() ->
 def test_harder_prompts_lower_predicted_accuracy_more_for_weak_models() -> None:
     weak, strong = model_spec(DEVICE_MODEL), model_spec(CLOUD_MODEL)
 
-    weak_drop = router.predicted_accuracy(weak, 0.1) - router.predicted_accuracy(weak, 0.9)
-    strong_drop = router.predicted_accuracy(strong, 0.1) - router.predicted_accuracy(strong, 0.9)
+    weak_drop = predicted_accuracy(weak, 0.1) - predicted_accuracy(weak, 0.9)
+    strong_drop = predicted_accuracy(strong, 0.1) - predicted_accuracy(strong, 0.9)
 
     assert weak_drop > strong_drop > 0
 

@@ -15,6 +15,8 @@ from typing import NamedTuple
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
     LEARNED_MIN_SAMPLES,
+    Capability,
+    capability,
     cost_usd,
     device_fetch_ms,
     device_speed,
@@ -57,9 +59,12 @@ class Scoring:
 
     sla_probability: bool = True
     cost_reference_usd: float = 0.01
+    # Credit stronger models more as prompts get harder (estimates.Capability): what keeps a
+    # harder prompt from being routed to a weaker model than an easier one.
+    escalate: bool = True
 
 
-ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001)
+ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001, escalate=False)
 
 
 class Option(NamedTuple):
@@ -145,9 +150,10 @@ def route(
     weights = (context.request.weights or defaults).normalised()
     feasible: list[Scored] = []
     rejected: list[Rejection] = []
+    ranks = capability(snapshot.models)
     assessed = assess_options(context, snapshot)
     drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
-    score = _Scorer(context, weights, scoring).score
+    score = _Scorer(context, weights, scoring, ranks).score
     for item in assessed:
         if item.violation:
             constraint, detail = item.violation
@@ -250,7 +256,7 @@ def _estimate(
     accuracy, cost = facts.accuracy, facts.cost_usd
     if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
         # Callers' verdicts on this place's answers temper the model-based estimate.
-        accuracy = round(0.7 * accuracy + 0.3 * learned.quality, 4)
+        accuracy = 0.7 * accuracy + 0.3 * learned.quality
     # Learned statistics and drift are about the tier's own time; the caller also waits for
     # the routing path (API Gateway, the pipeline's states) before any tier runs.
     overhead = snapshot.routing_overhead
@@ -332,6 +338,7 @@ class Scored(NamedTuple):
     cost: float
     availability: float
     score: float
+    exact: float  # the unrounded score, what the ranking compares
 
     @property
     def label(self) -> str:
@@ -356,11 +363,11 @@ class Scored(NamedTuple):
             predicted_latency_ms=round(estimate.latency_ms, 2),
             routing_overhead_ms=round(estimate.routing_ms, 2),
             network_ms=round(estimate.network_ms, 2),
-            predicted_accuracy=estimate.accuracy,
+            predicted_accuracy=round(estimate.accuracy, 4),
             predicted_cost_usd=round(estimate.cost_usd, 8),
             scores=CriterionScores(
                 latency=self.latency,
-                accuracy=estimate.accuracy,
+                accuracy=round(estimate.accuracy, 4),
                 cost=self.cost,
                 availability=self.availability,
             ),
@@ -372,7 +379,17 @@ class _Scorer:
     """Scores feasible options for one request: what is the same for every option (the SLA,
     its logarithm, the weights, each model's cost score) is worked out once."""
 
-    def __init__(self, context: ContextAnalysis, weights: CriterionWeights, scoring: Scoring):
+    def __init__(
+        self,
+        context: ContextAnalysis,
+        weights: CriterionWeights,
+        scoring: Scoring,
+        ranks: Capability,
+    ):
+        self.complexity = context.complexity if scoring.escalate else 0.0
+        self.ranks = ranks
+        # Keeps scores in [0, 1]; the same for every option, so it changes no ranking.
+        self.scale = 1 / (1 + weights.accuracy * ranks.ceiling) if scoring.escalate else 1.0
         self.sla = context.request.sla.max_latency_ms
         self.log_sla = math.log(self.sla)
         self.sla_probability = scoring.sla_probability
@@ -393,13 +410,14 @@ class _Scorer:
             self.cost_scores[estimate.cost_usd] = cost
         availability = round(min(1.0, max(0.0, estimate.availability)), 4)
         w_latency, w_accuracy, w_cost, w_availability = self.weights
-        total = (
+        total = self.scale * (
             w_latency * latency
             + w_accuracy * estimate.accuracy
             + w_cost * cost
             + w_availability * availability
+            + w_accuracy * self.ranks.bonus(option.model.model_id, self.complexity)
         )
-        return Scored(option, estimate, latency, cost, availability, round(total, 4))
+        return Scored(option, estimate, latency, cost, availability, round(total, 4), total)
 
 
 def _apply_preference(
@@ -429,7 +447,7 @@ def _order_with_diversity(feasible: list[Scored]) -> list[Scored]:
 
     Among equal scores the less loaded node comes first, which spreads load across MEC nodes.
     """
-    ranked = sorted(feasible, key=lambda c: (-c.score, -c.availability, c.label))
+    ranked = sorted(feasible, key=lambda c: (-c.exact, -c.availability, c.label))
     chosen: list[Scored] = []
     places: set[tuple[str, str | None]] = set()
     for candidate in ranked:

@@ -9,7 +9,8 @@ evaluation package; no agent imports it. Kept free of numpy so the router stays 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,6 +132,62 @@ def cost_usd(model: ModelSpec, input_tokens: int, output_tokens: int) -> float:
 
 
 def predicted_accuracy(model: ModelSpec, complexity: float) -> float:
-    """Expected accuracy given the request's complexity, P(the MEC-class model is wrong)."""
+    """Expected accuracy given the request's complexity, P(the MEC-class model is wrong).
+
+    Unrounded: the router compares these exactly (see `Capability`); outputs round them.
+    """
     expected = (1 - complexity) * model.accuracy_easy + complexity * model.accuracy_hard
-    return round(min(1.0, max(0.0, expected)), 4)
+    return min(1.0, max(0.0, expected))
+
+
+class Capability(NamedTuple):
+    """Who is weaker than whom, and the credit that keeps routing monotone in complexity.
+
+    A model's capability is its registry average accuracy (`ModelSpec.accuracy`), ties broken
+    by model id, so `rank` is a strict order: 0 is the weakest. "Weaker" means a lower rank.
+
+    The registry's easy/hard figures need not respect that order: tinytext (hard 0.10) and
+    edge-small (0.03) beat edge-large (0.0, the MEC-class reference) on hard prompts, so with
+    `predicted_accuracy`'s linear easy/hard mix a weaker model gains on a stronger one as
+    prompts get harder, and the router stepped down from edge-large to edge-small to
+    tinytext as complexity rose. Accuracy alone cannot fix that: it is bounded in [0, 1], the
+    MEC-class reference reaches 0 at complexity 1, so a weaker model's gap to it must shrink
+    somewhere. Instead the router adds, under the accuracy weight, `complexity * credit[m]`,
+    where `credit` grows with rank at least as fast as any stronger model's easy-to-hard drop
+    exceeds a weaker one's: `credit[S] - credit[W] >= max(0, drop(S) - drop(W))` for every
+    stronger S and weaker W (the smallest such credits, built from the weakest up). Then,
+    between any two models, the stronger one's score never loses ground as complexity rises,
+    so with everything else equal a harder prompt is never routed to a weaker model than an
+    easier one. Predicted accuracies themselves stay the registry's (an accuracy floor may
+    still, rightly, send a hard prompt to the model the registry predicts does better on it).
+    """
+
+    rank: dict[str, int]
+    credit: dict[str, float]
+
+    def bonus(self, model_id: str, complexity: float) -> float:
+        """The escalation credit a model earns for a prompt of this complexity."""
+        return complexity * self.credit[model_id]
+
+    @property
+    def ceiling(self) -> float:
+        """The largest bonus any model can earn (at complexity 1)."""
+        return max(self.credit.values(), default=0.0)
+
+
+def capability(models: Sequence[ModelSpec]) -> Capability:
+    """Capability ranks and escalation credits for a snapshot's models (see `Capability`)."""
+    ordered = sorted(models, key=lambda m: (m.accuracy, m.model_id))
+    drops = [m.accuracy_easy - m.accuracy_hard for m in ordered]
+    credits: list[float] = []
+    for strong, strong_drop in enumerate(drops):
+        credits.append(
+            max(
+                (credits[weak] + max(0.0, strong_drop - drops[weak]) for weak in range(strong)),
+                default=0.0,
+            )
+        )
+    return Capability(
+        {m.model_id: index for index, m in enumerate(ordered)},
+        {m.model_id: credit for m, credit in zip(ordered, credits, strict=True)},
+    )
