@@ -19,6 +19,7 @@ from typing import NamedTuple
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
     LEARNED_MIN_SAMPLES,
+    USE_CASE_BONUS,
     Capability,
     capability,
     compute_time_ms,
@@ -28,6 +29,7 @@ from mecroute.domain.estimates import (
     end_to_end,
     predicted_accuracy,
     upload_ms,
+    use_case_bonus,
     warm_load_ms,
 )
 from mecroute.domain.messages import (
@@ -360,13 +362,16 @@ def _score(
     cost = round(1 / (1 + estimate.cost_usd / scoring.cost_reference_usd), 4)
     availability = round(min(1.0, max(0.0, estimate.availability)), 4)
     complexity = context.complexity if scoring.escalate else 0.0
-    scale = 1 / (1 + weights.accuracy * ranks.ceiling) if scoring.escalate else 1.0
+    task = context.task_type if scoring.escalate else None
+    ceiling = ranks.ceiling + USE_CASE_BONUS
+    scale = 1 / (1 + weights.accuracy * ceiling) if scoring.escalate else 1.0
     total = scale * (
         weights.latency * latency
         + weights.accuracy * estimate.accuracy
         + weights.cost * cost
         + weights.availability * availability
         + weights.accuracy * ranks.bonus(option.model.model_id, complexity)
+        + weights.accuracy * use_case_bonus(option.model, task)
     )
     return Scored(option, estimate, latency, cost, availability, round(total, 4), total)
 

@@ -12,9 +12,11 @@ from mecroute.agents import router
 from mecroute.domain.estimates import (
     EDGE_PATH_PRIOR,
     REGIONAL_PATH_PRIOR,
+    USE_CASE_BONUS,
     RoutingOverhead,
     capability,
     predicted_accuracy,
+    use_case_bonus,
 )
 from mecroute.domain.messages import (
     Candidate,
@@ -91,6 +93,7 @@ def test_score_is_the_weighted_sum_of_criteria() -> None:
     # prompts (estimates.Capability), scaled back into [0, 1]
     ctx = context()
     ranks = capability(snapshot().models)
+    specs = {m.model_id: m for m in snapshot().models}
     decision = route(ctx)
 
     for c in decision.candidates:
@@ -98,9 +101,10 @@ def test_score_is_the_weighted_sum_of_criteria() -> None:
         expected = (
             w.latency * s.latency
             + w.accuracy * (s.accuracy + ranks.bonus(c.model_id, ctx.complexity))
+            + w.accuracy * use_case_bonus(specs[c.model_id], ctx.task_type)
             + w.cost * s.cost
             + w.availability * s.availability
-        ) / (1 + w.accuracy * ranks.ceiling)
+        ) / (1 + w.accuracy * (ranks.ceiling + USE_CASE_BONUS))
         assert c.score == pytest.approx(expected, abs=1e-3)
 
 

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mecroute.agents import router
-from mecroute.domain.estimates import capability
-from mecroute.domain.messages import ContextAnalysis, ResourceSnapshot
+from mecroute.domain.estimates import USE_CASE_BONUS, capability, use_case_bonus
+from mecroute.domain.messages import ContextAnalysis, ResourceSnapshot, RoutingDecision
 from mecroute.domain.request import CriterionWeights
 
 from .builders import CLOUD_MODEL, DEVICE_MODEL, EDGE_LARGE, EDGE_SMALL, context, snapshot
@@ -99,3 +99,27 @@ def test_the_default_snapshot_escalates_as_complexity_rises() -> None:
 
     assert None not in ranks
     assert ranks == sorted(ranks, key=lambda r: r or 0)
+
+
+def test_a_model_declared_for_the_task_type_scores_higher_than_one_that_is_not() -> None:
+    # Given the same model twice, identical but for whether its use cases name "code"
+    base = snapshot().models
+    large = next(m for m in base if m.model_id == EDGE_LARGE)
+    coder = large.model_copy(update={"use_cases": ["code"]})
+    plain = large.model_copy(update={"use_cases": ["chat"]})
+    others = [m for m in base if m.model_id != EDGE_LARGE]
+    ctx = context(complexity=0.3, task_type="code")
+
+    # When a code request is routed with each
+    with_coder = router.route(ctx, snapshot(models=[*others, coder]), CriterionWeights())
+    with_plain = router.route(ctx, snapshot(models=[*others, plain]), CriterionWeights())
+
+    # Then the declared model scores higher, by the bonus under the accuracy weight (scaled)
+    def large_score(decision: RoutingDecision) -> float:
+        return next(c.score for c in decision.candidates if c.model_id == EDGE_LARGE)
+
+    assert large_score(with_coder) > large_score(with_plain)
+    assert use_case_bonus(coder, "code") == USE_CASE_BONUS
+    assert use_case_bonus(plain, "code") == 0.0
+    # and a chat request credits the other one
+    assert use_case_bonus(plain, "chat") == USE_CASE_BONUS

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
     LEARNED_MIN_SAMPLES,
+    USE_CASE_BONUS,
     Capability,
     capability,
     cost_usd,
@@ -24,6 +25,7 @@ from mecroute.domain.estimates import (
     predicted_accuracy,
     reference_time_ms,
     upload_ms,
+    use_case_bonus,
     warm_load_ms,
 )
 from mecroute.domain.messages import (
@@ -387,9 +389,11 @@ class _Scorer:
         ranks: Capability,
     ):
         self.complexity = context.complexity if scoring.escalate else 0.0
+        self.task = context.task_type if scoring.escalate else None
         self.ranks = ranks
         # Keeps scores in [0, 1]; the same for every option, so it changes no ranking.
-        self.scale = 1 / (1 + weights.accuracy * ranks.ceiling) if scoring.escalate else 1.0
+        ceiling = ranks.ceiling + USE_CASE_BONUS
+        self.scale = 1 / (1 + weights.accuracy * ceiling) if scoring.escalate else 1.0
         self.sla = context.request.sla.max_latency_ms
         self.log_sla = math.log(self.sla)
         self.sla_probability = scoring.sla_probability
@@ -416,6 +420,7 @@ class _Scorer:
             + w_cost * cost
             + w_availability * availability
             + w_accuracy * self.ranks.bonus(option.model.model_id, self.complexity)
+            + w_accuracy * use_case_bonus(option.model, self.task)
         )
         return Scored(option, estimate, latency, cost, availability, round(total, 4), total)
 

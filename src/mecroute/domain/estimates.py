@@ -191,3 +191,15 @@ def capability(models: Sequence[ModelSpec]) -> Capability:
         {m.model_id: index for index, m in enumerate(ordered)},
         {m.model_id: credit for m, credit in zip(ordered, credits, strict=True)},
     )
+
+
+# A model whose registry use cases name the request's task type is credited this much
+# accuracy in the router's score (under the accuracy weight): the registry's easy/hard figures
+# are measured on general questions, and a model declared for code, maths or translation is
+# the better bet there. Independent of complexity, so the monotonicity of `Capability` holds.
+USE_CASE_BONUS = 0.05
+
+
+def use_case_bonus(model: ModelSpec, task_type: str | None) -> float:
+    """`USE_CASE_BONUS` when the model's use cases include the task type, else nothing."""
+    return USE_CASE_BONUS if task_type is not None and task_type in model.use_cases else 0.0
