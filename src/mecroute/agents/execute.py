@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
-from mecroute.adapters.ports import CloudModel, MecNodes, ModelRegistry, NodeCall, ResponseCache
+from mecroute.adapters.ports import (
+    CloudAnswer,
+    CloudModel,
+    MecNodes,
+    ModelRegistry,
+    NodeAnswer,
+    NodeCall,
+    ResponseCache,
+)
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents.cache import cache_key, cacheable
 from mecroute.domain.errors import PrivacyViolation, TierUnavailable
@@ -81,6 +90,32 @@ def _cost(model: ModelSpec, input_tokens: int, output_tokens: int) -> float:
     return round(cost_usd(model, input_tokens, output_tokens), 8)
 
 
+def _served(
+    context: ContextAnalysis,
+    model: ModelSpec,
+    answer: NodeAnswer | CloudAnswer,
+    *,
+    tier: Literal["mec", "cloud"],
+    node_id: str | None,
+    latency_ms: float,
+    compute_ms: float,
+) -> ExecutionResult:
+    """The result of a run on a remote tier, from the answer its server gave."""
+    return ExecutionResult(
+        request_id=context.request_id,
+        tier=tier,
+        node_id=node_id,
+        model_id=model.model_id,
+        output=answer.output,
+        latency_ms=latency_ms,
+        compute_ms=compute_ms,
+        cost_usd=_cost(model, answer.input_tokens, answer.output_tokens),
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        finish_reason=answer.finish_reason,
+    )
+
+
 def _on_mec(
     context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
 ) -> ExecutionResult:
@@ -96,19 +131,15 @@ def _on_mec(
     )
     answer = tiers.nodes.infer(target.endpoint, call)
     served_ms = (time.perf_counter() - started) * 1000
-    return ExecutionResult(
-        request_id=context.request_id,
+    return _served(
+        context,
+        model,
+        answer,
         tier="mec",
         node_id=target.node_id,
-        model_id=model.model_id,
-        output=answer.output,
         # Loopback has no radio: the network share is the router's model from the telemetry.
         latency_ms=round(target.network_ms + served_ms + plan.load_ms, 3),
         compute_ms=answer.compute_ms,
-        cost_usd=_cost(model, answer.input_tokens, answer.output_tokens),
-        input_tokens=answer.input_tokens,
-        output_tokens=answer.output_tokens,
-        finish_reason=answer.finish_reason,
     )
 
 
@@ -119,18 +150,14 @@ def _in_cloud(
     answer = tiers.cloud.converse(
         model.model_id, request.prompt, request.answer_limit, request.temperature
     )
-    return ExecutionResult(
-        request_id=context.request_id,
+    return _served(
+        context,
+        model,
+        answer,
         tier="cloud",
         node_id=None,
-        model_id=model.model_id,
-        output=answer.output,
         latency_ms=round(target.network_ms + answer.latency_ms, 3),
         compute_ms=round(answer.latency_ms, 3),
-        cost_usd=_cost(model, answer.input_tokens, answer.output_tokens),
-        input_tokens=answer.input_tokens,
-        output_tokens=answer.output_tokens,
-        finish_reason=answer.finish_reason,
     )
 
 

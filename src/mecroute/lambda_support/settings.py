@@ -7,6 +7,11 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mecroute.domain.request import CriterionWeights
+
+# The routing criteria's default weights are the domain's; the environment may override them.
+_DEFAULT_WEIGHTS = CriterionWeights()
+
 
 class MissingConfiguration(RuntimeError):
     """An environment variable the agent needs is absent or malformed."""
@@ -49,10 +54,10 @@ class ResourceSettings(AgentSettings):
 class RouterSettings(AgentSettings):
     """Default criterion weights, as fractions (0.4, not 40)."""
 
-    weight_latency: float = Field(default=0.4, ge=0, le=1)
-    weight_accuracy: float = Field(default=0.3, ge=0, le=1)
-    weight_cost: float = Field(default=0.2, ge=0, le=1)
-    weight_availability: float = Field(default=0.1, ge=0, le=1)
+    weight_latency: float = Field(default=_DEFAULT_WEIGHTS.latency, ge=0, le=1)
+    weight_accuracy: float = Field(default=_DEFAULT_WEIGHTS.accuracy, ge=0, le=1)
+    weight_cost: float = Field(default=_DEFAULT_WEIGHTS.cost, ge=0, le=1)
+    weight_availability: float = Field(default=_DEFAULT_WEIGHTS.availability, ge=0, le=1)
 
     @model_validator(mode="after")
     def _some_weight(self) -> Self:
