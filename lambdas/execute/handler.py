@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyVa
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.aws import client
-from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, Throttle
+from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, LocalBedrockRuntime, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.ports import CloudModel
@@ -40,13 +40,15 @@ cloud: CloudModel = (
     BedrockCloud(client("bedrock-runtime"), settings.bedrock_model_id)
     if settings.cloud_provider == "bedrock"
     else CloudSimulator(
-        registry,
-        VerifiedModels(artifacts, threads=TIER_THREADS["cloud"]),
-        throttle=(
-            None
-            if settings.cloud_sim_requests_per_s is None
-            else Throttle.per_second(settings.cloud_sim_requests_per_s)
-        ),
+        LocalBedrockRuntime(
+            registry,
+            VerifiedModels(artifacts, threads=TIER_THREADS["cloud"]),
+            throttle=(
+                None
+                if settings.cloud_sim_requests_per_s is None
+                else Throttle.per_second(settings.cloud_sim_requests_per_s)
+            ),
+        )
     )
 )
 tiers = agent.Tiers(

@@ -94,7 +94,9 @@ def test_a_throttled_simulator_fails_exactly_as_bedrock_does(
         BedrockCloud(client, BEDROCK_MODEL).converse(CLOUD_MODEL, PROMPT, 64)
 
     with pytest.raises(TierUnavailable) as from_simulator:
-        CloudSimulator(zoo[0], zoo[1], throttle=Throttle(0, 0)).converse(CLOUD_MODEL, PROMPT, 64)
+        CloudSimulator(LocalBedrockRuntime(zoo[0], zoo[1], throttle=Throttle(0, 0))).converse(
+            CLOUD_MODEL, PROMPT, 64
+        )
 
     assert str(from_simulator.value) == str(from_bedrock.value)
 
@@ -111,7 +113,8 @@ def test_the_simulators_answer_is_a_valid_converse_response(
 
     # When
     via_bedrock = BedrockCloud(client, BEDROCK_MODEL).converse(CLOUD_MODEL, PROMPT, 64)
-    simulator = CloudSimulator(zoo[0], zoo[1], rng=random.Random(7))  # the same draws as `local`
+    # the same draws as `local`
+    simulator = CloudSimulator(LocalBedrockRuntime(zoo[0], zoo[1], rng=random.Random(7)))
     via_simulator = simulator.converse(CLOUD_MODEL, PROMPT, 64)
 
     # Then: the execute agent receives the same answer either way

@@ -174,16 +174,8 @@ class CloudSimulator(BedrockCloud):
     Addressed by registry model id (offline there is no Bedrock model id to map it to).
     """
 
-    def __init__(
-        self,
-        registry: ModelRegistry,
-        models: VerifiedModels,
-        throttle: Throttle | None = None,
-        time_scale: float = 0.0,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.runtime = LocalBedrockRuntime(registry, models, throttle, time_scale, rng)
-        super().__init__(self.runtime, bedrock_model_id="")
+    def __init__(self, runtime: LocalBedrockRuntime) -> None:
+        super().__init__(runtime, bedrock_model_id="")
 
     def converse(
         self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
 
 from mecroute.adapters.aws import QUICK_CONFIG, table
 from mecroute.adapters.tables import DECISIONS_USER_INDEX
@@ -15,6 +17,8 @@ from mecroute.domain.errors import StoreUnavailable
 from mecroute.domain.estimates import RoutingOverhead, RoutingPath
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
+
+Row = TypeVar("Row", bound=BaseModel)
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -48,18 +52,24 @@ def _scan(table_name: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _listed(table_name: str, row: type[Row], key: Callable[[Row], str]) -> list[Row]:
+    """Every item of the table, validated as `row`, in the order of `key`."""
+    return sorted((row.model_validate(item) for item in _scan(table_name)), key=key)
+
+
+def _put(table_name: str, row: BaseModel) -> None:
+    table(table_name).put_item(Item=to_item(row.model_dump()))
+
+
 class DynamoModelRegistry:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
 
     def list_models(self) -> list[ModelSpec]:
-        return sorted(
-            (ModelSpec.model_validate(item) for item in _scan(self.table_name)),
-            key=lambda model: model.model_id,
-        )
+        return _listed(self.table_name, ModelSpec, lambda model: model.model_id)
 
     def put(self, model: ModelSpec) -> None:
-        table(self.table_name).put_item(Item=to_item(model.model_dump()))
+        _put(self.table_name, model)
 
 
 class DynamoNodeDirectory:
@@ -67,13 +77,10 @@ class DynamoNodeDirectory:
         self.table_name = table_name
 
     def list_nodes(self) -> list[NodeRecord]:
-        return sorted(
-            (NodeRecord.model_validate(item) for item in _scan(self.table_name)),
-            key=lambda node: node.node_id,
-        )
+        return _listed(self.table_name, NodeRecord, lambda node: node.node_id)
 
     def put(self, node: NodeRecord) -> None:
-        table(self.table_name).put_item(Item=to_item(node.model_dump()))
+        _put(self.table_name, node)
 
     def heartbeat(self, node_id: str, beat: Heartbeat) -> bool:
         """Refresh only the health and load fields; False when the node is not registered.

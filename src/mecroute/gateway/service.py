@@ -9,7 +9,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from mecroute.adapters.aws import client, table
-from mecroute.adapters.cloud import BedrockCloud, CloudSimulator
+from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, LocalBedrockRuntime
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.memory import MemoryResponseCache
@@ -88,7 +88,9 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
     cloud: CloudModel = (
         BedrockCloud(client("bedrock-runtime"), settings.bedrock_model_id)
         if settings.cloud_provider == "bedrock"
-        else CloudSimulator(registry, VerifiedModels(artifacts, threads=TIER_THREADS["cloud"]))
+        else CloudSimulator(
+            LocalBedrockRuntime(registry, VerifiedModels(artifacts, threads=TIER_THREADS["cloud"]))
+        )
     )
     queue = RecordQueue(
         Path(settings.queue_dir) / f"mecroute-gateway-{site}.sqlite", settings.queue_limit
