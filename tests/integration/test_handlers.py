@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.unit.builders import past_record
 
 from mecroute.adapters.aws import client
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoNodeDirectory, DynamoResponseCache
@@ -17,7 +18,6 @@ from mecroute.domain.messages import (
     CachePlan,
     ContextAnalysis,
     ExecutionResult,
-    MonitorRecord,
     RecordReceipt,
     ResourceSnapshot,
     RoutingDecision,
@@ -94,15 +94,7 @@ def test_context_handler_counts_the_users_recent_requests(
 ) -> None:
     # Given alice had one request recorded a minute ago
     DynamoDecisionLog(aws.names.decisions_table).put(
-        MonitorRecord(
-            request_id="earlier",
-            user_id="alice",
-            status="succeeded",
-            decision=None,
-            result=None,
-            sla_met=True,
-            recorded_at=time.time() - 60,
-        )
+        past_record("earlier", "alice", time.time() - 60)
     )
 
     output = invoke("context", sample_event("analyze_context"))
@@ -163,31 +155,25 @@ def test_router_handler_uses_weights_from_the_environment(
     assert output["primary"]["tier"] == "cloud"
 
 
-def test_router_handler_rejects_percent_style_weights_by_variable_name(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
+ALL_WEIGHTS = ("WEIGHT_LATENCY", "WEIGHT_ACCURACY", "WEIGHT_COST", "WEIGHT_AVAILABILITY")
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"WEIGHT_LATENCY": "40"}, "WEIGHT_LATENCY"),  # percent style, named by its variable
+        (dict.fromkeys(ALL_WEIGHTS, "0"), "WEIGHT"),  # all zero
+        ({"WEIGHT_COST": "-1"}, "WEIGHT_COST"),  # negative
+    ],
+    ids=["percent-style", "all-zero", "negative"],
+)
+def test_router_handler_rejects_bad_weight_settings_as_configuration(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], named: str
 ) -> None:
-    monkeypatch.setenv("WEIGHT_LATENCY", "40")
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
 
-    with pytest.raises(MissingConfiguration, match="WEIGHT_LATENCY"):
-        load_handler(LAMBDAS_DIR, "router")
-
-
-def test_router_handler_rejects_all_zero_weight_settings_as_configuration(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("WEIGHT_LATENCY", "WEIGHT_ACCURACY", "WEIGHT_COST", "WEIGHT_AVAILABILITY"):
-        monkeypatch.setenv(name, "0")
-
-    with pytest.raises(MissingConfiguration, match="WEIGHT"):
-        load_handler(LAMBDAS_DIR, "router")
-
-
-def test_router_handler_rejects_negative_weight_settings(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("WEIGHT_COST", "-1")
-
-    with pytest.raises(MissingConfiguration, match="WEIGHT_COST"):
+    with pytest.raises(MissingConfiguration, match=named):
         load_handler(LAMBDAS_DIR, "router")
 
 

@@ -15,6 +15,7 @@ from mecroute.domain.messages import (
     ContextAnalysis,
     CriterionScores,
     ExecutionResult,
+    MonitorRecord,
     NodeStatus,
     ResourceSnapshot,
     RoutingDecision,
@@ -230,4 +231,17 @@ def node_answer(output: str, compute_ms: float) -> NodeAnswer:
     """A MEC node's answer to a five-token prompt: seven tokens, not queued."""
     return NodeAnswer(
         output=output, compute_ms=compute_ms, queued_ms=0.0, input_tokens=5, output_tokens=7
+    )
+
+
+def past_record(request_id: str, user_id: str, recorded_at: float) -> MonitorRecord:
+    """A succeeded request in the decision log, for tests that count a user's recent requests."""
+    return MonitorRecord(
+        request_id=request_id,
+        user_id=user_id,
+        status="succeeded",
+        decision=None,
+        result=None,
+        sla_met=True,
+        recorded_at=recorded_at,
     )

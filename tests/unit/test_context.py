@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from mecroute.adapters.memory import MemoryDecisionLog
 from mecroute.agents import context as agent
 from mecroute.domain.errors import InvalidRequest
-from mecroute.domain.messages import ContextAnalysis, MonitorRecord
+from mecroute.domain.messages import ContextAnalysis
 from mecroute.domain.request import DeviceTelemetry, NetworkConditions
 
-from .builders import NOW
+from .builders import NOW, past_record
 
 VALID_CARD = "4111 1111 1111 1111"  # the well-known Luhn-valid test number
 LUHN_INVALID_16 = "4111 1111 1111 1112"
@@ -22,18 +22,6 @@ LUHN_INVALID_16 = "4111 1111 1111 1112"
 
 def analyze(request: Any, history: MemoryDecisionLog | None = None) -> ContextAnalysis:
     return agent.analyze("req-1", request, history or MemoryDecisionLog(), NOW)
-
-
-def past_record(request_id: str, user_id: str, recorded_at: float) -> MonitorRecord:
-    return MonitorRecord(
-        request_id=request_id,
-        user_id=user_id,
-        status="succeeded",
-        decision=None,
-        result=None,
-        sla_met=True,
-        recorded_at=recorded_at,
-    )
 
 
 # -- validation ----------------------------------------------------------------------------------

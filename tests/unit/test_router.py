@@ -459,8 +459,19 @@ def test_hot_model_is_preferred_over_loading_it_elsewhere() -> None:
     assert decision.fallbacks[0].predicted_latency_ms > decision.primary.predicted_latency_ms
 
 
-def test_faster_learned_latency_with_enough_samples_changes_the_choice() -> None:
-    # Given node "a" normally wins on name, but "b" has learned to be much faster
+@pytest.mark.parametrize(
+    ("samples", "winner"),
+    [
+        # "a" normally wins on name, but "b" has learned to be much faster
+        (router.LEARNED_MIN_SAMPLES, "b"),
+        # too few samples: the learned statistic is ignored
+        (router.LEARNED_MIN_SAMPLES - 1, "a"),
+    ],
+    ids=["enough-samples-change-the-choice", "too-few-samples-are-ignored"],
+)
+def test_faster_learned_latency_changes_the_choice_only_with_enough_samples(
+    samples: int, winner: str
+) -> None:
     stat = TierStat(
         tier="mec",
         node_id="b",
@@ -468,30 +479,13 @@ def test_faster_learned_latency_with_enough_samples_changes_the_choice() -> None
         latency_ewma_ms=1.0,
         latency_p95_ms=2.0,
         success_rate=1.0,
-        samples=router.LEARNED_MIN_SAMPLES,
+        samples=samples,
     )
     snap = snapshot(nodes=[node_status("a"), node_status("b")], models=[model_spec(EDGE_SMALL)])
 
     decision = route(context(), snap.model_copy(update={"stats": [stat]}))
 
-    assert decision.primary.node_id == "b"
-
-
-def test_learned_statistics_with_too_few_samples_are_ignored() -> None:
-    stat = TierStat(
-        tier="mec",
-        node_id="b",
-        model_id=EDGE_SMALL,
-        latency_ewma_ms=1.0,
-        latency_p95_ms=2.0,
-        success_rate=1.0,
-        samples=router.LEARNED_MIN_SAMPLES - 1,
-    )
-    snap = snapshot(nodes=[node_status("a"), node_status("b")], models=[model_spec(EDGE_SMALL)])
-
-    decision = route(context(), snap.model_copy(update={"stats": [stat]}))
-
-    assert decision.primary.node_id == "a"
+    assert decision.primary.node_id == winner
 
 
 # -- the decision itself -------------------------------------------------------------------------
