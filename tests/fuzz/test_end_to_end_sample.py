@@ -30,6 +30,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 SCHEMA = schemathesis.openapi.from_path(DOCUMENT)
 INFERENCE = SCHEMA["/v1/inference"]["POST"]
 SAMPLE = 12
+# A small sample through the whole local stack: slow examples, no stored database.
+sampled = settings(
+    max_examples=SAMPLE, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +69,7 @@ def test_valid_requests_end_to_end_answer_as_documented_and_are_recorded(
 ) -> None:
     url, runtime = local_api
 
-    @settings(max_examples=SAMPLE, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @sampled
     @given(INFERENCE.as_strategy(generation_mode=GenerationMode.POSITIVE))
     def case(generated: Any) -> None:
         GENERATED["end-to-end"] += 1
@@ -90,8 +93,7 @@ def test_invalid_requests_end_to_end_start_nothing(
 ) -> None:
     url, runtime = local_api
 
-    @settings(max_examples=SAMPLE, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @sampled
     @given(INFERENCE.as_strategy(generation_mode=GenerationMode.NEGATIVE))
     def case(generated: Any) -> None:
         GENERATED["end-to-end"] += 1
