@@ -276,16 +276,20 @@ class Api(Construct):
             "METRICS_STREAM": streaming.metrics_stream.stream_name,
         }
         targets = Agents.targets(storage, streaming)
-        self.reads = PythonFunction(
-            self,
-            "Reads",
-            spec=BY_NAME["api_reads"],
-            targets=targets,
-            available_environment=available,
-            layers=[layers.shared],
-            log_retention=config.log_retention,
-            timeout=Duration.seconds(10),
-        )
+
+        def api_function(construct_id: str, agent: str) -> PythonFunction:
+            return PythonFunction(
+                self,
+                construct_id,
+                spec=BY_NAME[agent],
+                targets=targets,
+                available_environment=available,
+                layers=[layers.shared],
+                log_retention=config.log_retention,
+                timeout=Duration.seconds(10),
+            )
+
+        self.reads = api_function("Reads", "api_reads")
         reads = apigateway.LambdaIntegration(self.reads.function)
         v1.add_resource("models").add_method("GET", reads)
         v1.add_resource("nodes").add_method("GET", reads)
@@ -296,16 +300,7 @@ class Api(Construct):
             request_validator=self.validator,
         )
 
-        self.feedback = PythonFunction(
-            self,
-            "Feedback",
-            spec=BY_NAME["feedback"],
-            targets=targets,
-            available_environment=available,
-            layers=[layers.shared],
-            log_retention=config.log_retention,
-            timeout=Duration.seconds(10),
-        )
+        self.feedback = api_function("Feedback", "feedback")
         v1.add_resource("feedback").add_method(
             "POST",
             apigateway.LambdaIntegration(self.feedback.function),

@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mecroute.domain.errors import problems_line
 from mecroute.mec.profiles import DEFAULT_SITES, PROFILES
 
 # CloudWatch Logs accepts only these retention periods (days).
@@ -148,7 +149,4 @@ class AppConfig(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
-            )
-            raise ValueError(f"invalid CDK context: {problems}") from None
+            raise ValueError(f"invalid CDK context: {problems_line(error)}") from None

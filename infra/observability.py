@@ -57,6 +57,16 @@ def routing_overhead(statistic: str) -> cloudwatch.MathExpression:
     )
 
 
+def stacked_per_tier(title: str, name: str) -> cloudwatch.GraphWidget:
+    """A third-width graph of the pipeline metric `name`, one stacked series per tier."""
+    return cloudwatch.GraphWidget(
+        title=title,
+        left=[pipeline_metric(name, tier=tier) for tier in TIERS],
+        stacked=True,
+        width=8,
+    )
+
+
 class Observability(Construct):
     def __init__(
         self,
@@ -280,12 +290,7 @@ class Observability(Construct):
             for tier in TIERS
         ]
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Requests per tier",
-                left=[pipeline_metric("Requests", tier=tier) for tier in TIERS],
-                stacked=True,
-                width=8,
-            ),
+            stacked_per_tier("Requests per tier", "Requests"),
             cloudwatch.GraphWidget(
                 title="SLA attainment per tier (%)",
                 left=sla_attainment,
@@ -331,12 +336,7 @@ class Observability(Construct):
                 ],
                 width=8,
             ),
-            cloudwatch.GraphWidget(
-                title="Estimated cost per tier (USD)",
-                left=[pipeline_metric("CostUsd", tier=tier) for tier in TIERS],
-                stacked=True,
-                width=8,
-            ),
+            stacked_per_tier("Estimated cost per tier (USD)", "CostUsd"),
             cloudwatch.SingleValueWidget(
                 title="Estimated cost over the range (USD)",
                 metrics=[pipeline_metric("CostUsd", tier=tier) for tier in TIERS],

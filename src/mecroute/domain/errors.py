@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -115,6 +116,12 @@ def field_problems(error: ValidationError) -> list[dict[str, str]]:
         location = ".".join(part for part in parts if part) or "(body)"
         problems.append({"field": location, "problem": item["msg"]})
     return problems
+
+
+def problems_line(error: ValidationError, name: Callable[[str], str] = str) -> str:
+    """Each field (as `name` spells its dotted location) and its problem on one line, for
+    configuration errors: "a.b: Field required; c: Input should be a valid integer"."""
+    return "; ".join(f"{name('.'.join(map(str, e['loc'])))}: {e['msg']}" for e in error.errors())
 
 
 def error_body(error: str, cause: str | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mecroute.domain.errors import problems_line
 from mecroute.domain.request import CriterionWeights
 
 # The routing criteria's default weights are the domain's; the environment may override them.
@@ -31,9 +32,7 @@ class AgentSettings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
-            )
+            problems = problems_line(error, str.upper)
             raise MissingConfiguration(f"{cls.__name__}: {problems}") from None
 
 
