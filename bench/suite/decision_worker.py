@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# Run as a script under either interpreter: the bench folder on the path gives it the suite's
+# timing loop, which imports only the standard library.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from suite.timing import timings
 
 SIDES = ("ours", "litellm-latency-26", "litellm-shuffle-3")
 PROMPT = "What is the capital of France?"
@@ -106,22 +110,13 @@ def decider(side: str) -> tuple[Callable[[], object], dict[str, Any]]:
     raise SystemExit(f"unknown side {side!r}: one of {', '.join(SIDES)}")
 
 
-def timed(decide: Callable[[], object], calls: int) -> list[float]:
-    samples = []
-    for _ in range(calls):
-        started = time.perf_counter_ns()
-        decide()
-        samples.append((time.perf_counter_ns() - started) / 1000)
-    return samples
-
-
 def main() -> None:
     side = sys.argv[1]
     decide, facts = decider(side)
-    timed(decide, WARMUP_CALLS)
+    timings(decide, WARMUP_CALLS)
     print(json.dumps({"side": side, **facts}), flush=True)
     for line in sys.stdin:
-        print(json.dumps(timed(decide, int(line))), flush=True)
+        print(json.dumps(timings(decide, int(line))), flush=True)
     # LiteLLM's interpreter teardown takes seconds (its threads and atexit hooks): skip it.
     os._exit(0)
 
