@@ -56,7 +56,9 @@ def node_serving(runtime: OfflineRuntime, endpoint: str) -> NodeProcess:
 @dataclass
 class ErrorServer:
     """What answers at a node's address after its process was replaced by a broken one:
-    /health still looks fine, /infer answers 500 with an HTML page."""
+    /health still looks fine, /infer answers 500 with an HTML page. Every answer closes its
+    connection, so once stopped nothing of it outlives the test: a keep-alive connection in the
+    caller's pool would otherwise still reach this handler's thread after the real node is back."""
 
     port: int
     infer_calls: int = 0
@@ -75,7 +77,9 @@ class ErrorServer:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
                 self.end_headers()
+                self.close_connection = True
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
