@@ -1,13 +1,15 @@
-"""The offline pipeline's rows say how many requests failed and with which error."""
+"""The offline pipeline's rows say how many requests failed and with which error, and judge
+issue 16's budgets: a lone request within 100 ms, 9.4 req/s at concurrency 16, which must be
+at least 1.5 times concurrency 1's throughput."""
 
 from suite import pipeline
 
 
-def level(succeeded: int, failed: dict[str, int]) -> dict:
+def level(succeeded: int, failed: dict[str, int], per_s: float = 6.0, p50: float = 130.0) -> dict:
     return {
         "requests": succeeded + sum(failed.values()),
-        "ms": {"p50": 130.0, "p95": 160.0},
-        "per_s": 6.0,
+        "ms": {"p50": p50, "p95": 160.0},
+        "per_s": per_s,
         "succeeded": succeeded,
         "failed_by_error": failed,
     }
@@ -15,7 +17,14 @@ def level(succeeded: int, failed: dict[str, int]) -> dict:
 
 def test_failed_requests_are_counted_by_their_error() -> None:
     figures = {"c1": level(20, {}), "c16": level(60, {"States.Timeout": 3, "NoFeasibleRoute": 1})}
-    c1, c16 = pipeline.rows(figures)
+    c1, c16, _ = pipeline.rows(figures)
     assert c1.value.endswith("(20/20 succeeded)")
     assert c16.value.endswith("(60/64 succeeded; 3 States.Timeout; 1 NoFeasibleRoute)")
-    assert c16.verdict == "-"
+
+
+def test_the_budgets_pass_only_when_every_one_is_met() -> None:
+    slow = {"c1": level(20, {}, per_s=6.1, p50=134.0), "c16": level(64, {}, per_s=4.7)}
+    assert [row.verdict for row in pipeline.rows(slow)] == ["MISS", "MISS", "MISS"]
+
+    met = {"c1": level(20, {}, per_s=12.0, p50=80.0), "c16": level(64, {}, per_s=18.0)}
+    assert [row.verdict for row in pipeline.rows(met)] == ["PASS", "PASS", "PASS"]

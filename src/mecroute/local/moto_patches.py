@@ -3,10 +3,17 @@ only what it costs per call; each is skipped if moto's internals have moved."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import threading
 from typing import Any
+
+# Executions moto has finished, newest last (bounded: an execution nobody waits for is
+# forgotten after this many more have finished), and the condition waiters sleep on.
+_FINISHED_KEPT = 10_000
+_finished: collections.OrderedDict[str, None] = collections.OrderedDict()
+_finish = threading.Condition()
 
 
 def speed_up_moto() -> None:
@@ -21,10 +28,18 @@ def speed_up_moto() -> None:
     - Every Lambda or SQS task creates a new boto3 client, service model and all (29% of the
       server's GIL time at concurrency 16).
     - The server lists moto's package directory to route every request, under a global lock.
+    - A caller waiting for an execution polls DescribeExecution (eight calls a request at
+      concurrency 16, each a full request through the server): moto's interpreter runs in
+      this process, so it signals the end instead (`wait_until_finished`).
 
     Each is skipped if moto's internals have moved: the runtime is slower, never wrong.
     """
-    for speed_up in (_parse_asl_once, _compile_json_paths_once, _reuse_task_clients):
+    for speed_up in (
+        _parse_asl_once,
+        _compile_json_paths_once,
+        _reuse_task_clients,
+        _signal_finished_executions,
+    ):
         with contextlib.suppress(ImportError, AttributeError):
             speed_up()
     with contextlib.suppress(ImportError, AttributeError):
@@ -32,6 +47,47 @@ def speed_up_moto() -> None:
 
         modules = tuple(backends.list_of_moto_modules())
         backends.list_of_moto_modules = lambda: modules
+
+
+def wait_until_finished(execution_arn: str, timeout_s: float) -> bool:
+    """Block until moto's interpreter has finished the execution (True), or `timeout_s` has
+    passed (False; at once if moto's internals moved and nothing signals: poll instead)."""
+
+    def finished() -> bool:
+        if execution_arn not in _finished:
+            return False
+        del _finished[execution_arn]
+        return True
+
+    if not getattr(_terminated(), "signals", False):
+        return False
+    with _finish:
+        return _finish.wait_for(finished, timeout_s)
+
+
+def _terminated() -> Any:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    return BaseExecutionWorkerCommunication.terminated
+
+
+def _signal_finished_executions() -> None:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    terminated = _terminated()
+    if getattr(terminated, "signals", False):
+        return
+
+    def terminated_and_signalled(self: Any) -> None:
+        terminated(self)  # the execution's status and output are set before anyone wakes
+        with _finish:
+            _finished[self.execution.exec_arn] = None
+            while len(_finished) > _FINISHED_KEPT:
+                _finished.popitem(last=False)
+            _finish.notify_all()
+
+    terminated_and_signalled.signals = True  # type: ignore[attr-defined]
+    BaseExecutionWorkerCommunication.terminated = terminated_and_signalled  # type: ignore[method-assign]
 
 
 def _parse_asl_once() -> None:

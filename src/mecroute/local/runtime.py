@@ -18,7 +18,7 @@ from mecroute.domain.registry import NodeRecord
 from mecroute.lambda_support.manifest import AGENTS
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, SiteProfile, free_port, start_nodes
 from mecroute.local.lambdas import InProcessLambdas, function_arn
-from mecroute.local.moto_patches import speed_up_moto
+from mecroute.local.moto_patches import speed_up_moto, wait_until_finished
 from mecroute.local.names import Names
 from mecroute.local.seed import create_resources
 
@@ -136,6 +136,7 @@ class OfflineRuntime:
             input=json.dumps({"request_id": request_id, "request": request}),
         )["executionArn"]
         deadline = time.monotonic() + timeout_s
+        wait_until_finished(execution_arn, timeout_s)  # polls below only if it cannot signal
         while True:
             described = sfn.describe_execution(executionArn=execution_arn)
             if described["status"] != "RUNNING":
