@@ -115,7 +115,7 @@ def closed_loop(port: int, model_id: str, clients: int) -> tuple[float, float, f
     return len(served) / elapsed_s, p50, queued / len(served)
 
 
-def start_node(zoo_dir: Path, model_ids: list[str]) -> NodeProcess:
+def start_node(zoo_dir: Path, model_ids: list[str], time_scale: float = 0.0) -> NodeProcess:
     # Every model loaded at once, with no AWS: the node reads the zoo directory.
     profile = dataclasses.replace(
         PROFILES["metro-5g"], node_id="bench-node", memory_budget_mb=1024, preload=tuple(model_ids)
@@ -126,7 +126,9 @@ def start_node(zoo_dir: Path, model_ids: list[str]) -> NodeProcess:
         if not name.startswith("AWS_") and name not in ("NODES_TABLE", "ARTIFACTS_BUCKET")
     }
     arguments = ("--models-dir", str(zoo_dir))
-    (node,) = start_nodes((profile,), env, time_scale=0.0, heartbeat_s=5, extra_arguments=arguments)
+    (node,) = start_nodes(
+        (profile,), env, time_scale=time_scale, heartbeat_s=5, extra_arguments=arguments
+    )
     return node
 
 

@@ -3,7 +3,7 @@
 A request carrying an `idempotency_key` runs at most once per (user, key): a repeat gets the
 stored result (powertools idempotency on DynamoDB), a repeat arriving while the first is still
 running raises IdempotencyAlreadyInProgressError, which the state machine retries with backoff
-until the stored result is there.
+until the stored result is there, or DeadlineExceeded once the repeat's own deadline passed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.aws import client
@@ -23,7 +26,7 @@ from mecroute.adapters.recent import RecentRegistry
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import execute as agent
-from mecroute.domain.errors import IdempotencyKeyReused
+from mecroute.domain.errors import DeadlineExceeded, IdempotencyKeyReused
 from mecroute.domain.estimates import TIER_THREADS
 from mecroute.domain.messages import ExecutionResult
 from mecroute.domain.tasks import ExecuteTask
@@ -59,6 +62,7 @@ tiers = agent.Tiers(
     responses=DynamoResponseCache(settings.cache_table),
     cloud_backhaul_ms=settings.cloud_backhaul_ms,
     response_ttl_s=settings.response_ttl_s,
+    deadline_grace_s=settings.deadline_grace_ms / 1000,
 )
 
 
@@ -92,4 +96,11 @@ def handler(task: ExecuteTask, context: LambdaContext) -> dict[str, Any]:
             raise IdempotencyKeyReused(
                 "this idempotency key was already used for a different request"
             ) from None
+        except IdempotencyAlreadyInProgressError:
+            # The state machine retries this to wait for the first run, until the deadline.
+            if time.time() - tiers.deadline_grace_s >= task.context.deadline_at:
+                raise DeadlineExceeded(
+                    "the first request with this idempotency key did not finish before the deadline"
+                ) from None
+            raise
     return result.model_dump(mode="json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,9 @@ def sample_event() -> Callable[[str], dict[str, Any]]:
 
     def read(name: str) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+        if "received_at" in loaded.get("context", {}):
+            # A request that has just arrived: its deadline (arrival + SLA) is still ahead.
+            loaded["context"]["received_at"] = time.time()
         return loaded
 
     return read

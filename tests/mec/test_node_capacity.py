@@ -69,3 +69,13 @@ def test_sigterm_answers_every_accepted_request_before_the_node_exits(
     (record,) = [n for n in DynamoNodeDirectory(aws.names.nodes_table).list_nodes()
                  if n.node_id == "mec-drain-1"]  # fmt: skip
     assert record.status == "stopped"
+
+
+def test_a_node_reports_how_long_its_requests_hold_a_slot(aws: Aws, fleet: Fleet) -> None:
+    """The router's queue-wait prediction reads this service time (estimates.queue_wait_ms)."""
+    node = fleet.start(node_id="mec-capacity-3", slots=1, queue_limit=1, preload=("edge-small-v1",))
+    assert call(f"{node.endpoint}/health").body["service_ms"] is None  # nothing served yet
+
+    slow_request(node.endpoint, aws, 300)
+
+    assert call(f"{node.endpoint}/health").body["service_ms"] >= 300

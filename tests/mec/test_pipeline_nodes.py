@@ -80,12 +80,9 @@ def test_a_saturated_node_answers_429_and_the_request_moves_to_the_next_candidat
     try:
         with handler_wrapped(runtime, "execute", filling_the_target_first):
             # When
-            # (an SLA the cloud cannot meet, so a MEC node is chosen first whatever the prices)
+            # (strict: never the cloud, so a MEC node is chosen first whatever the prices)
             run = runtime.run(
-                {
-                    "prompt": "Summarise: the meeting moved to Tuesday at noon.",
-                    "sla": {"max_latency_ms": 300},
-                }
+                {"prompt": "Summarise: the meeting moved to Tuesday at noon.", "privacy": "strict"}
             )
     finally:
         for thread, _ in background:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import signal
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -48,6 +50,72 @@ def handler_wrapped(
 
 def node_serving(runtime: OfflineRuntime, endpoint: str) -> NodeProcess:
     return next(node for node in runtime.nodes if node.endpoint == endpoint)
+
+
+# -- inference, counted -------------------------------------------------------------------------
+
+
+@dataclass
+class Counted:
+    """Counts the calls that run a model: MEC inference, device runs, cloud Converse."""
+
+    real: Any
+    method: str
+    calls: int = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.real, name)
+        if name != self.method:
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+@dataclass
+class Inferences:
+    nodes: Counted
+    device: Counted
+    cloud: Counted
+
+    @property
+    def total(self) -> int:
+        return self.nodes.calls + self.device.calls + self.cloud.calls
+
+
+@contextmanager
+def inferences_counted(runtime: OfflineRuntime) -> Iterator[Inferences]:
+    assert runtime.lambdas is not None
+    module = sys.modules[runtime.lambdas.handlers["execute"].__module__]
+    real = module.tiers
+    counted = Inferences(
+        Counted(real.nodes, "infer"), Counted(real.local_models, "get"),
+        Counted(real.cloud, "converse"),
+    )  # fmt: skip
+    module.tiers = dataclasses.replace(
+        real, nodes=counted.nodes, local_models=counted.device, cloud=counted.cloud
+    )
+    try:
+        yield counted
+    finally:
+        module.tiers = real
+
+
+@contextmanager
+def no_deadline_grace(runtime: OfflineRuntime) -> Iterator[None]:
+    """The execute agent held to the deadline exactly, as in AWS (tests/conftest.py gives the
+    offline runtimes some grace)."""
+    assert runtime.lambdas is not None
+    module = sys.modules[runtime.lambdas.handlers["execute"].__module__]
+    real = module.tiers
+    module.tiers = dataclasses.replace(real, deadline_grace_s=0.0)
+    try:
+        yield
+    finally:
+        module.tiers = real
 
 
 # -- MEC nodes ------------------------------------------------------------------------------------

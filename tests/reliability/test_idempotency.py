@@ -4,72 +4,19 @@ the state machine's Retry, for the first to finish). The key belongs to its user
 
 from __future__ import annotations
 
-import dataclasses
-import sys
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from mecroute.domain.request import MAX_SLA_MS
 from mecroute.local.api import response_for
 from mecroute.local.runtime import OfflineRuntime, Run
 
-from .faults import decision_items
+from .faults import decision_items, inferences_counted
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-@dataclass
-class Counted:
-    """Counts the calls that run a model: MEC inference, device runs, cloud Converse."""
-
-    real: Any
-    method: str
-    calls: int = 0
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self.real, name)
-        if name != self.method:
-            return attribute
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls += 1
-            return attribute(*args, **kwargs)
-
-        return counted
-
-
-@dataclass
-class Inferences:
-    nodes: Counted
-    device: Counted
-    cloud: Counted
-
-    @property
-    def total(self) -> int:
-        return self.nodes.calls + self.device.calls + self.cloud.calls
-
-
-@contextmanager
-def inferences_counted(runtime: OfflineRuntime) -> Iterator[Inferences]:
-    assert runtime.lambdas is not None
-    module = sys.modules[runtime.lambdas.handlers["execute"].__module__]
-    real = module.tiers
-    counted = Inferences(
-        Counted(real.nodes, "infer"), Counted(real.local_models, "get"),
-        Counted(real.cloud, "converse"),
-    )  # fmt: skip
-    module.tiers = dataclasses.replace(
-        real, nodes=counted.nodes, local_models=counted.device, cloud=counted.cloud
-    )
-    try:
-        yield counted
-    finally:
-        module.tiers = real
 
 
 def request(key: str | None, user: str = "alice", prompt: str = "Summarise my notes") -> dict:
@@ -124,6 +71,25 @@ def test_concurrent_duplicates_wait_for_the_first_and_share_its_result(
     assert inferences.total == 1
     assert all(output["result"] == outputs[0]["result"] for output in outputs)
     assert len({output["request_id"] for output in outputs}) == 4
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_twenty_concurrent_repeats_of_one_key_run_inference_once(
+    runtime: OfflineRuntime, trial: int
+) -> None:
+    """Each repeat's conditional write of the in-progress record races the others; exactly one
+    may win (offline this needs moto's writes to be atomic, as DynamoDB's are)."""
+    key = f"burst-{trial}-{uuid.uuid4()}"
+    # Twenty pipelines at once on one offline process take seconds each: the longest SLA.
+    body = {**request(key), "sla": {"max_latency_ms": MAX_SLA_MS}}
+    with inferences_counted(runtime) as inferences, ThreadPoolExecutor(20) as pool:
+        runs = list(pool.map(lambda _: runtime.run(body), range(20)))
+
+    outputs = [answered(run) for run in runs]
+    assert inferences.total == 1
+    assert {output["result"]["request_id"] for output in outputs} == {
+        outputs[0]["result"]["request_id"]
+    }
 
 
 def test_the_key_belongs_to_its_user(runtime: OfflineRuntime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,12 @@ from mecroute.adapters.onnx_engine import Inference
 from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeCall, NodeHealth
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import cache, execute, monitor
-from mecroute.domain.errors import ModelIntegrityError, StoreUnavailable, TierUnavailable
+from mecroute.domain.errors import (
+    DeadlineExceeded,
+    ModelIntegrityError,
+    StoreUnavailable,
+    TierUnavailable,
+)
 from mecroute.domain.messages import (
     AttemptFailure,
     CachePlan,
@@ -327,7 +333,9 @@ def test_mec_execution_calls_the_node_and_reports_its_compute() -> None:
     ((endpoint, model_id, prompt, output_tokens, timeout_s),) = nodes.infers
     assert (endpoint, model_id, prompt) == (target.endpoint, EDGE_SMALL, ctx.request.prompt)
     assert output_tokens == ctx.output_tokens
-    assert timeout_s == 1.0  # half the SLA: a node that hangs leaves time for a fallback
+    # Predicted 120 ms: a node silent for 0.5 s (the floor) is hung, and 1.5 s are left for
+    # a fallback.
+    assert timeout_s == 0.5
     assert (result.tier, result.node_id, result.model_id) == ("mec", "mec-a", EDGE_SMALL)
     assert result.compute_ms == 42.0
     assert result.latency_ms >= 30.0
@@ -441,6 +449,86 @@ def test_private_result_is_never_cached() -> None:
     )
 
     assert responses.entries == {}
+
+
+def test_an_attempt_waits_only_for_the_time_left_before_the_deadline() -> None:
+    """The issue's case: a 16,000-character prompt, SLA 3 s, the primary node predicted at
+    1.65 s. The attempt starting 0.4 s after arrival may wait 2.6 s, not half the SLA."""
+    nodes = FakeMecNodes()
+    ctx = context({"sla": {"max_latency_ms": 3000}})
+    target = candidate("mec", EDGE_SMALL, placement="hot", predicted_latency_ms=1650.0)
+
+    execute.execute(ctx, target, plan_for(target), tiers(nodes=nodes), NOW + 0.4)
+
+    ((*_, timeout_s),) = nodes.infers
+    assert timeout_s == pytest.approx(2.6)
+
+
+@pytest.mark.parametrize(("predicted_ms", "timeout_s"), [(400.0, 1.2), (900.0, 2.7), (2000.0, 2.9)])
+def test_a_node_is_given_three_times_its_predicted_time_within_the_time_left(
+    predicted_ms: float, timeout_s: float
+) -> None:
+    nodes = FakeMecNodes()
+    ctx = context({"sla": {"max_latency_ms": 3000}})
+    target = candidate("mec", EDGE_SMALL, placement="hot", predicted_latency_ms=predicted_ms)
+
+    execute.execute(ctx, target, plan_for(target), tiers(nodes=nodes), NOW + 0.1)
+
+    ((*_, waited_s),) = nodes.infers
+    assert waited_s == pytest.approx(timeout_s)
+
+
+@pytest.mark.parametrize("tier", ["mec", "cloud", "device"])
+def test_an_attempt_that_cannot_finish_before_the_deadline_is_not_started(tier: str) -> None:
+    """A fallback predicted at 2.46 s after a primary that used 1.5 s of a 3 s SLA."""
+    nodes, cloud = FakeMecNodes(), FakeCloud()
+    model = {"mec": EDGE_LARGE, "cloud": CLOUD_MODEL, "device": DEVICE_MODEL}[tier]
+    target = candidate(tier, model, placement="hot", predicted_latency_ms=2460.0)
+    ctx = context({"sla": {"max_latency_ms": 3000}})
+
+    with pytest.raises(DeadlineExceeded, match="predicted 2460 ms, 1500 ms left"):
+        execute.execute(ctx, target, plan_for(target), tiers(nodes=nodes, cloud=cloud), NOW + 1.5)
+
+    assert nodes.infers == []
+    assert cloud.calls == []
+
+
+def test_the_routing_path_already_travelled_is_not_charged_to_the_attempt() -> None:
+    """The router's prediction includes the routing path; by the time an attempt starts that
+    time has passed (it is in the elapsed time), so only the tier's share must fit."""
+    nodes = FakeMecNodes()
+    ctx = context({"sla": {"max_latency_ms": 1000}})
+    target = candidate("mec", EDGE_SMALL, placement="hot", predicted_latency_ms=700.0)
+    target = target.model_copy(update={"routing_overhead_ms": 400.0})
+
+    execute.execute(ctx, target, plan_for(target), tiers(nodes=nodes), NOW + 0.6)
+
+    assert len(nodes.infers) == 1
+
+
+def test_a_node_that_answers_after_the_deadline_is_a_missed_deadline() -> None:
+    @dataclass
+    class HangingNodes(FakeMecNodes):
+        def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
+            time.sleep(call.timeout_s)  # what a read timeout does
+            raise TierUnavailable(f"{endpoint}: read timed out after {call.timeout_s} s")
+
+    ctx = context({"sla": {"max_latency_ms": 3000}})
+    target = candidate("mec", EDGE_SMALL, placement="hot")
+    # The attempt starts with no time left beyond its prediction; the node never answers.
+    late_start = NOW + 3.0 - 0.121
+
+    with pytest.raises(DeadlineExceeded, match="no answer before the deadline"):
+        execute.execute(ctx, target, plan_for(target), tiers(nodes=HangingNodes()), late_start)
+
+
+def test_a_cached_answer_is_served_whatever_the_time_left() -> None:
+    target = candidate("mec", EDGE_SMALL, placement="hot", predicted_latency_ms=900.0)
+    plan = plan_for(target, cached=execution_result("earlier"))
+
+    result = execute.execute(context(), target, plan, tiers(), NOW + 2.9)
+
+    assert result.from_cache is True
 
 
 def test_execute_unknown_model_raises_tier_unavailable() -> None:

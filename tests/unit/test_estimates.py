@@ -94,3 +94,17 @@ def test_recorded_overheads_move_the_learned_median_and_p95_towards_them() -> No
     slower = learning.fold_routing_overhead(overhead, "regional", 500.0)
     assert slower.p50_ms > overhead.p50_ms
     assert slower.p95_ms > overhead.p95_ms
+
+
+def test_queue_wait_is_nothing_while_a_slot_is_free() -> None:
+    assert estimates.queue_wait_ms(1, 0, 4, service_ms=800.0, own_ms=50.0) == 0.0
+
+
+def test_queue_wait_drains_the_requests_ahead_at_the_nodes_measured_service_rate() -> None:
+    """Four slots, six queued: this request is the seventh in line. The requests ahead hold a
+    slot 800 ms on average (long prompts), far longer than this short one's 50 ms."""
+    measured = estimates.queue_wait_ms(0, 6, 4, service_ms=800.0, own_ms=50.0)
+    assumed = estimates.queue_wait_ms(0, 6, 4, service_ms=None, own_ms=50.0)
+
+    assert measured == pytest.approx(7 / 4 * 800.0)
+    assert assumed == pytest.approx(7 / 4 * 50.0)  # a node that reports no service time

@@ -8,10 +8,10 @@ from mecroute.domain.events import STREAM_EVENT, FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
 
 
-def outcome(latency_ms: float | None, success: bool = True) -> OutcomeEvent:
+def outcome(latency_ms: float | None, success: bool = True, request_id: str = "r") -> OutcomeEvent:
     return OutcomeEvent(
-        event_id="r:0",
-        request_id="r",
+        event_id=f"{request_id}:0",
+        request_id=request_id,
         tier="mec",
         node_id="n1",
         model_id="m",
@@ -158,4 +158,43 @@ def test_aggregator_retries_a_contended_write_then_gives_up_loudly():
 
     store.conflicts_left = aggregator.MAX_WRITE_ATTEMPTS
     with pytest.raises(aggregator.StatConflict):
-        aggregator.apply(outcome(50.0), store)
+        aggregator.apply(outcome(50.0, request_id="another"), store)
+
+
+def test_a_redelivered_event_is_folded_in_once():
+    """Kinesis delivers at least once: 381 requests with 6 exact duplicates among them teach
+    381 samples, the routing overhead included, and caller feedback counts once too."""
+    store = MemoryStatsWriter()
+    events = [
+        outcome(50.0 + n, request_id=f"req-{n}").model_copy(update={"routing_overhead_ms": 180.0})
+        for n in range(381)
+    ]
+    # Each duplicate comes as a retried batch would bring it: up to a batch (100) later.
+    redelivered_after = {0: 0, 7: 50, 99: 100, 100: 199, 250: 300, 379: 380}
+    stream = []
+    for n, event in enumerate(events):
+        stream.append(event)
+        stream.extend(events[k] for k, after in redelivered_after.items() if after == n)
+    verdict = feedback(5, correct=True)
+
+    learned = [aggregator.apply(event, store) for event in stream]
+    aggregator.apply(verdict, store)
+    aggregator.apply(verdict, store)
+
+    (stat,) = store.items.values()
+    assert len(stream) == 387
+    assert stat.samples == 381
+    assert stat.quality_samples == 1
+    assert store.overheads["regional"].samples == 381
+    assert learned.count(None) == 6
+
+
+def test_the_event_ids_remembered_stay_out_of_every_message():
+    """The de-duplication window lives in the stats table, never in a snapshot or payload."""
+    store = MemoryStatsWriter()
+    stat = aggregator.apply(outcome(50.0), store)
+    assert stat is not None
+    assert stat.recent_events == ("r:0",)
+    assert "recent_events" not in stat.model_dump(mode="json")
+    overhead = RoutingOverhead(path="regional", p50_ms=1, p95_ms=1, recent_events=("r:0",))
+    assert "recent_events" not in overhead.model_dump(mode="json")

@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from mecroute.domain.errors import InvalidRequest, field_problems
-from mecroute.domain.request import MAX_PROMPT_CHARS, CriterionWeights, InferenceRequest
+from mecroute.domain.request import (
+    MAX_PROMPT_BYTES,
+    MAX_PROMPT_CHARS,
+    CriterionWeights,
+    InferenceRequest,
+)
 
 
 def problems_for(body: dict[str, Any]) -> list[dict[str, str]]:
@@ -116,6 +121,25 @@ def test_prompt_of_exactly_max_chars_is_accepted() -> None:
     request = InferenceRequest.model_validate({"prompt": "a" * MAX_PROMPT_CHARS})
 
     assert len(request.prompt) == MAX_PROMPT_CHARS
+
+
+@pytest.mark.parametrize(
+    ("prompt", "valid"),
+    [
+        ("a" * MAX_PROMPT_CHARS, True),
+        ('"\n' * (MAX_PROMPT_CHARS // 2), True),  # escaped to two bytes each: 32,000
+        ("\u00e9" * (MAX_PROMPT_BYTES // 6), True),
+        ("\u00e9" * (MAX_PROMPT_BYTES // 6 + 1), False),
+        ("\U0001f600" * MAX_PROMPT_CHARS, False),  # the 16,000 emoji that overflowed a state
+    ],
+)
+def test_the_prompt_is_bounded_by_its_bytes_as_json(prompt: str, valid: bool) -> None:
+    if valid:
+        assert InferenceRequest.model_validate({"prompt": prompt}).prompt == prompt
+        return
+    (problem,) = problems_for({"prompt": prompt})
+    assert problem["field"] == "prompt"
+    assert f"over the {MAX_PROMPT_BYTES:,} allowed" in problem["problem"]
 
 
 def test_prompt_over_max_chars_is_rejected() -> None:

@@ -345,7 +345,7 @@ def test_zero_budget_removes_every_priced_candidate() -> None:
 
 def test_predicted_cost_follows_registry_prices() -> None:
     ctx = context(
-        {"sla": {"max_latency_ms": 60_000, "max_cost_usd": 1.0}},
+        {"sla": {"max_latency_ms": 20_000, "max_cost_usd": 1.0}},
         input_tokens=1000,
         output_tokens=1000,
     )
@@ -718,7 +718,7 @@ def contexts(draw: st.DrawFn) -> ContextAnalysis:
     request = {
         "privacy": draw(st.sampled_from(["none", "none", "regional", "strict"])),
         "sla": {
-            "max_latency_ms": draw(mostly(3000, st.integers(10, 60_000))),
+            "max_latency_ms": draw(mostly(3000, st.integers(10, 20_000))),
             "min_accuracy": draw(mostly(0.0, st.floats(0, 1))),
             "max_cost_usd": draw(mostly(0.05, st.sampled_from([0, 0.00001, 0.0005, 0.002, 10.0]))),
         },

@@ -22,12 +22,9 @@ def test_node_killed_mid_request_falls_back_and_history_shows_it(runtime: Offlin
         return execute
 
     with handler_wrapped(runtime, "execute", killing_the_target_first):
-        # When: a request that the router sends to a MEC node (an SLA the cloud cannot meet)
+        # When: a request that the router sends to a MEC node (strict: never the cloud)
         run = runtime.run(
-            {
-                "prompt": "Summarise: the meeting moved to Tuesday at noon.",
-                "sla": {"max_latency_ms": 300},
-            }
+            {"prompt": "Summarise: the meeting moved to Tuesday at noon.", "privacy": "strict"}
         )
 
     # Then: the request is served by the next candidate and the history shows the fallback

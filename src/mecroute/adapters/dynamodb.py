@@ -134,7 +134,7 @@ class DynamoStatsStore:
     ) -> bool:
         """Write unless another writer folded a sample in since it was read (then False)."""
         return self._put_if(
-            {"stat_key": OVERHEAD_PREFIX + overhead.path, **to_item(overhead.model_dump())},
+            {"stat_key": OVERHEAD_PREFIX + overhead.path, **_learned_item(overhead)},
             "samples",
             expected_samples,
         )
@@ -148,7 +148,7 @@ class DynamoStatsStore:
     ) -> bool:
         """Write unless another writer moved the item on since it was read (then False)."""
         return self._put_if(
-            {"stat_key": stat_key, **to_item(stat.model_dump())}, "revision", expected_revision
+            {"stat_key": stat_key, **_learned_item(stat)}, "revision", expected_revision
         )
 
     def _put_if(self, item: dict[str, Any], counter: str, expected: int | None) -> bool:
@@ -167,6 +167,11 @@ class DynamoStatsStore:
                 return False
             raise
         return True
+
+
+def _learned_item(learned: TierStat | RoutingOverhead) -> dict[str, Any]:
+    """A learned figure's item, with the event ids its dump leaves out (de-duplication)."""
+    return {**to_item(learned.model_dump()), "recent_events": list(learned.recent_events)}
 
 
 def _stat(item: dict[str, Any]) -> TierStat:

@@ -48,6 +48,7 @@ class HttpMecNodes:
             slots=body.slots,
             hot_models=list(body.loaded_models),
             status=body.status,
+            service_ms=body.service_ms,
         )
 
     def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:

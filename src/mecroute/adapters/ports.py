@@ -81,6 +81,7 @@ class NodeHealth:
     slots: int
     hot_models: list[str]
     status: str = "ok"
+    service_ms: float | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from mecroute.adapters.ports import (
 )
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents.cache import cache_key, cacheable
-from mecroute.domain.errors import PrivacyViolation, TierUnavailable
+from mecroute.domain.errors import DeadlineExceeded, PrivacyViolation, TierUnavailable
 from mecroute.domain.estimates import compute_time_ms, cost_usd, device_fetch_ms, device_speed
 from mecroute.domain.messages import (
     CachePlan,
@@ -39,19 +39,24 @@ class Tiers:
     responses: ResponseCache
     cloud_backhaul_ms: float
     response_ttl_s: float
+    # Time an attempt may run past the deadline (settings.ExecuteSettings.deadline_grace_ms).
+    deadline_grace_s: float = 0.0
 
 
-# A MEC node that stops answering may hold an attempt for at most this share of the SLA,
-# so that a fallback still has time to answer within it...
-NODE_SHARE_OF_SLA = 0.5
-# ...but never less than this: a loaded node (or a loaded test machine) must not be
-# abandoned while it is merely busy.
+# A node is given up on once an attempt took this many times its predicted time (a lognormal
+# latency with the router's default spread passes 3x its median about once in a thousand):
+# it is hung or far slower than believed, and the time left may still serve a fallback...
+HUNG_AFTER_PREDICTED = 3.0
+# ...but never sooner than this, a loaded node (or test machine) being merely busy; and never
+# later than the deadline.
 NODE_TIMEOUT_FLOOR_S = 0.5
 
 
 def execute(
     context: ContextAnalysis, target: Candidate, plan: CachePlan, tiers: Tiers, now: float
 ) -> ExecutionResult:
+    """Run the attempt within the time left before the request's deadline; an attempt whose
+    predicted time does not fit is not started (DeadlineExceeded: the next candidate may)."""
     refuse_forbidden_tier(context, target)
     if plan.cached is not None:
         return plan.cached.model_copy(
@@ -62,11 +67,12 @@ def execute(
                 "cost_usd": 0.0,
             }
         )
+    left_s = time_left_s(context, target, now - tiers.deadline_grace_s)
     model = next((m for m in tiers.registry.list_models() if m.model_id == target.model_id), None)
     if model is None:
         raise TierUnavailable(f"{target.label}: model {target.model_id} is not in the registry")
     run = {"device": _on_device, "mec": _on_mec, "cloud": _in_cloud}[target.tier]
-    result = run(context, target, model, tiers, plan)
+    result = run(context, target, model, tiers, plan, left_s)
     if cacheable(context):
         tiers.responses.put(cache_key(context, model.model_id), result, now + tiers.response_ttl_s)
     return result
@@ -79,10 +85,25 @@ def refuse_forbidden_tier(context: ContextAnalysis, target: Candidate) -> None:
         raise PrivacyViolation(f"{target.label}: a strict request never runs in the cloud")
 
 
-def node_timeout_s(context: ContextAnalysis) -> float:
-    """How long to wait for a MEC node before giving up on it and trying the next candidate."""
-    budget_s = context.request.sla.max_latency_ms / 1000
-    return max(NODE_TIMEOUT_FLOOR_S, budget_s * NODE_SHARE_OF_SLA)
+def time_left_s(context: ContextAnalysis, target: Candidate, now: float) -> float:
+    """Seconds until the deadline, which bound the attempt; DeadlineExceeded when the tier's
+    predicted time (the router's, its routing-path share taken off: that time has passed)
+    does not fit in them."""
+    left_ms = (context.deadline_at - now) * 1000
+    needed_ms = target.predicted_latency_ms - target.routing_overhead_ms
+    if needed_ms > left_ms:
+        raise DeadlineExceeded(
+            f"{target.label}: predicted {needed_ms:.0f} ms, {max(0.0, left_ms):.0f} ms left "
+            f"before the {context.request.sla.max_latency_ms} ms deadline; not started"
+        )
+    return left_ms / 1000
+
+
+def node_timeout_s(target: Candidate, left_s: float) -> float:
+    """How long to wait for a MEC node: a hung node is given up on while a fallback may still
+    answer in time; a slow one is waited for as long as the deadline allows."""
+    predicted_s = (target.predicted_latency_ms - target.routing_overhead_ms) / 1000
+    return min(left_s, max(NODE_TIMEOUT_FLOOR_S, HUNG_AFTER_PREDICTED * predicted_s))
 
 
 def _cost(model: ModelSpec, input_tokens: int, output_tokens: int) -> float:
@@ -117,7 +138,12 @@ def _served(
 
 
 def _on_mec(
-    context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
+    context: ContextAnalysis,
+    target: Candidate,
+    model: ModelSpec,
+    tiers: Tiers,
+    plan: CachePlan,
+    left_s: float,
 ) -> ExecutionResult:
     if not target.endpoint:
         raise TierUnavailable(f"{target.label}: no endpoint")
@@ -127,9 +153,16 @@ def _on_mec(
         prompt=context.request.prompt,
         output_tokens=context.output_tokens,
         max_tokens=context.request.answer_limit,
-        timeout_s=node_timeout_s(context),
+        timeout_s=node_timeout_s(target, left_s),
     )
-    answer = tiers.nodes.infer(target.endpoint, call)
+    try:
+        answer = tiers.nodes.infer(target.endpoint, call)
+    except TierUnavailable as error:
+        if time.perf_counter() - started >= left_s:
+            raise DeadlineExceeded(
+                f"{target.label}: no answer before the deadline ({left_s * 1000:.0f} ms left)"
+            ) from error
+        raise
     served_ms = (time.perf_counter() - started) * 1000
     return _served(
         context,
@@ -144,7 +177,12 @@ def _on_mec(
 
 
 def _in_cloud(
-    context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
+    context: ContextAnalysis,
+    target: Candidate,
+    model: ModelSpec,
+    tiers: Tiers,
+    plan: CachePlan,
+    left_s: float,
 ) -> ExecutionResult:
     request = context.request
     answer = tiers.cloud.converse(
@@ -162,7 +200,12 @@ def _in_cloud(
 
 
 def _on_device(
-    context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
+    context: ContextAnalysis,
+    target: Candidate,
+    model: ModelSpec,
+    tiers: Tiers,
+    plan: CachePlan,
+    left_s: float,
 ) -> ExecutionResult:
     request = context.request
     installed = model.model_id in request.device.installed_models

@@ -93,6 +93,7 @@ def probe(
         slots=health.slots,
         free_slots=max(0, health.slots - health.in_flight),
         queue_depth=health.queue_depth,
+        service_ms=health.service_ms,
         utilisation=min(1.0, health.in_flight / health.slots),
         hot_models=health.hot_models,
         heartbeat_age_s=age,

@@ -23,6 +23,7 @@ from mecroute.domain.estimates import (
     device_speed,
     end_to_end,
     predicted_accuracy,
+    queue_wait_ms,
     reference_time_ms,
     upload_ms,
     use_case_bonus,
@@ -230,7 +231,9 @@ def _estimate(
         node = option.node
         assert node is not None
         compute = facts.reference_ms / node.speed_factor
-        waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
+        waiting = queue_wait_ms(
+            node.free_slots, node.queue_depth, node.slots, node.service_ms, compute
+        )
         load = 0.0 if option.placement == "hot" else facts.warm_load_ms
         network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
         latency = network_ms + waiting + load + compute

@@ -54,6 +54,12 @@ class TierUnavailable(PipelineError):
     node_status: int | None = None
 
 
+class DeadlineExceeded(TierUnavailable):
+    """The attempt cannot answer before the request's deadline (its SLA counted from arrival):
+    not started when its predicted time exceeds the time left, abandoned when the time runs
+    out. The pipeline moves on to the next candidate, which may be faster."""
+
+
 class ModelIntegrityError(TierUnavailable):
     """A model artifact did not match its registered sha256; it is never loaded or served."""
 

@@ -46,6 +46,11 @@ class RoutingOverhead(BaseModel):
     p95_ms: float = Field(ge=0)
     samples: int = Field(default=0, ge=0, description="Recorded overheads behind the figures.")
     source: Literal["prior", "learned"] = "prior"
+    recent_events: tuple[str, ...] = Field(
+        default=(),
+        exclude=True,
+        description="Ids of the latest events folded in, to fold none twice; stays in the table.",
+    )
 
 
 # The regional path before any tier runs, on paper (../shared/DESIGN.md, "What the regional
@@ -84,6 +89,22 @@ def end_to_end(tier_ms: float, tier_sigma: float, overhead: RoutingOverhead) -> 
         return median, tier_sigma
     p95 = tier_ms * math.exp(Z95 * tier_sigma) + max(overhead.p95_ms, overhead.p50_ms)
     return median, max(0.05, math.log(p95 / median) / Z95)
+
+
+def queue_wait_ms(
+    free_slots: int, queue_depth: int, slots: int, service_ms: float | None, own_ms: float
+) -> float:
+    """Expected wait for a slot at a node serving first come, first served.
+
+    Nothing while a slot is free. Otherwise the requests queued ahead, and this one's turn,
+    drain at `slots` per service time: the node's measured mean slot hold time when it
+    reports one (the requests ahead may be much longer than this one), else this request's
+    own predicted compute `own_ms`.
+    """
+    if free_slots > 0:
+        return 0.0
+    per_request_ms = service_ms if service_ms is not None else own_ms
+    return (queue_depth + 1) / slots * per_request_ms
 
 
 def estimate_tokens(text: str) -> int:

@@ -39,6 +39,12 @@ class ContextAnalysis(Message):
     recent_requests: int = Field(default=0, ge=0, description="The user's recent request count.")
     received_at: float
 
+    @property
+    def deadline_at(self) -> float:
+        """When the answer is due (epoch seconds): the SLA counted from the request's arrival.
+        Every attempt, fallback and retry has only the time left until then."""
+        return self.received_at + self.request.sla.max_latency_ms / 1000
+
 
 # 2. Resource agent ------------------------------------------------------------------------------
 
@@ -54,6 +60,9 @@ class NodeStatus(Message):
     free_slots: int
     queue_depth: int
     queue_limit: int
+    service_ms: float | None = Field(
+        default=None, ge=0, description="The node's measured mean slot hold time, when it has one."
+    )
     utilisation: float = Field(ge=0, le=1)
     speed_factor: float
     site_rtt_ms: float
@@ -82,6 +91,11 @@ class TierStat(Message):
     quality: float = Field(default=1.0, ge=0, le=1, description="EWMA of caller feedback.")
     quality_samples: int = Field(default=0, ge=0)
     revision: int = Field(default=0, ge=0, description="Bumped on every write (optimistic lock).")
+    recent_events: tuple[str, ...] = Field(
+        default=(),
+        exclude=True,
+        description="Ids of the latest events folded in, to fold none twice; stays in the table.",
+    )
 
 
 class ResourceSnapshot(Message):

@@ -85,6 +85,8 @@ class HealthAnswer(_Answer):
     queue_depth: int
     queue_limit: int = 0
     utilisation: float = 0.0
+    # Mean time a request held a slot lately (the node's service time); None before any.
+    service_ms: float | None = None
     loaded_models: list[str]
     memory_budget_mb: float = 0.0
     memory_used_mb: float = 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -21,10 +22,25 @@ RadioType = Literal["5g", "lte", "wifi", "3g", "ethernet"]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 
 MAX_PROMPT_CHARS = 16_000
+# Step Functions refuses a state over 256 KB, and the prompt travels in the pipeline's states
+# (twice until the first attempt). Bounded by its size as JSON with non-ASCII characters
+# escaped, the largest form any of our serialisers writes (Python's json, the Lambda runtime):
+# 16,000 characters of English fit; 16,000 emoji (12 bytes each) do not.
+MAX_PROMPT_BYTES = 65_536
+# API Gateway stops waiting for the pipeline after 29 s. The deadline (arrival + SLA) ends
+# every attempt; after it the pipeline may still wait out one idempotency retry interval (at
+# most 5 s, statemachines/) and record the outcome: 20 + 5 + ~1 s stays under 29 s.
+API_GATEWAY_LIMIT_S = 29
+MAX_SLA_MS = 20_000
 # The most tokens a caller may ask one answer to hold, and what an answer may hold when the
 # caller names no limit (the model stops earlier when it is done).
 MAX_OUTPUT_TOKENS = 32_000
 DEFAULT_MAX_TOKENS = 1024
+
+
+def prompt_bytes(prompt: str) -> int:
+    """The prompt's size as a JSON string with non-ASCII characters escaped."""
+    return len(json.dumps(prompt))
 
 
 class StrictModel(BaseModel):
@@ -38,7 +54,12 @@ class ServiceLevel(StrictModel):
     """What the caller needs from this one request."""
 
     max_latency_ms: int = Field(
-        default=3000, ge=10, le=60_000, description="End-to-end latency budget in milliseconds."
+        default=3000,
+        ge=10,
+        le=MAX_SLA_MS,
+        description="End-to-end latency budget in milliseconds, counted from arrival: the "
+        f"request's deadline. At most {MAX_SLA_MS} (the regional API answers within "
+        f"{API_GATEWAY_LIMIT_S} s).",
     )
     min_accuracy: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Lowest acceptable expected accuracy (0-1)."
@@ -103,7 +124,12 @@ class CriterionWeights(StrictModel):
 class InferenceRequest(StrictModel):
     """One inference request. Only `prompt` is required; every other field has a default."""
 
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description=f"At most {MAX_PROMPT_CHARS:,} characters and {MAX_PROMPT_BYTES:,} bytes as "
+        "JSON, non-ASCII characters counted as their \\u escapes (an emoji: 12 bytes).",
+    )
     task_type: TaskType = Field(
         default="auto", description="`auto` lets the context agent infer it."
     )
@@ -142,6 +168,12 @@ class InferenceRequest(StrictModel):
             raise ValueError("prompt must contain non-whitespace text")
         if "\x00" in prompt:
             raise ValueError("prompt must not contain NUL characters")
+        size = prompt_bytes(prompt)
+        if size > MAX_PROMPT_BYTES:
+            raise ValueError(
+                f"prompt is {size:,} bytes as JSON, over the {MAX_PROMPT_BYTES:,} allowed "
+                "(a non-ASCII character counts as its \\u escape: 6 bytes, 12 for an emoji)"
+            )
         return prompt
 
     @property

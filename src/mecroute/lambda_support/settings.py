@@ -90,6 +90,14 @@ class ExecuteSettings(AgentSettings):
     idempotency_ttl_s: int = Field(
         default=3600, gt=0, description="How long a repeated idempotency key gets the first result."
     )
+    deadline_grace_ms: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="How long an attempt may run past its request's deadline: none in AWS. The "
+        "test suite's offline runtimes allow some, as moto's control plane alone can take "
+        "seconds on a loaded machine; the deadline's own tests allow none.",
+    )
 
 
 class MonitorSettings(AgentSettings):

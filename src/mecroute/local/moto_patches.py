@@ -1,5 +1,6 @@
-"""Patches to moto's Step Functions interpreter and server that change nothing it answers,
-only what it costs per call; each is skipped if moto's internals have moved."""
+"""Patches to moto: its Step Functions interpreter and server, changing nothing it answers, only
+what it costs per call; and its DynamoDB, whose conditional writes are made atomic as they are
+in AWS. Each is skipped if moto's internals have moved."""
 
 from __future__ import annotations
 
@@ -88,6 +89,31 @@ def _signal_finished_executions() -> None:
 
     terminated_and_signalled.signals = True  # type: ignore[attr-defined]
     BaseExecutionWorkerCommunication.terminated = terminated_and_signalled  # type: ignore[method-assign]
+
+
+def make_conditional_writes_atomic() -> None:
+    """DynamoDB checks a write's condition and writes in one step; moto's server checks, then
+    writes, on whichever of its threads took the request, so two conditional puts of one new
+    key could both succeed (powertools idempotency then ran inference twice for concurrent
+    repeats of one key). One lock around moto's write calls makes each atomic again."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from moto.dynamodb.models import DynamoDBBackend
+
+        lock = threading.RLock()
+        for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+            write = getattr(DynamoDBBackend, name)
+            if not getattr(write, "atomic", False):
+                setattr(DynamoDBBackend, name, _holding(lock, write))
+
+
+def _holding(lock: threading.RLock, write: Any) -> Any:
+    @functools.wraps(write)
+    def atomic(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return write(*args, **kwargs)
+
+    atomic.atomic = True  # type: ignore[attr-defined]
+    return atomic
 
 
 def _parse_asl_once() -> None:

@@ -18,7 +18,11 @@ from mecroute.domain.registry import NodeRecord
 from mecroute.lambda_support.manifest import AGENTS
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, SiteProfile, free_port, start_nodes
 from mecroute.local.lambdas import InProcessLambdas, function_arn
-from mecroute.local.moto_patches import speed_up_moto, wait_until_finished
+from mecroute.local.moto_patches import (
+    make_conditional_writes_atomic,
+    speed_up_moto,
+    wait_until_finished,
+)
 from mecroute.local.names import Names
 from mecroute.local.seed import create_resources
 
@@ -68,6 +72,7 @@ class OfflineRuntime:
     def start(self) -> OfflineRuntime:
         self._quieten()
         speed_up_moto()
+        make_conditional_writes_atomic()
         self._start_moto()
         try:
             create_resources(self.names, ZOO_DIR)
@@ -180,12 +185,14 @@ class OfflineRuntime:
 
         return DynamoNodeDirectory(self.names.nodes_table).list_nodes()
 
-    def restart_node(self, node_id: str) -> NodeProcess:
+    def restart_node(self, node_id: str, time_scale: float | None = None) -> NodeProcess:
         """Stop (if still running) and start again the node serving `node_id`'s site: it
-        registers its new endpoint and reloads its preloaded models, as a replaced task would."""
+        registers its new endpoint and reloads its preloaded models, as a replaced task would.
+        A `time_scale` above the runtime's makes it a node that has slowed down."""
         (old,) = (node for node in self.nodes if node.profile.node_id == node_id)
         old.stop()
-        (new,) = start_nodes((old.profile,), self._node_env(), self.time_scale, self.heartbeat_s)
+        scale = self.time_scale if time_scale is None else time_scale
+        (new,) = start_nodes((old.profile,), self._node_env(), scale, self.heartbeat_s)
         self.nodes[self.nodes.index(old)] = new
         return new
 

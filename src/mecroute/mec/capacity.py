@@ -25,6 +25,8 @@ class Load:
     in_flight: int
     queue_depth: int
     queue_limit: int
+    # Measured mean time a request holds a slot (EWMA); None before the first one finished.
+    service_ms: float | None = None
 
     @property
     def free_slots(self) -> int:
@@ -50,10 +52,12 @@ class SlotPool:
         self._in_flight = 0
         self._queue: deque[object] = deque()
         self._hold_s = 0.05
+        self._measured = False
 
     def load(self) -> Load:
         with self._changed:
-            return Load(self.slots, self._in_flight, len(self._queue), self.queue_limit)
+            service_ms = self._hold_s * 1000 if self._measured else None
+            return Load(self.slots, self._in_flight, len(self._queue), self.queue_limit, service_ms)
 
     @contextmanager
     def slot(self) -> Iterator[float]:
@@ -79,7 +83,10 @@ class SlotPool:
             held_s = time.perf_counter() - started
             with self._changed:
                 self._in_flight -= 1
-                self._hold_s += self._EWMA * (held_s - self._hold_s)
+                if self._measured:
+                    self._hold_s += self._EWMA * (held_s - self._hold_s)
+                else:
+                    self._hold_s, self._measured = held_s, True
                 self._changed.notify_all()
 
     def _retry_after_s(self) -> int:

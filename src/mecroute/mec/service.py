@@ -171,6 +171,7 @@ class NodeService:
             "queue_depth": load.queue_depth,
             "queue_limit": load.queue_limit,
             "utilisation": round(load.utilisation, 3),
+            "service_ms": None if load.service_ms is None else round(load.service_ms, 3),
             "loaded_models": self.models.ids(),
             "memory_budget_mb": self.models.budget_mb,
             "memory_used_mb": self.models.used_mb(),
