@@ -23,7 +23,6 @@ from mecroute.complexity.features import FEATURES
 PRIOR = {
     "length": 0.3,
     "lines": 0.0,
-    "digit_share": 2.0,
     "numbers": 1.5,
     "math": 0.5,
     "arithmetic": 0.7,

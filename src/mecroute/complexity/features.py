@@ -13,8 +13,6 @@ from collections import Counter
 _WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"(?<![A-Za-z])\d+(?:[.,]\d+)*")
 _MATH = re.compile(r"[=+*/^<>%√∑∫≤≥±\u00d7÷]|\\(?:frac|sqrt|sum|int|cdot|le|ge)")
-_SPACE = re.compile(r"\s")
-_DIGIT = re.compile(r"\d")
 _CHOICES = re.compile(r"^[ \t]*[A-D][.)]\s", re.MULTILINE)  # [ \t]*, not \s*: linear
 _OPTION = re.compile(r"\b([A-D])[.)] ")
 _OPTION_GAP = 400  # at most this many characters between one option and the next
@@ -102,7 +100,6 @@ _CUE_CLASSES = {
 FEATURES = (
     "length",
     "lines",
-    "digit_share",
     "numbers",
     "math",
     "arithmetic",
@@ -147,13 +144,10 @@ def _cue_counts(prompt: str) -> tuple[int, dict[str, int]]:
 def prompt_features(prompt: str) -> list[float]:
     """One value in [0, 1] per name in FEATURES, in that order."""
     words, cues = _cue_counts(prompt)
-    visible = len(prompt) - len(_SPACE.findall(prompt))
-    digits = len(_DIGIT.findall(prompt))
     scaled = {name: _log_scale(cues[name], at_one) for name, at_one in _SATURATION.items()}
     return [
         _log_scale(words, 1000),
         _log_scale(prompt.count("\n"), 60),
-        min(1.0, 5 * digits / max(1, visible)),
         _log_scale(len(_NUMBER.findall(prompt)), 30),
         _log_scale(len(_MATH.findall(prompt)), 30),
         scaled["arithmetic"],
