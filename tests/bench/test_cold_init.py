@@ -34,3 +34,10 @@ def test_rows_pass_under_the_ratio_budget_and_miss_over_it() -> None:
         "Cold init: router (CPU time)": "PASS",
         "Cold init: execute (CPU time)": "MISS",
     }
+
+
+def test_a_fresh_interpreter_reports_whether_the_imports_loaded_onnxruntime() -> None:
+    # An agent is judged against floor + onnxruntime only if its imports really load it.
+    *_, plain = cold_init.cold_once("import json\n", None)
+    *_, with_onnx = cold_init.cold_once("import onnxruntime\n", None)
+    assert (plain, with_onnx) == (False, True)
