@@ -16,7 +16,6 @@ from mecroute.domain.estimates import (
 )
 from mecroute.domain.events import FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
-from mecroute.domain.registry import Tier
 
 ALPHA = 0.2
 QUANTILE = 0.95
@@ -26,46 +25,21 @@ def stat_key(tier: str, node_id: str | None, model_id: str) -> str:
     return f"{tier}#{node_id or '-'}#{model_id}"
 
 
-def _first(
-    tier: Tier,
-    node_id: str | None,
-    model_id: str,
-    latency_ms: float | None,
-    *,
-    success_rate: float,
-    samples: int,
-    quality: float = 1.0,
-    quality_samples: int = 0,
-) -> TierStat:
-    """A place's statistic as its first event leaves it: the latency seen is both its EWMA and
-    its p95 so far."""
-    first = float(latency_ms or 0.0)
-    return TierStat(
-        tier=tier,
-        node_id=node_id or "-",
-        model_id=model_id,
-        latency_ewma_ms=first,
-        latency_p95_ms=first,
-        success_rate=success_rate,
-        samples=samples,
-        quality=quality,
-        quality_samples=quality_samples,
-        revision=1,
-    )
-
-
 def fold(stat: TierStat | None, event: OutcomeEvent) -> TierStat:
     """Fold one outcome event (from the monitor agent) into the statistic it belongs to."""
     success = event.success
     latency = event.latency_ms
     if stat is None:
-        return _first(
-            event.tier,
-            event.node_id,
-            event.model_id,
-            latency,
+        first = float(latency) if latency is not None else 0.0
+        return TierStat(
+            tier=event.tier,
+            node_id=event.node_id or "-",
+            model_id=event.model_id,
+            latency_ewma_ms=first,
+            latency_p95_ms=first,
             success_rate=1.0 if success else 0.0,
             samples=1,
+            revision=1,
         )
     ewma, p95 = stat.latency_ewma_ms, stat.latency_p95_ms
     if latency is not None:
@@ -121,15 +95,18 @@ def fold_feedback(stat: TierStat | None, event: FeedbackEvent) -> TierStat:
     if stat is None:
         if event.tier is None or event.model_id is None:
             raise ValueError(f"feedback on {event.request_id} names no place to learn about")
-        return _first(
-            event.tier,
-            event.node_id,
-            event.model_id,
-            event.observed_latency_ms,
+        observed = float(event.observed_latency_ms or 0.0)
+        return TierStat(
+            tier=event.tier,
+            node_id=event.node_id or "-",
+            model_id=event.model_id,
+            latency_ewma_ms=observed,
+            latency_p95_ms=observed,
             success_rate=1.0,
             samples=0,
             quality=quality,
             quality_samples=1,
+            revision=1,
         )
     blended = quality if stat.quality_samples == 0 else (1 - ALPHA) * stat.quality + ALPHA * quality
     return stat.model_copy(
