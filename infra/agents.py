@@ -13,6 +13,7 @@ from pathlib import Path
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import AppConfig
@@ -59,11 +60,14 @@ class Agents(Construct):
         storage: Storage,
         streaming: Streaming,
         network: AgentNetwork | None,
+        record_dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         available = {
             **storage.environment(),
             "METRICS_STREAM": streaming.metrics_stream.stream_name,
+            # Its grant comes with the monitor's on-failure destination (infra/pipeline.py).
+            "RECORD_DEAD_LETTERS_QUEUE": record_dead_letters.queue_name,
             "CLOUD_PROVIDER": config.cloud_provider,
             "BEDROCK_MODEL_ID": config.bedrock_model_id,
         }

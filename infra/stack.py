@@ -68,6 +68,7 @@ class MecRouteStack(Stack):
             models_table=storage.tables["models_table"],
             log_retention=config.log_retention,
         )
+        pipeline = Pipeline(self, "Pipeline", log_retention=config.log_retention)
         agents = Agents(
             self,
             "Agents",
@@ -76,8 +77,9 @@ class MecRouteStack(Stack):
             storage=storage,
             streaming=streaming,
             network=fleet.agent_network if fleet else None,
+            record_dead_letters=pipeline.record_dead_letters,
         )
-        pipeline = Pipeline(self, "Pipeline", agents=agents, log_retention=config.log_retention)
+        pipeline.orchestrate(agents)
         api = Api(
             self,
             "Api",

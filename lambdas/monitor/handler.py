@@ -1,13 +1,17 @@
-"""Monitor agent Lambda: RecordAttemptFailure, RecordOutcome, RecordFailure, RecordNoRoute,
-RecordRejection, RecordError.
+"""Monitor agent Lambda: RecordAttemptFailure, ComposeAnswer, RecordOutcome, RecordFailure,
+RecordNoRoute, RecordRejection, RecordError.
 
-A record that could not be stored (a throttled table, a stream refusing entries) does not fail
-the state: the receipt says what is missing and the state machine parks it in the record
-dead-letter queue, so the caller still gets its answer.
+A success is answered before it is stored: ComposeAnswer builds the record (pure, no store),
+which the state machine returns to the caller, and RecordOutcome hands the same record back
+as an asynchronous event (`store`) that writes it to DynamoDB and Kinesis off the caller's
+path. Lambda retries a failing event, then sends it to the record dead-letter queue; what a
+store could not write (a throttled table, a stream refusing entries) is parked there too.
+Either way the caller's answer is the same, and `python -m mecroute.ops.redrive` stores it.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -16,12 +20,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog
+from mecroute.adapters.queues import SqsQueue
 from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.agents import monitor as agent
 from mecroute.domain.errors import is_rejection
-from mecroute.domain.messages import RecordReceipt
-from mecroute.domain.tasks import AttemptFailedTask, MonitorTask, SucceededTask
+from mecroute.domain.messages import MonitorRecord, RecordReceipt
+from mecroute.domain.tasks import AttemptFailedTask, MonitorTask, StoreTask, SucceededTask
 from mecroute.lambda_support.handler import lambda_handler
+from mecroute.lambda_support.idempotency import Once
+from mecroute.lambda_support.manifest import BY_NAME
 from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import MonitorSettings
 
@@ -30,11 +37,13 @@ log = DynamoDecisionLog(settings.decisions_table)
 stream = KinesisMetricsStream(settings.metrics_stream)
 
 monitor_task: TypeAdapter[MonitorTask] = TypeAdapter(MonitorTask)
+event_invoke = BY_NAME["monitor"].event_invoke
+if event_invoke is None:
+    raise RuntimeError("the manifest must give the monitor an event-invoke config")
 
 
-def count(task: MonitorTask, receipt: RecordReceipt) -> None:
-    record = receipt.record
-    if isinstance(task, SucceededTask) and record.result is not None:
+def count(record: MonitorRecord, stored: bool) -> None:
+    if record.status == "succeeded" and record.result is not None:
         result = record.result
         metrics.add_dimension(name="Tier", value=result.tier)
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
@@ -57,21 +66,61 @@ def count(task: MonitorTask, receipt: RecordReceipt) -> None:
         metrics.add_metric(name="Rejections", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="PipelineErrors", unit=MetricUnit.Count, value=1)
-    if not receipt.stored:
+    if not stored:
         metrics.add_metric(name="RecordsDeadLettered", unit=MetricUnit.Count, value=1)
 
 
-@lambda_handler(monitor_task)
-def handler(task: MonitorTask, context: LambdaContext) -> dict[str, Any]:
-    now = time.time()
-    if isinstance(task, AttemptFailedTask):
-        metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
-        return agent.attempt_failed(task, now).model_dump(mode="json")
-    receipt = agent.record(task, log, stream, now)
+@functools.cache
+def dead_letters() -> SqsQueue:
+    """The record dead-letter queue, its URL looked up when first needed (once a container)."""
+    return SqsQueue.named(settings.record_dead_letters_queue)
+
+
+def store(task: StoreTask) -> RecordReceipt:
+    """RecordOutcome's event: store the answered record; park whatever did not make it."""
+    record = task.record
+    receipt = agent.store(record, agent.events_for(record), log, stream)
+    if receipt.unstored is not None:
+        warn_unstored(receipt)
+        # Raises if the queue is down too: Lambda retries the event, then dead-letters it.
+        dead_letters().send(receipt.unstored.model_dump(mode="json"))
+    count(record, receipt.stored)
+    return receipt
+
+
+def warn_unstored(receipt: RecordReceipt) -> None:
     if receipt.unstored is not None:
         logger.warning(
             "record not stored: parked for redrive",
             extra={"request_id": receipt.record.request_id, "reason": receipt.unstored.reason},
         )
-    count(task, receipt)
+
+
+# Lambda delivers an asynchronous event at least once: a second delivery of a stored record
+# gets the first receipt back instead of publishing its events again.
+store_once = Once(
+    store,
+    data_keyword="task",
+    output=RecordReceipt,
+    table=settings.idempotency_table,
+    key="record.request_id",
+    ttl_s=event_invoke.max_event_age_s * 2,
+)
+
+
+@lambda_handler(monitor_task, once=store_once)
+def handler(task: MonitorTask, context: LambdaContext) -> dict[str, Any]:
+    now = time.time()
+    if isinstance(task, AttemptFailedTask):
+        metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=1)
+        return agent.attempt_failed(task, now).model_dump(mode="json")
+    if isinstance(task, SucceededTask):
+        # ComposeAnswer: the caller's answer; RecordOutcome stores it asynchronously.
+        return agent.build_record(task, now).model_dump(mode="json")
+    if isinstance(task, StoreTask):
+        return store_once(task).model_dump(mode="json")
+    # A failure path's record: stored now, its unstored part parked by the state machine.
+    receipt = agent.record(task, log, stream, now)
+    warn_unstored(receipt)
+    count(receipt.record, receipt.stored)
     return receipt.model_dump(mode="json")

@@ -1,14 +1,36 @@
 """`mecroute serve` as a real process for each e2e module (its last test may stop it)."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from mecroute.local.fleet import free_port
+
+# A success is stored after it is answered (RecordOutcome is an asynchronous Lambda event).
+RECORD_DEADLINE_S = 30
+
+
+def record_of(base_url: str, request_id: str) -> dict[str, Any]:
+    """The request's decision record, once the local API serves it (a bounded wait)."""
+    deadline = time.monotonic() + RECORD_DEADLINE_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base_url}/v1/decisions/{request_id}", timeout=30) as r:
+                record: dict[str, Any] = json.loads(r.read())
+                return record
+        except urllib.error.HTTPError as error:
+            if error.code != 404 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -31,3 +53,9 @@ def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def recorded(server: tuple[str, subprocess.Popen[str]]) -> Callable[[str], dict[str, Any]]:
+    """`recorded(request_id)`: the decision record `mecroute serve` stored for it."""
+    return lambda request_id: record_of(server[0], request_id)

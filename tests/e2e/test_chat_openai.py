@@ -1,8 +1,7 @@
 """The official `openai` client against `mecroute serve`: chat completions through the pipeline,
 streaming, the decision headers, the `mecroute` routing object, errors and the model list."""
 
-import json
-import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -19,14 +18,8 @@ def client(server: tuple[str, Any]) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{url}/v1", api_key="sk-local", max_retries=0, timeout=120)
 
 
-def decision_record(server: tuple[str, Any], request_id: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{server[0]}/v1/decisions/{request_id}", timeout=30) as answer:
-        record: dict[str, Any] = json.loads(answer.read())
-    return record
-
-
 def test_a_chat_completion_is_routed_answered_and_recorded(
-    client: openai.OpenAI, server: tuple[str, Any]
+    client: openai.OpenAI, recorded: Callable[[str], dict[str, Any]]
 ) -> None:
     raw = client.chat.completions.with_raw_response.create(
         model="auto",
@@ -46,7 +39,7 @@ def test_a_chat_completion_is_routed_answered_and_recorded(
     assert completion.model in answer  # the simulated model names itself
     assert completion.usage is not None
     assert 0 < completion.usage.completion_tokens <= 60
-    record = decision_record(server, request_id)
+    record = recorded(request_id)
     assert record["result"]["output"] == answer
     assert record["decision"]["primary"]["tier"] == routing["tier"]
 
@@ -82,7 +75,7 @@ def test_a_pinned_model_that_privacy_forbids_is_refused_not_swapped(client: open
 
 
 def test_streaming_sends_the_decision_first_then_the_answer_in_chunks(
-    client: openai.OpenAI, server: tuple[str, Any]
+    client: openai.OpenAI, recorded: Callable[[str], dict[str, Any]]
 ) -> None:
     with client.chat.completions.with_streaming_response.create(
         model="auto",
@@ -101,7 +94,7 @@ def test_streaming_sends_the_decision_first_then_the_answer_in_chunks(
     assert chunks[-2].choices[0].finish_reason == "stop"
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == len(text.split())
-    record = decision_record(server, headers["x-mecroute-request-id"])
+    record = recorded(headers["x-mecroute-request-id"])
     assert record["result"]["output"] == text
     assert record["result"]["model_id"] == headers["x-mecroute-model"]
 

@@ -23,7 +23,7 @@ def call(url: str, method: str = "GET", body: object = None, raw: bytes | None =
         return error.code, json.loads(error.read())
 
 
-def test_inference_answers_with_decision_and_result(server):
+def test_inference_answers_with_decision_and_result(server, recorded):
     url, _ = server
     status, body = call(f"{url}/v1/inference", "POST", {"prompt": "What is the capital of France?"})
 
@@ -32,9 +32,8 @@ def test_inference_answers_with_decision_and_result(server):
     assert body["decision"]["primary"]["tier"] == body["result"]["tier"]
     assert body["decision"]["reason"]
 
-    status, record = call(f"{url}/v1/decisions/{body['request_id']}")
-    assert status == 200
-    assert record["request_id"] == body["request_id"]
+    record = recorded(body["request_id"])
+    assert record == body
 
 
 def test_invalid_request_is_400_with_the_field_named(server):

@@ -101,7 +101,8 @@ def _import_failures(blocked: list[str], sources: list[str]) -> dict[str, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         **{name: f"{name.lower()}-x" for name in (
             "MODELS_TABLE", "NODES_TABLE", "DECISIONS_TABLE", "STATS_TABLE", "CACHE_TABLE",
-            "IDEMPOTENCY_TABLE", "ARTIFACTS_BUCKET", "METRICS_STREAM")},
+            "IDEMPOTENCY_TABLE", "ARTIFACTS_BUCKET", "METRICS_STREAM",
+            "RECORD_DEAD_LETTERS_QUEUE")},
     }  # fmt: skip
     completed = subprocess.run(
         [sys.executable, "-c", _IMPORT_CHECK, json.dumps(blocked), json.dumps(sources)],

@@ -146,6 +146,47 @@ def test_state_machine_may_invoke_exactly_the_six_agents(synthesis: Synthesis):
     assert all(set(r) == {"Fn::GetAtt"} for r in resources)  # no `<arn>:*` versions
 
 
+def test_the_monitor_records_asynchronously_with_the_record_queue_on_failure(
+    synthesis: Synthesis,
+):
+    # RecordOutcome's event: Lambda retries it as the manifest says, then parks it in the
+    # record dead-letter queue (encrypted, alarmed: RecordDeadLettersWaiting)
+    config = BY_NAME["monitor"].event_invoke
+    assert config is not None
+    (invoke_config,) = synthesis.of_type("AWS::Lambda::EventInvokeConfig").values()
+    properties = invoke_config["Properties"]
+    monitor = next(
+        key for key, fn in ours(synthesis).items() if fn is agent_function(synthesis, "monitor")
+    )
+    assert properties["FunctionName"] == {"Ref": monitor}
+    assert properties["Qualifier"] == "$LATEST"  # the unqualified ARN the ASL invokes
+    assert properties["MaximumRetryAttempts"] == config.retry_attempts
+    assert properties["MaximumEventAgeInSeconds"] == config.max_event_age_s
+    destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
+    (queue_key,) = destination["Fn::GetAtt"][:1]
+    queue = synthesis.resources[queue_key]
+    assert queue_key.startswith("PipelineRecordDeadLetters")
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    alarmed = [
+        alarm
+        for alarm in synthesis.of_type("AWS::CloudWatch::Alarm").values()
+        if {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_key, "QueueName"]}}
+        in alarm["Properties"].get("Dimensions", [])
+    ]
+    assert alarmed
+    # The monitor may send there (Lambda delivers with its role; it parks unstored parts) and
+    # reads the queue's name from its settings
+    variables = agent_function(synthesis, "monitor")["Properties"]["Environment"]["Variables"]
+    assert variables["RECORD_DEAD_LETTERS_QUEUE"] == {"Fn::GetAtt": [queue_key, "QueueName"]}
+    sends = [
+        s
+        for s in statements(synthesis)
+        if "sqs:SendMessage" in as_list(s["Action"])
+        and {"Fn::GetAtt": [queue_key, "Arn"]} in as_list(s["Resource"])
+    ]
+    assert len(sends) == 2  # the state machine's DeadLetter* states and the monitor
+
+
 # -- Storage ----------------------------------------------------------------------------------
 
 

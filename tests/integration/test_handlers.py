@@ -18,6 +18,7 @@ from mecroute.domain.messages import (
     CachePlan,
     ContextAnalysis,
     ExecutionResult,
+    MonitorRecord,
     RecordReceipt,
     ResourceSnapshot,
     RoutingDecision,
@@ -256,22 +257,34 @@ def test_execute_handler_caches_a_shareable_answer(
 # -- monitor -------------------------------------------------------------------------------------
 
 
-def test_monitor_handler_records_a_success_in_dynamodb_and_kinesis(
+def test_monitor_handler_composes_the_answer_without_storing_it(
     invoke: Invoke, sample_event: Events, aws: Aws
 ) -> None:
-    task = sample_event("record_outcome")
+    answer = MonitorRecord.model_validate(invoke("monitor", sample_event("record_outcome")))
 
-    receipt = RecordReceipt.model_validate(invoke("monitor", task))
+    assert (answer.request_id, answer.status, answer.sla_met) == ("evt-0001", "succeeded", True)
+    assert answer.result is not None
+    assert answer.result.model_id == "edge-small-v1"
+    # Stored later, off the caller's path, by RecordOutcome's event
+    assert DynamoDecisionLog(aws.names.decisions_table).get("evt-0001") is None
+    assert kinesis_records(aws.names.metrics_stream) == []
+
+
+def test_monitor_handler_stores_the_answer_in_dynamodb_and_kinesis_once(
+    invoke: Invoke, sample_event: Events, aws: Aws
+) -> None:
+    answer = invoke("monitor", sample_event("record_outcome"))
+    event = {"action": "store", "record": answer}
+
+    receipt = RecordReceipt.model_validate(invoke("monitor", event))
+    repeated = RecordReceipt.model_validate(invoke("monitor", event))  # delivered twice
 
     assert receipt.stored is True
     assert receipt.unstored is None
+    assert repeated == receipt
     stored = DynamoDecisionLog(aws.names.decisions_table).get("evt-0001")
     assert stored is not None
-    assert stored == receipt.record
-    assert stored.status == "succeeded"
-    assert stored.sla_met is True
-    assert stored.result is not None
-    assert stored.result.model_id == "edge-small-v1"
+    assert stored.model_dump(mode="json") == answer
     (outcome,) = kinesis_records(aws.names.metrics_stream)
     assert outcome["kind"] == "outcome"
     assert outcome["request_id"] == "evt-0001"
@@ -280,10 +293,13 @@ def test_monitor_handler_records_a_success_in_dynamodb_and_kinesis(
     assert outcome["tier"] == "mec"
 
 
-def test_monitor_handler_emits_emf_metrics(
+def test_monitor_handler_emits_emf_metrics_when_it_stores(
     invoke: Invoke, sample_event: Events, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    invoke("monitor", sample_event("record_outcome"))
+    answer = invoke("monitor", sample_event("record_outcome"))
+    capsys.readouterr()
+
+    invoke("monitor", {"action": "store", "record": answer})
 
     lines = emf_lines(capsys.readouterr().out)
     assert len(lines) == 1
@@ -302,8 +318,9 @@ def test_monitor_handler_emits_nothing_when_metrics_are_disabled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    answer = invoke("monitor", sample_event("record_outcome"))
 
-    invoke("monitor", sample_event("record_outcome"))
+    invoke("monitor", {"action": "store", "record": answer})
 
     assert emf_lines(capsys.readouterr().out) == []
 

@@ -309,6 +309,7 @@ def put_records_partly_refused(
 
 
 def stream_events(runtime: OfflineRuntime, request_id: str) -> list[dict[str, Any]]:
+    runtime.settle()  # what RecordOutcome's asynchronous event publishes
     kinesis = client("kinesis")
     stream = runtime.names.metrics_stream
     events = []
@@ -327,6 +328,7 @@ def stream_events(runtime: OfflineRuntime, request_id: str) -> list[dict[str, An
 
 def decision_items(runtime: OfflineRuntime, request_id: str) -> list[dict[str, Any]]:
     """Every decisions-table item for the request (a query, not a get: duplicates would show)."""
+    runtime.settle()  # what RecordOutcome's asynchronous event stores
     items: list[dict[str, Any]] = client("dynamodb").query(
         TableName=runtime.names.decisions_table,
         KeyConditionExpression="request_id = :id",
@@ -336,6 +338,7 @@ def decision_items(runtime: OfflineRuntime, request_id: str) -> list[dict[str, A
 
 
 def dead_letter_queue(runtime: OfflineRuntime) -> SqsQueue:
+    runtime.settle()  # what RecordOutcome's asynchronous event parks
     return SqsQueue(runtime.record_dead_letters_url)
 
 

@@ -24,7 +24,7 @@ from mecroute.adapters.dynamodb import DynamoDecisionLog
 from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.domain.request import ServiceLevel
 from mecroute.local.api import response_for
-from mecroute.local.runtime import OfflineRuntime
+from mecroute.local.runtime import OfflineRuntime, Run
 from mecroute.ops.redrive import redrive_queue
 
 from .faults import (
@@ -54,6 +54,23 @@ def redrive(runtime: OfflineRuntime) -> tuple[int, int]:
         KinesisMetricsStream(runtime.names.metrics_stream),
     )
     return report.stored, report.still_unstored
+
+
+def assert_redriven_twice_into_one_record(
+    runtime: OfflineRuntime, run: Run, parked: dict[str, Any]
+) -> None:
+    """The parked message delivered twice by SQS (at least once) and redriven: exactly one
+    decision record, the answer the caller got, and its outcome event on the stream once."""
+    queue = dead_letter_queue(runtime)
+    queue.send(parked)
+    queue.send(parked)
+    assert redrive(runtime) == (2, 0)
+    assert len(decision_items(runtime, run.request_id)) == 1
+    stored = DynamoDecisionLog(runtime.names.decisions_table).get(run.request_id)
+    assert stored is not None
+    assert stored.model_dump(mode="json") == run.output
+    assert len(stream_events(runtime, run.request_id)) == 1
+    assert queue.depth() == 0
 
 
 # -- the cloud tier -------------------------------------------------------------------------------
@@ -143,14 +160,14 @@ def test_a_throttled_decisions_table_parks_the_record_and_redrive_stores_it_once
     with table_throttled(runtime.names.decisions_table, ("Query", "PutItem")) as throttled:
         # When
         run = runtime.run(request)
+        runtime.settle()  # RecordOutcome's event, stored off the caller's path
 
     # Then: the caller has its answer (as from a user with no history); the SDK retried
-    # before giving up; the record waits in the dead-letter queue, and only there
+    # before giving up; the monitor parked the record in the dead-letter queue, and only there
     assert run.status == "SUCCEEDED", (run.error, run.cause)
     assert run.output is not None
     assert throttled.refused["Query"] >= 2
     assert throttled.refused["PutItem"] >= 2
-    assert "DeadLetterRecord" in run.states
     assert decision_items(runtime, run.request_id) == []
     queue = dead_letter_queue(runtime)
     assert queue.depth() == 1
@@ -162,17 +179,7 @@ def test_a_throttled_decisions_table_parks_the_record_and_redrive_stores_it_once
     (parked,) = drain(queue)
     assert parked["record"]["request_id"] == run.request_id
     assert "ProvisionedThroughputExceededException" in parked["reason"]
-    queue.send(parked)
-    queue.send(parked)
-    assert redrive(runtime) == (2, 0)
-
-    # Then: exactly one decision record, the one the caller was answered with
-    assert len(decision_items(runtime, run.request_id)) == 1
-    stored = DynamoDecisionLog(runtime.names.decisions_table).get(run.request_id)
-    assert stored is not None
-    assert stored.model_dump(mode="json") == run.output
-    assert len(stream_events(runtime, run.request_id)) == 1
-    assert queue.depth() == 0
+    assert_redriven_twice_into_one_record(runtime, run, parked)
 
 
 # -- Kinesis --------------------------------------------------------------------------------------
@@ -224,6 +231,7 @@ def test_a_partial_put_records_failure_resends_only_the_refused_event(
         ) as fault,
     ):
         run = runtime.run(request)
+        runtime.settle()
 
     # Then: the refused event was sent again, alone; every event is on the stream once
     assert evicted
@@ -232,7 +240,6 @@ def test_a_partial_put_records_failure_resends_only_the_refused_event(
     assert fault.seen == 2
     events = stream_events(runtime, run.request_id)
     assert sorted(e["event_id"] for e in events) == [f"{run.request_id}:0", f"{run.request_id}:1"]
-    assert "DeadLetterRecord" not in run.states
     assert len(decision_items(runtime, run.request_id)) == 1
 
 
@@ -248,6 +255,7 @@ def test_a_stream_that_keeps_refusing_parks_only_the_refused_event(
         put_records_partly_refused(runtime.names.metrics_stream, refused=second_event) as fault,
     ):
         run = runtime.run(request)
+        runtime.settle()
 
     # The caller is answered; the record is stored; only the refused event is parked.
     assert run.status == "SUCCEEDED", (run.error, run.cause)
@@ -272,7 +280,8 @@ def test_a_stream_that_keeps_refusing_parks_only_the_refused_event(
 def test_a_failing_monitor_parks_its_task_and_the_request_fails_by_name(
     runtime: OfflineRuntime,
 ) -> None:
-    # Given: the monitor Lambda crashes on every RecordOutcome (retried, then given up on)
+    # Given: the monitor Lambda crashes on every ComposeAnswer (retried, then given up on):
+    # there is no answer to give, so the request fails by name
     def crash_on_outcome(real: Any) -> Any:
         def monitor(event: dict[str, Any], context: Any) -> Any:
             if event.get("action") == "succeeded":
@@ -296,4 +305,63 @@ def test_a_failing_monitor_parks_its_task_and_the_request_fails_by_name(
     assert redrive(runtime) == (1, 0)
     (item,) = decision_items(runtime, run.request_id)
     assert item["status"]["S"] == "succeeded"
+    assert len(stream_events(runtime, run.request_id)) == 1
+
+
+def test_a_monitor_failing_to_store_leaves_the_answer_unchanged_and_redrive_records_it_once(
+    runtime: OfflineRuntime,
+) -> None:
+    # Given: the monitor Lambda crashes on every RecordOutcome event
+    stores: list[str] = []
+
+    def crash_on_store(real: Any) -> Any:
+        def monitor(event: dict[str, Any], context: Any) -> Any:
+            if event.get("action") == "store":
+                stores.append(event["record"]["request_id"])
+                raise MemoryError("Runtime exited with error: signal: killed")
+            return real(event, context)
+
+        return monitor
+
+    with handler_wrapped(runtime, "monitor", crash_on_store):
+        run = runtime.run({"prompt": prompt("Summarise: the market opens at eight.")})
+        runtime.settle()
+
+    # Then: the caller got the answer it gets from a healthy monitor (status and body)
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert response_for(run) == (200, run.output)
+    assert stores == [run.request_id] * 3  # the event and Lambda's two retries
+    assert decision_items(runtime, run.request_id) == []
+    # Lambda's on-failure record of the event waits in the record dead-letter queue
+    queue = dead_letter_queue(runtime)
+    (parked,) = drain(queue)
+    assert parked["requestContext"]["condition"] == "RetriesExhausted"
+    assert parked["requestContext"]["approximateInvokeCount"] == 3
+    assert parked["requestPayload"] == {"action": "store", "record": run.output}
+
+    # When: the monitor is back and the queue is redriven; SQS delivers the message twice
+    assert_redriven_twice_into_one_record(runtime, run, parked)
+
+
+def test_a_repeated_event_delivery_records_the_outcome_once(runtime: OfflineRuntime) -> None:
+    # Given: Lambda delivers every RecordOutcome event twice (asynchronous invocation is at
+    # least once)
+    assert runtime.lambdas is not None
+    lambdas = runtime.lambdas
+
+    def deliver_twice(real: Any) -> Any:
+        def monitor(event: dict[str, Any], context: Any) -> Any:
+            if event.get("action") == "store":
+                real(event, context)
+            return real(event, context)
+
+        return monitor
+
+    with handler_wrapped(runtime, "monitor", deliver_twice):
+        run = runtime.run({"prompt": prompt("Summarise: the tram is on time.")})
+        lambdas.settle()
+
+    # Then: one record, one outcome event
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert len(decision_items(runtime, run.request_id)) == 1
     assert len(stream_events(runtime, run.request_id)) == 1

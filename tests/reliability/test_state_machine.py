@@ -1,6 +1,7 @@
 """The ASL's failure handling, read from the file itself: every task is bounded and retried,
-every way out of the pipeline records the request, and what a failing monitor leaves in the
-dead-letter queue is exactly the task it would have recorded."""
+every way out of the pipeline records the request (a success asynchronously, after its answer
+is built), and what a failing monitor leaves in the dead-letter queue is exactly the task it
+would have recorded."""
 
 from __future__ import annotations
 
@@ -31,16 +32,40 @@ def test_every_task_has_a_timeout_and_retries_transient_errors() -> None:
             continue
         assert 0 < state["TimeoutSeconds"] <= 60, name
         retried = {error for retrier in state["Retry"] for error in retrier["ErrorEquals"]}
-        if state["Resource"].endswith("FunctionArn}"):
+        if state["Resource"].endswith("FunctionArn}") or "lambda:invoke" in state["Resource"]:
             assert retried >= LAMBDA_ERRORS, name
 
 
 def test_the_five_ways_out_each_record_the_request() -> None:
     assert RECORD_STATES == [
-        "RecordError", "RecordFailure", "RecordNoRoute", "RecordOutcome", "RecordRejection",
+        "ComposeAnswer", "RecordError", "RecordFailure", "RecordNoRoute", "RecordRejection",
     ]  # fmt: skip
     for name in RECORD_STATES:
-        assert STATES[name]["Next"] == "IsRecordStored", name
+        if name != "ComposeAnswer":
+            assert STATES[name]["Next"] == "IsRecordStored", name
+    assert STATES["Execute"]["Next"] == "ComposeAnswer"
+    assert STATES["ComposeAnswer"]["Next"] == "RecordOutcome"
+
+
+def test_a_success_is_answered_without_waiting_for_its_record() -> None:
+    # RecordOutcome hands the built answer to the monitor as a Lambda event and waits for
+    # nothing but Lambda's acceptance; the answer is what ComposeAnswer built.
+    record = STATES["RecordOutcome"]
+    assert record["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert record["Parameters"] == {
+        "FunctionName": "${MonitorFunctionArn}",
+        "InvocationType": "Event",
+        "Payload": {"action": "store", "record.$": STATES["ComposeAnswer"]["ResultPath"]},
+    }
+    assert record["ResultPath"] is None
+    assert record["Next"] == "Answer"
+    assert STATES["Answer"]["OutputPath"] == STATES["ComposeAnswer"]["ResultPath"]
+    # Lambda refusing the event (after retries) parks it and still answers.
+    (catch,) = record["Catch"]
+    parked = STATES[catch["Next"]]
+    event = record["Parameters"]["Payload"]
+    assert parked["Parameters"]["MessageBody"] == {"unrecorded_task": event}
+    assert parked["Next"] == "Answer"
 
 
 @pytest.mark.parametrize("name", RECORD_STATES)

@@ -1,4 +1,5 @@
-"""SQS: the record dead-letter queue the state machine parks unstored decision records in."""
+"""SQS: the record dead-letter queue the state machine and the monitor park unstored decision
+records in."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ class Message:
 class SqsQueue:
     def __init__(self, queue_url: str) -> None:
         self.queue_url = queue_url
+
+    @classmethod
+    def named(cls, name: str) -> SqsQueue:
+        """The queue called `name` in this account and region (one GetQueueUrl call)."""
+        url: str = client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+        return cls(url)
 
     def receive(self, max_messages: int = 10, wait_s: int = 0) -> list[Message]:
         answer = client("sqs").receive_message(

@@ -26,9 +26,11 @@ from mecroute.domain.messages import (
 from mecroute.domain.tasks import (
     AttemptFailedTask,
     Attempts,
+    FailedInvocation,
     FailedTask,
     RecordTask,
     RejectedTask,
+    StoreTask,
     SucceededTask,
     UnrecordedTask,
 )
@@ -62,6 +64,8 @@ def record(task: RecordTask, log: DecisionLog, stream: MetricsStream, now: float
 
 
 def build_record(task: RecordTask, now: float) -> MonitorRecord:
+    if isinstance(task, StoreTask):
+        return task.record  # built when the caller was answered
     if isinstance(task, SucceededTask):
         return outcome_record(task, now)
     if isinstance(task, FailedTask):
@@ -215,14 +219,25 @@ def redrive(
 ) -> UnstoredRecord | None:
     """Store one message from the record dead-letter queue; returns what is still unstored.
 
-    Two kinds of message: what the monitor could not store (an UnstoredRecord), and the task
-    of a Record* state whose monitor kept failing (an UnrecordedTask), recorded now.
+    Three kinds of message: what the monitor could not store (an UnstoredRecord); the task of
+    a Record* state whose monitor kept failing (an UnrecordedTask), recorded now; and Lambda's
+    on-failure record of a RecordOutcome event it gave up on (a FailedInvocation), whose
+    event is recorded now. The record is keyed by request id, so a redrive never adds one.
     """
+    task: RecordTask
     if "unrecorded_task" in message:
         task = UnrecordedTask.model_validate(message).unrecorded_task
-        return record(task, log, stream, now).unstored
-    parked = UnstoredRecord.model_validate(message)
-    return _store(parked.request_id, parked.record, parked.events, log, stream)
+    elif "requestPayload" in message:
+        task = FailedInvocation.model_validate(message).request_payload
+    else:
+        parked = UnstoredRecord.model_validate(message)
+        return _store(parked.request_id, parked.record, parked.events, log, stream)
+    built = build_record(task, now)
+    if log.get(built.request_id) is not None:
+        # An earlier delivery of this message recorded it (SQS delivers at least once), and
+        # its events went out before the record was written (see `_store`).
+        return None
+    return store(built, events_for(built), log, stream).unstored
 
 
 def _store(
@@ -232,7 +247,13 @@ def _store(
     log: DecisionLog,
     stream: MetricsStream,
 ) -> UnstoredRecord | None:
+    # Events first, the record last: a stored record says its events went out (redrive
+    # relies on it), so a crash in between repeats events (their ids let a consumer drop
+    # the repeat) and never loses one.
     reasons = []
+    entries = [event.model_dump(mode="json") for event in events]
+    refused = stream.publish_all(request_id, entries) if entries else []
+    unpublished = [event for event, entry in zip(events, entries, strict=True) if entry in refused]
     unwritten = None
     if record is not None:
         try:
@@ -240,9 +261,6 @@ def _store(
         except StoreUnavailable as error:
             unwritten = record
             reasons.append(str(error))
-    entries = [event.model_dump(mode="json") for event in events]
-    refused = stream.publish_all(request_id, entries) if entries else []
-    unpublished = [event for event, entry in zip(events, entries, strict=True) if entry in refused]
     if unpublished:
         reasons.append(f"the stream refused {len(unpublished)} of {len(events)} events")
     if unwritten is None and not unpublished:

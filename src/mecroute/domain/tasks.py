@@ -12,6 +12,7 @@ from mecroute.domain.messages import (
     Candidate,
     ContextAnalysis,
     ExecutionResult,
+    MonitorRecord,
     ResourceSnapshot,
     RoutingDecision,
 )
@@ -103,14 +104,47 @@ class RejectedTask(Task):
     error: StepFunctionsError
 
 
+class StoreTask(Task):
+    """RecordOutcome's asynchronous event: the answer the caller already has, to be stored with
+    its stream events off the caller's path."""
+
+    action: Literal["store"]
+    record: MonitorRecord
+
+
 MonitorTask = Annotated[
-    AttemptFailedTask | SucceededTask | FailedTask | RejectedTask, Field(discriminator="action")
+    AttemptFailedTask | SucceededTask | FailedTask | RejectedTask | StoreTask,
+    Field(discriminator="action"),
 ]
-RecordTask = Annotated[SucceededTask | FailedTask | RejectedTask, Field(discriminator="action")]
+RecordTask = Annotated[
+    SucceededTask | FailedTask | RejectedTask | StoreTask, Field(discriminator="action")
+]
 
 
 class UnrecordedTask(Task):
     """A Record* state's task parked in the record dead-letter queue by the state machine
-    after the monitor agent itself kept failing (crashed, timed out)."""
+    after the monitor agent itself kept failing (crashed, timed out), or after RecordOutcome
+    could not hand its event to Lambda."""
 
     unrecorded_task: RecordTask
+
+
+class InvocationContext(BaseModel):
+    """The part of a Lambda destination record that says why the event was given up on."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request_id: str = Field(alias="requestId")
+    condition: str  # RetriesExhausted or EventAgeExceeded
+    invoke_count: int = Field(ge=1, alias="approximateInvokeCount")
+
+
+class FailedInvocation(BaseModel):
+    """What Lambda delivers to the monitor's on-failure destination (the record dead-letter
+    queue) once an asynchronous RecordOutcome event exhausted its retries or its age:
+    `requestPayload` is the event itself, so a redrive records it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    request_context: InvocationContext = Field(alias="requestContext")
+    request_payload: StoreTask = Field(alias="requestPayload")

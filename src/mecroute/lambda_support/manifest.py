@@ -52,6 +52,15 @@ class Access:
 
 
 @dataclass(frozen=True)
+class EventInvoke:
+    """How Lambda handles a function's asynchronous events (its event-invoke config): retried
+    this many times, given up on past this age, then sent to the on-failure destination."""
+
+    retry_attempts: int
+    max_event_age_s: int
+
+
+@dataclass(frozen=True)
 class Function:
     name: str
     description: str
@@ -64,6 +73,8 @@ class Function:
     onnx: bool = False
     # Talks HTTP to MEC nodes, which only answer inside the VPC.
     mec_caller: bool = False
+    # Invoked asynchronously by some state (InvocationType Event): how Lambda retries it.
+    event_invoke: EventInvoke | None = None
 
     @property
     def source(self) -> Path:
@@ -145,7 +156,14 @@ FUNCTIONS: tuple[Function, ...] = (
         "Monitor agent: records each decision and outcome, metrics, stream events",
         MonitorSettings,
         "pipeline",
-        (_on("decisions_table", "dynamodb:PutItem"), _on("metrics_stream", *PUBLISH)),
+        (
+            _on("decisions_table", "dynamodb:PutItem"),
+            _on("metrics_stream", *PUBLISH),
+            _on("idempotency_table", *IDEMPOTENCY),
+        ),
+        # RecordOutcome's event: Lambda's default two retries, an hour to get through; then
+        # the record dead-letter queue (infra/pipeline.py), which the queue-parking needs too.
+        event_invoke=EventInvoke(retry_attempts=2, max_event_age_s=3600),
     ),
     Function(
         "aggregator",

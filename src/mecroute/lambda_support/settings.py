@@ -103,6 +103,10 @@ class ExecuteSettings(AgentSettings):
 class MonitorSettings(AgentSettings):
     decisions_table: str
     metrics_stream: str
+    # What the asynchronous RecordOutcome could not store is parked here (a queue name).
+    record_dead_letters_queue: str
+    # Lambda may deliver one event twice: the second finds the first's receipt here.
+    idempotency_table: str
 
 
 class AggregatorSettings(AgentSettings):

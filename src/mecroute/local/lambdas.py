@@ -4,6 +4,11 @@ moto would run Lambda code in Docker; instead a botocore `before-call` hook answ
 `lambda:Invoke` with the handler's result, shaped exactly as AWS shapes it, including
 `FunctionError: Unhandled` with the exception's class name as `errorType` so the ASL's
 Retry and Catch match the same error names they match in AWS.
+
+An `InvocationType: Event` call is answered 202 at once and its handler runs on a worker
+thread, as Lambda's asynchronous invocation does: retried on error as the function's
+event-invoke config says, then delivered to its on-failure queue in Lambda's destination
+record shape (or dropped, logged, when it has none, as Lambda drops it).
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ import io
 import json
 import logging
 import sys
+import threading
+import time
 import traceback
 import urllib.parse
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,9 +35,14 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
-from mecroute.lambda_support.manifest import AGENTS, BY_NAME
+from mecroute.adapters.queues import SqsQueue
+from mecroute.lambda_support.manifest import AGENTS, BY_NAME, EventInvoke
 
 FUNCTION_PREFIX = "mecroute-"
+# Lambda waits about one, then two minutes between an event's attempts; offline, this much
+# (doubling), so a test sees the retries and the dead letter within a second.
+EVENT_RETRY_PAUSE_S = 0.05
+EVENT_WORKERS = 4
 log = logging.getLogger(__name__)
 __all__ = [
     "AGENTS",
@@ -73,12 +87,25 @@ def function_arn(agent: str, region: str, account: str) -> str:
     return f"arn:aws:lambda:{region}:{account}:function:{FUNCTION_PREFIX}{agent}"
 
 
+@dataclass(frozen=True)
+class AsyncTarget:
+    """A function's event-invoke config offline: the manifest's retries and age, and the URL
+    of its on-failure queue."""
+
+    config: EventInvoke
+    on_failure_url: str | None = None
+
+
 class InProcessLambdas:
     """Dispatches Lambda Invoke calls made through boto3's default session to real handlers."""
 
     def __init__(self, handlers: dict[str, Handler]) -> None:
         self.handlers = handlers
         self.invocations: list[tuple[str, bool]] = []
+        self.async_targets: dict[str, AsyncTarget] = {}
+        self._events = ThreadPoolExecutor(EVENT_WORKERS, thread_name_prefix="lambda-event")
+        self._events_pending = 0
+        self._settled = threading.Condition()
 
     @classmethod
     def from_manifest(cls, functions: tuple[str, ...] = AGENTS) -> InProcessLambdas:
@@ -105,17 +132,98 @@ class InProcessLambdas:
         self.invocations.append((agent, True))
         return payload, False
 
+    def invoke_event(self, function: str, event: dict[str, Any]) -> None:
+        """Accept an asynchronous event: it runs on a worker thread, off the caller's path."""
+        with self._settled:
+            self._events_pending += 1
+        self._events.submit(self._run_event, function, event, time.monotonic())
+
+    def settle(self, timeout_s: float = 30) -> None:
+        """Wait until every accepted event has run (retries and dead letters included)."""
+        with self._settled:
+            if not self._settled.wait_for(lambda: self._events_pending == 0, timeout_s):
+                pending = self._events_pending
+                raise TimeoutError(f"{pending} events still running after {timeout_s}s")
+
+    def close(self) -> None:
+        self._events.shutdown(wait=True, cancel_futures=False)
+
+    def _run_event(self, function: str, event: dict[str, Any], accepted: float) -> None:
+        try:
+            self._deliver(function, event, accepted)
+        except Exception:  # a worker must not die silently: Lambda would log it too
+            log.exception("asynchronous event for %s lost", function)
+        finally:
+            with self._settled:
+                self._events_pending -= 1
+                self._settled.notify_all()
+
+    def _deliver(self, function: str, event: dict[str, Any], accepted: float) -> None:
+        name = function.rsplit(":function:", 1)[-1]
+        target = self.async_targets.get(name.removeprefix(FUNCTION_PREFIX))
+        retries = target.config.retry_attempts if target else 2
+        attempts, condition = 0, "RetriesExhausted"
+        while True:
+            payload, failed = self.invoke(name, event)
+            attempts += 1
+            if not failed:
+                return
+            if attempts > retries:
+                break
+            time.sleep(EVENT_RETRY_PAUSE_S * 2 ** (attempts - 1))
+            if target and time.monotonic() - accepted > target.config.max_event_age_s:
+                condition = "EventAgeExceeded"
+                break
+        if target is None or target.on_failure_url is None:
+            log.error("asynchronous event for %s dropped after %d attempts", name, attempts)
+            return
+        SqsQueue(target.on_failure_url).send(
+            destination_record(function, event, payload, condition, attempts)
+        )
+
     def _on_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         path = urllib.parse.unquote(params["url_path"])
-        name = path.split("/functions/")[1].split("/")[0].rsplit(":function:", 1)[-1]
+        function = path.split("/functions/")[1].split("/")[0]
+        name = function.rsplit(":function:", 1)[-1]
         event = json.loads(params.get("body") or b"{}")
+        if params.get("headers", {}).get("X-Amz-Invocation-Type") == "Event":
+            self.invoke_event(function, event)
+            return _response(params, 202, b"", failed=False)
         payload, failed = self.invoke(name, event)
-        body = json.dumps(payload).encode()
-        parsed: dict[str, Any] = {
-            "StatusCode": 200,
-            "ExecutedVersion": "$LATEST",
-            "Payload": StreamingBody(io.BytesIO(body), len(body)),
-        }
-        if failed:
-            parsed["FunctionError"] = "Unhandled"
-        return AWSResponse(params.get("url", ""), 200, {}, None), parsed
+        return _response(params, 200, json.dumps(payload).encode(), failed=failed)
+
+
+def _response(
+    params: dict[str, Any], status: int, body: bytes, *, failed: bool
+) -> tuple[AWSResponse, dict[str, Any]]:
+    parsed: dict[str, Any] = {
+        "StatusCode": status,
+        "ExecutedVersion": "$LATEST",
+        "Payload": StreamingBody(io.BytesIO(body), len(body)),
+    }
+    if failed:
+        parsed["FunctionError"] = "Unhandled"
+    return AWSResponse(params.get("url", ""), status, {}, None), parsed
+
+
+def destination_record(
+    function: str, event: dict[str, Any], error: Any, condition: str, attempts: int
+) -> dict[str, Any]:
+    """What Lambda sends an on-failure destination for an event it gave up on."""
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{function}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": error,
+    }

@@ -1,6 +1,7 @@
 """Patches to moto: its Step Functions interpreter and server, changing nothing it answers, only
-what it costs per call; and its DynamoDB, whose conditional writes are made atomic as they are
-in AWS. Each is skipped if moto's internals have moved."""
+what it costs per call (each skipped if moto's internals have moved); its DynamoDB, whose
+conditional writes are made atomic as they are in AWS; and its interpreter's lambda:invoke,
+which passes `InvocationType` on as Step Functions does (`honour_invocation_type`)."""
 
 from __future__ import annotations
 
@@ -204,3 +205,16 @@ def _assign_heap_keys(node: Any, seen: set[int]) -> None:
         return
     for child in children:
         _assign_heap_keys(child, seen)
+
+
+def honour_invocation_type() -> None:
+    """Step Functions passes `InvocationType` of an `arn:aws:states:::lambda:invoke` task to
+    Lambda (RecordOutcome's asynchronous `Event`); moto's interpreter drops every parameter
+    outside its list for the integration, and its list leaves this one out. Unlike the
+    speed-ups this must not be skipped silently: without it the event would run synchronously,
+    so a moved internal fails the runtime's start."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_lambda,
+    )
+
+    state_task_service_lambda._SUPPORTED_API_PARAM_BINDINGS["invoke"].add("InvocationType")

@@ -22,15 +22,15 @@ class Names:
     idempotency_table: str = "mecroute-idempotency"
     artifacts_bucket: str = "mecroute-artifacts"
     metrics_stream: str = "mecroute-metrics"
-    record_dead_letters: str = "mecroute-record-dead-letters"
+    record_dead_letters_queue: str = "mecroute-record-dead-letters"
     state_machine: str = "mecroute-inference-pipeline"
 
     def environment(self) -> dict[str, str]:
-        """MODELS_TABLE=..., one variable per table, bucket and stream the settings read."""
+        """MODELS_TABLE=..., one variable per table, bucket, stream and queue the settings read."""
         return {
             name.upper(): value
             for name, value in dataclasses.asdict(self).items()
-            if name.endswith(("_table", "_bucket", "_stream"))
+            if name.endswith(("_table", "_bucket", "_stream", "_queue"))
         }
 
     def moto_environment(self, region: str) -> dict[str, str]:

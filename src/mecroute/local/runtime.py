@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from mecroute.domain.registry import NodeRecord
-from mecroute.lambda_support.manifest import AGENTS
+from mecroute.lambda_support.manifest import AGENTS, BY_NAME
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, SiteProfile, free_port, start_nodes
-from mecroute.local.lambdas import InProcessLambdas, function_arn
+from mecroute.local.lambdas import AsyncTarget, InProcessLambdas, function_arn
 from mecroute.local.moto_patches import (
+    honour_invocation_type,
     make_conditional_writes_atomic,
     speed_up_moto,
     wait_until_finished,
@@ -73,6 +74,7 @@ class OfflineRuntime:
         self._quieten()
         speed_up_moto()
         make_conditional_writes_atomic()
+        honour_invocation_type()
         self._start_moto()
         try:
             create_resources(self.names, ZOO_DIR)
@@ -82,6 +84,12 @@ class OfflineRuntime:
                 self.sites, self._node_env(), self.time_scale, self.heartbeat_s
             )
             self.lambdas = InProcessLambdas.from_manifest()
+            # As infra/pipeline.py configures them: the on-failure queue is the record one.
+            self.lambdas.async_targets = {
+                name: AsyncTarget(config, self.record_dead_letters_url)
+                for name in AGENTS
+                if (config := BY_NAME[name].event_invoke) is not None
+            }
             self.lambdas.install()
             self.state_machine_arn = self._create_state_machine()
         except BaseException:
@@ -90,6 +98,8 @@ class OfflineRuntime:
         return self
 
     def stop(self) -> None:
+        if self.lambdas is not None:
+            self.lambdas.close()  # lets accepted events finish while moto still answers
         for node in self.nodes:
             node.stop()
         self.nodes = []
@@ -166,6 +176,12 @@ class OfflineRuntime:
             duration_ms=duration_ms,
         )
 
+    def settle(self, timeout_s: float = 30) -> None:
+        """Wait for the records stored off the caller's path (RecordOutcome's asynchronous
+        events, with their retries and dead letters): call before reading what a run left."""
+        if self.lambdas is not None:
+            self.lambdas.settle(timeout_s)
+
     def states(self, execution_arn: str) -> list[str]:
         from mecroute.adapters.aws import client
 
@@ -177,6 +193,7 @@ class OfflineRuntime:
     def decision_record(self, request_id: str) -> dict[str, Any] | None:
         from mecroute.adapters.dynamodb import DynamoDecisionLog
 
+        self.settle()
         record = DynamoDecisionLog(self.names.decisions_table).get(request_id)
         return record.model_dump(mode="json") if record else None
 
@@ -198,10 +215,9 @@ class OfflineRuntime:
 
     @property
     def record_dead_letters_url(self) -> str:
-        from mecroute.adapters.aws import client
+        from mecroute.adapters.queues import SqsQueue
 
-        url: str = client("sqs").get_queue_url(QueueName=self.names.record_dead_letters)["QueueUrl"]
-        return url
+        return SqsQueue.named(self.names.record_dead_letters_queue).queue_url
 
     # -- internals --------------------------------------------------------------------------
 

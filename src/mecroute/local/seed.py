@@ -62,7 +62,7 @@ def create_resources(names: Names, zoo_dir: Path) -> list[ModelSpec]:
     client("kinesis").create_stream(StreamName=names.metrics_stream, ShardCount=1)
     # Where the state machine parks decision records it could not store (infra/pipeline.py).
     client("sqs").create_queue(
-        QueueName=names.record_dead_letters,
+        QueueName=names.record_dead_letters_queue,
         Attributes={"MessageRetentionPeriod": str(14 * 86400)},
     )
     return seed_registry(names, zoo_dir)
