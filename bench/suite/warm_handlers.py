@@ -21,7 +21,7 @@ from mecroute.domain.registry import Heartbeat
 from mecroute.lambda_support.manifest import AGENTS
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, start_nodes
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
-from mecroute.local.names import MOTO_CREDENTIAL, Names
+from mecroute.local.names import NOT_FOR_MOCKED_HANDLERS, Names
 from mecroute.local.runtime import REGION, ZOO_DIR
 from suite.paths import LAMBDAS_DIR, event
 from suite.table import Row
@@ -78,7 +78,8 @@ def register(nodes: list[NodeProcess], names: Names) -> dict[str, NodeProcess]:
 
 
 def varied(base: dict[str, Any], index: int) -> dict[str, Any]:
-    """A distinct request each call, so no call is answered from another's cache entry."""
+    """A distinct request each call, so no call is answered from another's cache entry, and
+    one that has just arrived (its deadline counts from then)."""
     copy: dict[str, Any] = json.loads(json.dumps(base))
     request_id = f"bench-{index:06d}"
     holder = copy.get("context", copy)
@@ -90,6 +91,7 @@ def varied(base: dict[str, Any], index: int) -> dict[str, Any]:
         prompt = f"{PROMPT} (variant {index})"
         copy["context"]["request"]["prompt"] = prompt
         copy["context"]["prompt_sha256"] = hashlib.sha256(prompt.encode()).hexdigest()
+        copy["context"]["received_at"] = time.time()
     return copy
 
 
@@ -218,16 +220,9 @@ def run(plan: Plan) -> dict[str, Any]:
     from mecroute.local import seed
 
     names = Names()
-    values = {
-        **names.moto_environment(REGION),
-        "AWS_SESSION_TOKEN": MOTO_CREDENTIAL,
-        # X-Ray needs the Lambda service's trace header; without it the tracer stays off.
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "mecroute",
-        "POWERTOOLS_METRICS_NAMESPACE": "MecRoute",
-        "POWERTOOLS_LOG_LEVEL": "INFO",  # Lambda's default: the router logs every decision
-    }
-    removed = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV")
+    # The router logs every decision at INFO, Lambda's default level.
+    values = names.handler_environment(REGION, log_level="INFO")
+    removed = NOT_FOR_MOCKED_HANDLERS
     nodes = start_nodes(
         DEFAULT_SITES,
         node_env(),

@@ -15,7 +15,7 @@ from moto import mock_aws
 from mecroute.adapters.aws import reset_clients
 from mecroute.domain.registry import ModelSpec
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
-from mecroute.local.names import MOTO_CREDENTIAL, Names
+from mecroute.local.names import NOT_FOR_MOCKED_HANDLERS, Names
 from mecroute.local.seed import create_resources
 from mecroute.mec.zoo import build_zoo
 
@@ -42,21 +42,9 @@ def zoo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, zoo_dir: Path) -> Iterator[Aws]:
     names = Names()
-    environment = {
-        **names.moto_environment(REGION),
-        "AWS_SESSION_TOKEN": MOTO_CREDENTIAL,
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "mecroute",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
-    for name, value in environment.items():
+    for name, value in names.handler_environment(REGION, log_level="WARNING").items():
         monkeypatch.setenv(name, value)
-    for name in (
-        "AWS_ENDPOINT_URL",
-        "AWS_PROFILE",
-        "POWERTOOLS_METRICS_DISABLED",
-        "POWERTOOLS_DEV",
-    ):
+    for name in NOT_FOR_MOCKED_HANDLERS:
         monkeypatch.delenv(name, raising=False)
     reset_clients()
     with mock_aws():

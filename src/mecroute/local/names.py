@@ -43,3 +43,26 @@ class Names:
             "AWS_DEFAULT_REGION": region,
             "AWS_REGION": region,
         }
+
+    def handler_environment(self, region: str, log_level: str) -> dict[str, str]:
+        """What an agent's handler run in-process on moto's mock needs beside
+        `moto_environment`: a session token, powertools' names, the tracer off (X-Ray needs
+        the Lambda service's trace header) and the log level."""
+        return {
+            **self.moto_environment(region),
+            "AWS_SESSION_TOKEN": MOTO_CREDENTIAL,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "mecroute",
+            "POWERTOOLS_METRICS_NAMESPACE": "MecRoute",
+            "POWERTOOLS_LOG_LEVEL": log_level,
+        }
+
+
+# What a process on moto's in-process mock must not inherit: a moto server's endpoint, a real
+# profile, and powertools' switches that would hide what the handlers emit.
+NOT_FOR_MOCKED_HANDLERS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "POWERTOOLS_METRICS_DISABLED",
+    "POWERTOOLS_DEV",
+)
