@@ -20,6 +20,7 @@ from mecroute.gateway import main as gateway_main
 from mecroute.local import registry_cli
 from mecroute.local.cli_errors import check_port_free, explain
 from mecroute.local.model_servers import model_server_entry, register_model_servers
+from mecroute.local.stream_consumer import StreamConsumer
 from mecroute.mec import node as mec_node
 
 if TYPE_CHECKING:
@@ -260,6 +261,8 @@ def _serve(args: argparse.Namespace) -> int:
     check_port_free(args.port)
     with _started(args.verbose) as runtime:
         servers = register_model_servers(runtime.names.nodes_table, args.model_server)
+        # The learning loop: the real aggregator consumes the outcome events (GET /v1/stats).
+        learning = StreamConsumer.aggregator(runtime.names.metrics_stream).start()
         gateways = start_gateways(runtime, Path(tempfile.mkdtemp(prefix="mecroute-gateways-")))
         urls = {site: served.url for site, (_, served) in gateways.items()}
         server = serve(runtime, args.port, urls).start()
@@ -280,6 +283,7 @@ def _serve(args: argparse.Namespace) -> int:
         stop.wait()
         print("shutting down", file=sys.stderr, flush=True)
         server.stop()
+        learning.stop()
         for gateway, served in gateways.values():
             served.stop()
             gateway.stop()
