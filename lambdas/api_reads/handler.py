@@ -13,7 +13,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
+from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, DynamoNodeDirectory
+from mecroute.agents.breakers import Breakers
 from mecroute.domain.chat import model_list
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import RequestId
@@ -24,6 +26,7 @@ settings = ApiReadsSettings.from_env()
 registry = DynamoModelRegistry(settings.models_table)
 directory = DynamoNodeDirectory(settings.nodes_table)
 decisions = DynamoDecisionLog(settings.decisions_table)
+breakers = Breakers(DynamoBreakerStore(settings.breakers_table), settings.breaker_policy())
 app = APIGatewayRestResolver()
 # A path parameter that cannot be a request id never reaches DynamoDB (whose keys stop at 2 KB).
 REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
@@ -36,7 +39,11 @@ def list_models() -> dict[str, Any]:
 
 @app.get("/v1/nodes")
 def list_nodes() -> dict[str, Any]:
-    return {"nodes": [node.model_dump(mode="json") for node in directory.list_nodes()]}
+    """The node records, and every circuit breaker with its state, reason and cooldown."""
+    return {
+        "nodes": [node.model_dump(mode="json") for node in directory.list_nodes()],
+        "breakers": [seen.model_dump(mode="json") for seen in breakers.views()],
+    }
 
 
 @app.get("/v1/decisions/<request_id>")

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.aws import client
+from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, LocalBedrockRuntime, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
@@ -26,13 +27,16 @@ from mecroute.adapters.recent import RecentRegistry
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import execute as agent
+from mecroute.agents.breakers import Breakers
+from mecroute.agents.guards import Guards, guarded_execute
+from mecroute.domain.breaker import Breaker
 from mecroute.domain.errors import DeadlineExceeded, IdempotencyKeyReused
 from mecroute.domain.estimates import TIER_THREADS
 from mecroute.domain.messages import ExecutionResult
 from mecroute.domain.tasks import ExecuteTask
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.idempotency import Once
-from mecroute.lambda_support.observability import logger
+from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import ExecuteSettings
 
 settings = ExecuteSettings.from_env()
@@ -66,8 +70,24 @@ tiers = agent.Tiers(
 )
 
 
+def breaker_changed(breaker: Breaker) -> None:
+    """Each transition is a metric (BreakerOpen, BreakerHalfOpen, BreakerClosed) and a log line."""
+    name = "Breaker" + breaker.state.title().replace("_", "")
+    metrics.add_metric(name=name, unit="Count", value=1)
+    logger.warning("breaker %s %s: %s", breaker.breaker_key, breaker.state, breaker.reason)
+
+
+guards = Guards(
+    breakers=Breakers(
+        DynamoBreakerStore(settings.breakers_table),
+        settings.breaker_policy(),
+        on_change=breaker_changed,
+    )
+)
+
+
 def run(task: ExecuteTask) -> ExecutionResult:
-    return agent.execute(task.context, task.target, task.plan, tiers, time.time())
+    return guarded_execute(guards, task.context, task.target, task.plan, tiers, time.time())
 
 
 # The key is scoped per user: another user's identical key is another request. The whole

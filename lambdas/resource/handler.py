@@ -7,10 +7,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.recent import RecentNodes, RecentOverhead, RecentRegistry, RecentStats
 from mecroute.agents import resource as agent
+from mecroute.agents.breakers import Breakers
 from mecroute.domain.messages import CloudStatus
 from mecroute.domain.tasks import AssessResourcesTask
 from mecroute.lambda_support.handler import lambda_handler
@@ -26,6 +28,7 @@ stats_table = DynamoStatsStore(settings.stats_table)
 stats = RecentStats(stats_table)
 learned_overhead = RecentOverhead(stats_table, "regional")
 nodes = HttpMecNodes()
+breakers = Breakers(DynamoBreakerStore(settings.breakers_table), settings.breaker_policy())
 cloud = CloudStatus(
     available=True,
     provider=settings.cloud_provider,
@@ -46,7 +49,9 @@ def handler(task: AssessResourcesTask, context: LambdaContext) -> dict[str, Any]
         time.time(),
         settings.heartbeat_timeout_s,
         learned_overhead=learned_overhead(),
+        breakers=breakers.not_closed(),
     )
     healthy = sum(node.healthy for node in snapshot.nodes)
     metrics.add_metric(name="HealthyMecNodes", unit="Count", value=healthy)
+    metrics.add_metric(name="BreakersNotClosed", unit="Count", value=len(snapshot.breakers))
     return snapshot.model_dump(mode="json")

@@ -102,7 +102,7 @@ def _import_failures(blocked: list[str], sources: list[str]) -> dict[str, str]:
         **{name: f"{name.lower()}-x" for name in (
             "MODELS_TABLE", "NODES_TABLE", "DECISIONS_TABLE", "STATS_TABLE", "CACHE_TABLE",
             "IDEMPOTENCY_TABLE", "ARTIFACTS_BUCKET", "METRICS_STREAM",
-            "RECORD_DEAD_LETTERS_QUEUE")},
+            "RECORD_DEAD_LETTERS_QUEUE", "BREAKERS_TABLE", "USAGE_TABLE")},
     }  # fmt: skip
     completed = subprocess.run(
         [sys.executable, "-c", _IMPORT_CHECK, json.dumps(blocked), json.dumps(sources)],

@@ -15,8 +15,10 @@ from moto import mock_aws
 from tests.unit.builders import rest_event
 
 from mecroute.adapters.aws import client, reset_clients
+from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoStatsStore
 from mecroute.agents.learning import stat_key
+from mecroute.domain.breaker import BreakerPolicy, after_failure, closed
 from mecroute.domain.messages import ExecutionResult, MonitorRecord
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
 from mecroute.local.names import Names
@@ -94,7 +96,27 @@ def test_models_and_nodes_are_listed_as_the_local_api_lists_them(aws: Names):
     assert {m["model_id"] for m in body["models"]} >= {"edge-large-v1", "cloud-frontier-v1"}
     status, body = call("api_reads", rest_event("GET", "/v1/nodes"))
     assert status == 200
-    assert body == {"nodes": []}  # nodes register themselves when they start
+    assert body == {"nodes": [], "breakers": []}  # nodes register themselves when they start
+
+
+def test_nodes_show_each_breakers_state_reason_and_cooldown(aws: Names):
+    store = DynamoBreakerStore(aws.breakers_table)
+    failed = closed("mec", "mec-metro-1", "edge-large-v1")
+    policy = BreakerPolicy()
+    for _ in range(policy.consecutive_failures):
+        failed = after_failure(failed, time.time(), policy, "TierUnavailable: refused")
+    assert store.put_if_unchanged(failed, None)
+    status, body = call("api_reads", rest_event("GET", "/v1/nodes"))
+    assert status == 200
+    (seen,) = body["breakers"]
+    assert (seen["node_id"], seen["model_id"], seen["state"]) == (
+        "mec-metro-1",
+        "edge-large-v1",
+        "open",
+    )
+    assert seen["reason"].startswith("3 consecutive failures, last: TierUnavailable: refused")
+    assert seen["cooldown_until"] == failed.cooldown_until
+    assert seen["retry_in_s"] > 0
 
 
 def test_a_decision_is_read_back_or_not_found(aws: Names):

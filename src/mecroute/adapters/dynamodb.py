@@ -152,21 +152,32 @@ class DynamoStatsStore:
         )
 
     def _put_if(self, item: dict[str, Any], counter: str, expected: int | None) -> bool:
-        if expected is None:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(stat_key)"}
-        else:
-            condition = {
-                "ConditionExpression": "#counter = :expected",
-                "ExpressionAttributeNames": {"#counter": counter},
-                "ExpressionAttributeValues": {":expected": expected},
-            }
-        try:
-            table(self.table_name).put_item(Item=item, **condition)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return put_if(self.table_name, "stat_key", item, counter, expected)
+
+
+def put_if(
+    table_name: str, key: str, item: dict[str, Any], counter: str, expected: int | None
+) -> bool:
+    """Put `item` unless another writer moved it on since it was read (then False): its
+    `counter` must still be `expected`, or the item must not exist when `expected` is None."""
+    if expected is None:
+        condition: dict[str, Any] = {
+            "ConditionExpression": "attribute_not_exists(#key)",
+            "ExpressionAttributeNames": {"#key": key},
+        }
+    else:
+        condition = {
+            "ConditionExpression": "#counter = :expected",
+            "ExpressionAttributeNames": {"#counter": counter},
+            "ExpressionAttributeValues": {":expected": expected},
+        }
+    try:
+        table(table_name).put_item(Item=item, **condition)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def _learned_item(learned: TierStat | RoutingOverhead) -> dict[str, Any]:

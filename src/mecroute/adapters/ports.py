@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from mecroute.domain.breaker import Breaker
 from mecroute.domain.estimates import RoutingOverhead, RoutingPath
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
@@ -44,6 +45,16 @@ class StatsWriter(Protocol):
     def put_overhead_if_unchanged(
         self, overhead: RoutingOverhead, expected_samples: int | None
     ) -> bool: ...
+
+
+class BreakerStore(Protocol):
+    """Circuit breakers by place key, written optimistically (see agents/breakers.py)."""
+
+    def get(self, breaker_key: str) -> Breaker | None: ...
+
+    def list_breakers(self) -> list[Breaker]: ...
+
+    def put_if_unchanged(self, breaker: Breaker, expected_revision: int | None) -> bool: ...
 
 
 class ResponseCache(Protocol):

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from mecroute.adapters.ports import StatsWriter
 from mecroute.agents.learning import fold, fold_feedback, fold_routing_overhead, stat_key
+from mecroute.domain.breaker import counts_against_place
 from mecroute.domain.estimates import RoutingOverhead, RoutingPath
 from mecroute.domain.events import AnyStreamEvent, FeedbackEvent, OutcomeEvent
 from mecroute.domain.messages import TierStat
@@ -32,8 +33,13 @@ class StatConflict(RuntimeError):
 def apply(event: AnyStreamEvent, store: StatsWriter) -> TierStat | None:
     """Apply one stream event: outcomes teach latency and success, caller feedback teaches
     answer quality. Replays, failures, rejections and redelivered events carry nothing new
-    to learn: skipped (None)."""
-    if isinstance(event, OutcomeEvent) and event.kind == "outcome":
+    to learn: skipped (None), and so is an attempt an open circuit breaker refused (the place
+    was not even called)."""
+    if (
+        isinstance(event, OutcomeEvent)
+        and event.kind == "outcome"
+        and counts_against_place(event.error)
+    ):
         if event.routing_overhead_ms is not None and event.fallbacks == 0:
             # Failed attempts' time would count as overhead: learn from clean requests only.
             learn_overhead(event.routing_overhead_ms, store, event.event_id)

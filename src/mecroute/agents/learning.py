@@ -8,6 +8,7 @@ so a node that starts failing loses its standing within a few requests, and reco
 
 from __future__ import annotations
 
+from mecroute.domain.breaker import place_key
 from mecroute.domain.estimates import (
     DRIFT_RATIO,
     LEARNED_MIN_SAMPLES,
@@ -22,7 +23,7 @@ QUANTILE = 0.95
 
 
 def stat_key(tier: str, node_id: str | None, model_id: str) -> str:
-    return f"{tier}#{node_id or '-'}#{model_id}"
+    return place_key(tier, node_id, model_id)  # a breaker's key too: one place, one key
 
 
 def fold(stat: TierStat | None, event: OutcomeEvent) -> TierStat:

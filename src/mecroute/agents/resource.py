@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from mecroute.adapters.openai_server import speaks_openai
 from mecroute.adapters.ports import MecNodes, ModelRegistry, NodeDirectory, StatsStore
+from mecroute.domain.breaker import BreakerView
 from mecroute.domain.errors import TierUnavailable
 from mecroute.domain.estimates import RoutingOverhead, RoutingPath, routing_overhead
 from mecroute.domain.messages import CloudStatus, NodeStatus, ResourceSnapshot
@@ -22,9 +24,11 @@ def assess(
     heartbeat_timeout_s: float,
     path: RoutingPath = "regional",
     learned_overhead: RoutingOverhead | None = None,
+    breakers: Sequence[BreakerView] = (),
 ) -> ResourceSnapshot:
     """`learned_overhead`: the path's recorded routing overhead (learning.fold_routing_overhead);
-    until it has enough samples the snapshot carries the path's published prior."""
+    until it has enough samples the snapshot carries the path's published prior. `breakers`:
+    the circuit breakers that are not closed, for the router's breaker constraint."""
     records = directory.list_nodes()
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(records)))) as pool:
         statuses = list(
@@ -37,6 +41,7 @@ def assess(
         cloud=cloud,
         stats=stats.list_stats(),
         routing_overhead=routing_overhead(path, learned_overhead),
+        breakers=list(breakers),
     )
 
 

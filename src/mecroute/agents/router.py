@@ -289,6 +289,8 @@ def _violation(
         return "health", "cloud tier unavailable"
     if option.node is not None and not option.node.healthy:
         return "health", option.node.unhealthy_reason or "node unhealthy"
+    if snapshot.breakers and (refused := _breaker_refusal(option, snapshot)):
+        return "breaker", refused
     if option.tier == "device":
         device = request.device
         if device.memory_free_mb < option.model.memory_mb:
@@ -307,6 +309,20 @@ def _violation(
         return "sla", _sla_detail(estimate, request.sla.max_latency_ms, snapshot)
     if estimate.cost_usd > request.sla.max_cost_usd:
         return "budget", f"cost ${estimate.cost_usd:.5f} > ${request.sla.max_cost_usd:.5f}"
+    return None
+
+
+def _breaker_refusal(option: Option, snapshot: ResourceSnapshot) -> str | None:
+    """Why the place's circuit breaker keeps this option out (open, or its probe taken)."""
+    node_id = option.node.node_id if option.node else "-"
+    for seen in snapshot.breakers:
+        if (
+            not seen.admits
+            and seen.model_id == option.model.model_id
+            and seen.node_id == node_id
+            and seen.tier == option.tier
+        ):
+            return f"breaker {seen.state}, retry in {seen.retry_in_s:.1f} s: {seen.reason}"
     return None
 
 

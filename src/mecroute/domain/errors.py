@@ -60,6 +60,11 @@ class DeadlineExceeded(TierUnavailable):
     out. The pipeline moves on to the next candidate, which may be faster."""
 
 
+class CircuitOpen(TierUnavailable):
+    """The place's circuit breaker is open (or its one half-open probe is taken): refused at
+    once, without waiting on the place; the pipeline moves to the next fallback."""
+
+
 class ModelIntegrityError(TierUnavailable):
     """A model artifact did not match its registered sha256; it is never loaded or served."""
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mecroute.domain.breaker import BreakerView
 from mecroute.domain.estimates import REGIONAL_PATH_PRIOR, RoutingOverhead
 from mecroute.domain.events import RecordEvent
 from mecroute.domain.registry import ModelSpec, Tier
@@ -109,6 +110,9 @@ class ResourceSnapshot(Message):
         default=REGIONAL_PATH_PRIOR,
         description="What the routing path takes before any tier runs; every prediction adds it.",
     )
+    breakers: list[BreakerView] = Field(
+        default_factory=list, description="Circuit breakers not plainly closed (domain/breaker)."
+    )
 
 
 # 3. Router agent --------------------------------------------------------------------------------
@@ -143,7 +147,9 @@ class Candidate(Message):
         return f"{where}/{self.model_id}"
 
 
-ConstraintName = Literal["privacy", "sla", "accuracy", "budget", "device", "health", "preference"]
+ConstraintName = Literal[
+    "privacy", "sla", "accuracy", "budget", "device", "health", "breaker", "preference"
+]
 
 
 class Rejection(Message):

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from mecroute.domain.breaker import BreakerView
 from mecroute.domain.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -70,6 +71,7 @@ class ModelList(BaseModel):
 
 class NodeList(BaseModel):
     nodes: list[NodeRecord]
+    breakers: list[BreakerView]
 
 
 _SCHEMAS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
@@ -209,7 +211,8 @@ def document() -> dict[str, Any]:
             "/v1/nodes": {
                 "get": {
                     "operationId": "listNodes",
-                    "summary": "The MEC nodes as they last reported themselves.",
+                    "summary": "The MEC nodes as they last reported themselves, and every "
+                    "circuit breaker (per place) with its state, reason and cooldown.",
                     "responses": {
                         "200": {"description": "Every node.", "content": _json(_ref(NodeList))}
                     },

@@ -42,6 +42,7 @@ def gateway_app(site: str, pipeline: GatewayPipeline, shipper: Shipper) -> Starl
                 "queue_depth": pipeline.queue.depth(),
                 "records_shipped": shipper.shipped,
                 "shipping_error": shipper.last_error,
+                "breakers": [v.model_dump(mode="json") for v in pipeline.breakers.views()],
             }
         )
 

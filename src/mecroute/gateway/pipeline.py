@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mecroute.adapters.breaker_store import MemoryBreakerStore
 from mecroute.adapters.memory import MemoryNodes, MemoryRegistry, MemoryStats
 from mecroute.agents import cache, context, execute, monitor, router
+from mecroute.agents.breakers import Breakers
 from mecroute.agents.context import ComplexityScorer
+from mecroute.agents.guards import Guards, guarded_execute
 from mecroute.domain import tasks as states
 from mecroute.domain.errors import IdempotencyKeyReused, InvalidRequest
 from mecroute.domain.messages import (
@@ -97,8 +100,12 @@ class GatewayPipeline:
         queue: RecordQueue,
         weights: CriterionWeights,
         scorer: ComplexityScorer | None,
+        breakers: Breakers | None = None,
     ) -> None:
         self.keeper = keeper
+        # The site's own breakers, in memory: the request path never waits on the region.
+        self.breakers = breakers or Breakers(MemoryBreakerStore())
+        self.guards = Guards(breakers=self.breakers)
         self.tiers = tiers
         self.queue = queue
         self.weights = weights
@@ -112,7 +119,11 @@ class GatewayPipeline:
         return context.analyze(request_id, raw, self.history, now, self.scorer)
 
     def decide(self, analysis: ContextAnalysis, snapshot: Snapshot) -> RoutingDecision:
-        return router.route(analysis, snapshot.resources, self.weights)
+        resources = snapshot.resources
+        not_closed = self.breakers.not_closed()
+        if not_closed:
+            resources = resources.model_copy(update={"breakers": not_closed})
+        return router.route(analysis, resources, self.weights)
 
     def handle(self, request_id: str, raw: Any, arrived_at: float | None = None) -> Outcome:
         """`arrived_at`: when the request reached the gateway (its `timing` starts there, as
@@ -144,7 +155,9 @@ class GatewayPipeline:
                     directory,
                     stats,
                 )
-                result = execute.execute(analysis, target, plan, self.tiers, time.time())
+                result = guarded_execute(
+                    self.guards, analysis, target, plan, self.tiers, time.time()
+                )
             except IdempotencyKeyReused as error:
                 return self._rejected(request_id, "errored", error, snapshot.stale)
             except Exception as error:  # the ASL's Catch on States.ALL: next candidate

@@ -29,6 +29,7 @@ Resource = Literal[
     "decisions_table",
     "stats_table",
     "cache_table",
+    "breakers_table",
     "idempotency_table",
     "artifacts_bucket",
     "metrics_stream",
@@ -112,6 +113,8 @@ FUNCTIONS: tuple[Function, ...] = (
             *(_on(t, "dynamodb:Scan") for t in ("models_table", "nodes_table", "stats_table")),
             # The regional path's learned routing overhead, one item beside the statistics.
             _on("stats_table", "dynamodb:GetItem"),
+            # Breakers that are not closed go into the snapshot (the router's constraint).
+            _on("breakers_table", "dynamodb:Scan"),
         ),
         mec_caller=True,
     ),
@@ -146,6 +149,8 @@ FUNCTIONS: tuple[Function, ...] = (
             # The device tier's emulated run and the cloud simulator read zoo artifacts by key.
             _on("artifacts_bucket", "s3:GetObject"),
             _on("idempotency_table", *IDEMPOTENCY),
+            # The execute guard: read a place's breaker, write its transitions conditionally.
+            _on("breakers_table", "dynamodb:GetItem", "dynamodb:PutItem"),
         ),
         memory_mb=1024,
         onnx=True,
@@ -182,6 +187,7 @@ FUNCTIONS: tuple[Function, ...] = (
             _on("models_table", "dynamodb:Scan"),
             _on("nodes_table", "dynamodb:Scan"),
             _on("decisions_table", "dynamodb:GetItem"),
+            _on("breakers_table", "dynamodb:Scan"),
         ),
     ),
     Function(

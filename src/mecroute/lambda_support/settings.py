@@ -7,6 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mecroute.domain.breaker import BreakerPolicy
 from mecroute.domain.errors import problems_line
 from mecroute.domain.request import CriterionWeights
 
@@ -36,11 +37,25 @@ class AgentSettings(BaseModel):
             raise MissingConfiguration(f"{cls.__name__}: {problems}") from None
 
 
+class BreakerSettings(AgentSettings):
+    """Where the circuit breakers live and when they open (domain/breaker.py)."""
+
+    breakers_table: str
+    breaker_consecutive_failures: int = Field(default=3, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+
+    def breaker_policy(self) -> BreakerPolicy:
+        return BreakerPolicy(
+            consecutive_failures=self.breaker_consecutive_failures,
+            cooldown_s=self.breaker_cooldown_s,
+        )
+
+
 class ContextSettings(AgentSettings):
     decisions_table: str
 
 
-class ResourceSettings(AgentSettings):
+class ResourceSettings(BreakerSettings):
     models_table: str
     nodes_table: str
     stats_table: str
@@ -73,7 +88,7 @@ class CacheSettings(AgentSettings):
     stats_table: str
 
 
-class ExecuteSettings(AgentSettings):
+class ExecuteSettings(BreakerSettings):
     models_table: str
     cache_table: str
     artifacts_bucket: str
@@ -113,7 +128,7 @@ class AggregatorSettings(AgentSettings):
     stats_table: str
 
 
-class ApiReadsSettings(AgentSettings):
+class ApiReadsSettings(BreakerSettings):
     models_table: str
     nodes_table: str
     decisions_table: str

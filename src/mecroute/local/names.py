@@ -19,6 +19,7 @@ class Names:
     decisions_table: str = "mecroute-decisions"
     stats_table: str = "mecroute-stats"
     cache_table: str = "mecroute-response-cache"
+    breakers_table: str = "mecroute-breakers"
     idempotency_table: str = "mecroute-idempotency"
     artifacts_bucket: str = "mecroute-artifacts"
     metrics_stream: str = "mecroute-metrics"
