@@ -82,6 +82,13 @@ class BreakerView(BaseModel):
     changed_at: float
 
 
+# What a view shows of a breaker exactly as stored (the rest it works out for `now`).
+_SHOWN_AS_STORED = {
+    "breaker_key", "tier", "node_id", "model_id", "reason", "consecutive_failures",
+    "cooldown_until", "changed_at",
+}  # fmt: skip
+
+
 def place_key(tier: str, node_id: str | None, model_id: str) -> str:
     """`mec#mec-metro-1#edge-small-v1`: a place's key, shared by breakers and learned stats."""
     return f"{tier}#{node_id or '-'}#{model_id}"
@@ -128,19 +135,8 @@ def view(breaker: Breaker, now: float, policy: BreakerPolicy) -> BreakerView:
     elif state == "half_open" and _probe_in_flight(breaker, now, policy):
         admits = False
         retry_in = (breaker.probe_started_at or now) + policy.probe_timeout_s - now
-    return BreakerView(
-        breaker_key=breaker.breaker_key,
-        tier=breaker.tier,
-        node_id=breaker.node_id,
-        model_id=breaker.model_id,
-        state=state,
-        admits=admits,
-        reason=breaker.reason,
-        consecutive_failures=breaker.consecutive_failures,
-        cooldown_until=breaker.cooldown_until,
-        retry_in_s=round(max(0.0, retry_in), 3),
-        changed_at=breaker.changed_at,
-    )
+    shown = breaker.model_dump(include=_SHOWN_AS_STORED)
+    return BreakerView(**shown, state=state, admits=admits, retry_in_s=round(max(0.0, retry_in), 3))
 
 
 def admit(breaker: Breaker, now: float, policy: BreakerPolicy) -> Breaker | None:
