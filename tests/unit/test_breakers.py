@@ -15,7 +15,7 @@ from mecroute.agents.breakers import Breakers
 from mecroute.agents.guards import Guards, guarded_execute
 from mecroute.domain import breaker as transitions
 from mecroute.domain.breaker import BreakerPolicy
-from mecroute.domain.errors import CircuitOpen, TierUnavailable
+from mecroute.domain.errors import CircuitOpen, DeadlineExceeded, TierUnavailable
 from mecroute.domain.events import OutcomeEvent
 from mecroute.domain.messages import CachePlan, Candidate, TierStat
 from mecroute.domain.node_protocol import node_error
@@ -165,6 +165,12 @@ def test_busy_or_misaddressed_nodes_and_breaker_refusals_never_trip_a_breaker() 
     assert not transitions.is_place_failure(ValueError("a bug"))
     assert transitions.is_place_failure(node_error("gone", "ArtifactUnavailable", 502))
     assert transitions.is_place_failure(TierUnavailable("connection refused"))
+    # a deadline: waiting on the place and giving up counts; not starting for lack of time not
+    assert not transitions.is_place_failure(DeadlineExceeded("predicted 900 ms, 200 ms left"))
+    try:
+        raise DeadlineExceeded("no answer before the deadline") from TierUnavailable("timed out")
+    except DeadlineExceeded as abandoned:
+        assert transitions.is_place_failure(abandoned)
 
 
 # -- the transitions, with a fake clock ----------------------------------------------------------
