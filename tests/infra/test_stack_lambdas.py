@@ -4,6 +4,7 @@ feedback, and the aggregator consuming the metrics stream (the learning loop's w
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -194,8 +195,13 @@ def kinesis_event(*payloads: bytes) -> dict[str, Any]:
     }  # fmt: skip
 
 
+_EVENT_NUMBERS = itertools.count()
+
+
 def outcome(latency_ms: float, success: bool = True) -> bytes:
-    return json.dumps({"kind": "outcome", "event_id": "r:0", "request_id": "r", "tier": "mec",
+    """A distinct outcome event each call (the aggregator folds an event id in only once)."""
+    event_id = f"r:{next(_EVENT_NUMBERS)}"
+    return json.dumps({"kind": "outcome", "event_id": event_id, "request_id": "r", "tier": "mec",
                        "node_id": "mec-metro-1", "model_id": "edge-large-v1",
                        "success": success, "latency_ms": latency_ms if success else None,
                        "sla_met": success, "cost_usd": 0.0, "at": 1.0}).encode()  # fmt: skip
