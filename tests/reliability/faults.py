@@ -309,6 +309,10 @@ def put_records_partly_refused(
 
 
 def stream_events(runtime: OfflineRuntime, request_id: str) -> list[dict[str, Any]]:
+    return [e for e in every_stream_event(runtime) if e.get("request_id") == request_id]
+
+
+def every_stream_event(runtime: OfflineRuntime) -> list[dict[str, Any]]:
     runtime.settle()  # what RecordOutcome's asynchronous event publishes
     kinesis = client("kinesis")
     stream = runtime.names.metrics_stream
@@ -323,7 +327,7 @@ def stream_events(runtime: OfflineRuntime, request_id: str) -> list[dict[str, An
             if not page["Records"]:
                 break
             iterator = page.get("NextShardIterator")
-    return [event for event in events if event.get("request_id") == request_id]
+    return events
 
 
 def decision_items(runtime: OfflineRuntime, request_id: str) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from mecroute.adapters.memory import MemoryNodes, MemoryRegistry, MemoryStats
 from mecroute.adapters.ports import NodeHealth
 from mecroute.agents import router
 from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.estimates import EDGE_PATH_PRIOR, LEARNED_MIN_SAMPLES
 from mecroute.domain.messages import CloudStatus
 from mecroute.domain.registry import ModelSpec, NodeRecord
 from mecroute.domain.request import CriterionWeights
@@ -81,3 +82,23 @@ def test_an_unreachable_region_keeps_the_last_snapshot_marked_stale_and_strict_s
     decision = router.route(strict, stale.resources, CriterionWeights())
     assert decision.candidates
     assert all(c.tier != "cloud" for c in decision.candidates)
+
+
+def test_the_gateways_own_recorded_overheads_replace_the_edge_prior_once_there_are_enough():
+    live = NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=["edge-small-v1"])
+    kept = keeper(SiteNodes({"http://mec-here": live}), MemoryRegistry(zoo_specs()))
+    prior = kept.refresh(NOW).resources.routing_overhead
+
+    for _ in range(LEARNED_MIN_SAMPLES - 1):
+        kept.note_overhead(9.0)
+    too_few = kept.refresh(NOW + 5).resources.routing_overhead
+    kept.note_overhead(9.0)
+    learned = kept.refresh(NOW + 10).resources.routing_overhead
+
+    assert prior == too_few == EDGE_PATH_PRIOR
+    assert (learned.source, learned.path) == ("learned", "edge")
+    assert learned.samples == LEARNED_MIN_SAMPLES
+    assert learned.p50_ms > EDGE_PATH_PRIOR.p50_ms  # 9 ms recorded, against a 2 ms prior
+    slower = router.route(context({"prompt": "hi"}), kept.current.resources, CriterionWeights())
+    assert slower.primary is not None
+    assert slower.primary.routing_overhead_ms == learned.p50_ms

@@ -134,6 +134,20 @@ def test_aggregator_learns_the_routing_overhead_of_requests_without_fallbacks():
     assert (learned.source, learned.samples, learned.p50_ms) == ("learned", 1, 180.0)
 
 
+def test_an_edge_gateways_overhead_is_learned_apart_from_the_regional_paths():
+    store = MemoryStatsWriter()
+    regional = outcome(50.0).model_copy(update={"routing_overhead_ms": 180.0})
+    edge = regional.model_copy(
+        update={"event_id": "edge-1:0", "routing_overhead_ms": 3.0, "routing_path": "edge"}
+    )
+
+    aggregator.apply(regional, store)
+    aggregator.apply(edge, store)
+
+    assert store.overheads["regional"].p50_ms == 180.0
+    assert (store.overheads["edge"].p50_ms, store.overheads["edge"].samples) == (3.0, 1)
+
+
 def test_aggregator_learns_outcomes_and_feedback_and_skips_the_rest():
     store = MemoryStatsWriter()
     aggregator.apply(outcome(120.0), store)

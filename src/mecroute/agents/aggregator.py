@@ -42,7 +42,7 @@ def apply(event: AnyStreamEvent, store: StatsWriter) -> TierStat | None:
     ):
         if event.routing_overhead_ms is not None and event.fallbacks == 0:
             # Failed attempts' time would count as overhead: learn from clean requests only.
-            learn_overhead(event.routing_overhead_ms, store, event.event_id)
+            learn_overhead(event.routing_overhead_ms, store, event.event_id, event.routing_path)
         key = stat_key(event.tier, event.node_id, event.model_id)
         return _update(key, lambda current: fold(current, event), store, event.event_id)
     if isinstance(event, FeedbackEvent) and event.tier and event.model_id:

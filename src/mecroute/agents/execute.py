@@ -64,6 +64,7 @@ def execute(
                 "request_id": context.request_id,
                 "from_cache": True,
                 "latency_ms": round(context.request.network.rtt_ms + tiers.cloud_backhaul_ms, 3),
+                "compute_ms": 0.0,  # nothing ran: the routing overhead is all the time spent
                 "cost_usd": 0.0,
             }
         )

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from mecroute.domain.estimates import RoutingPath
 from mecroute.domain.registry import Tier
 
 
@@ -40,6 +41,8 @@ class OutcomeEvent(StreamEvent):
     replay_of: str | None = None
     # The states' own time in the regional path (issue 12); None for a failed attempt.
     routing_overhead_ms: float | None = None
+    # Which path decided it: an edge gateway's overhead is learned apart from the region's.
+    routing_path: RoutingPath = "regional"
 
 
 class RequestFailedEvent(StreamEvent):

@@ -8,9 +8,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,7 +21,7 @@ from mecroute.adapters.web import HttpProblem, json_app, json_value, request_id_
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, error_body, field_problems
 from mecroute.domain.feedback import RequestId
 from mecroute.gateway.auth import authenticate
-from mecroute.gateway.pipeline import GatewayPipeline
+from mecroute.gateway.pipeline import GatewayPipeline, Outcome
 from mecroute.gateway.queue import QueueFull
 from mecroute.gateway.shipper import Shipper
 
@@ -29,7 +30,13 @@ REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
 STALE_HEADER = "x-mecroute-snapshot-stale"
 
 
-def gateway_app(site: str, pipeline: GatewayPipeline, shipper: Shipper) -> Starlette:
+def gateway_app(
+    site: str, pipeline: GatewayPipeline, shipper: Shipper, threads: int = 8
+) -> Starlette:
+    # The pipeline blocks (node calls, the queue's commit) and is mostly Python under one GIL:
+    # a few threads keep the cores busy; more only queue for the GIL and stretch every answer.
+    limiter = CapacityLimiter(threads)
+
     async def health(_: Request) -> Response:
         snapshot = pipeline.keeper.current
         return JSONResponse(
@@ -56,24 +63,25 @@ def gateway_app(site: str, pipeline: GatewayPipeline, shipper: Shipper) -> Starl
         body = json_value(await request.body())
         if isinstance(body, dict) and user is not None:
             body = {**body, "user_id": user}  # the verified identity, not what the body claims
-        status, answer, stale = await run_in_threadpool(run, body, rid, arrived_at)
-        headers = {STALE_HEADER: "true"} if stale else {}
-        return JSONResponse(answer, status, headers)
+        status, answer, outcome = await anyio.to_thread.run_sync(
+            run, body, rid, arrived_at, limiter=limiter
+        )
+        return JSONResponse(answer, status, outcome_headers(outcome))
 
     def run(
         body: Any, rid: str, arrived_at: float | None = None
-    ) -> tuple[int, dict[str, Any], bool]:
-        """What the regional API answers for this pipeline input, and whether decided stale."""
+    ) -> tuple[int, dict[str, Any], Outcome]:
+        """What the regional API answers for this pipeline input, and the outcome behind it."""
         try:
             outcome = pipeline.handle(rid, body, arrived_at)
         except QueueFull as full:
             raise HttpProblem(503, "RecordQueueFull", str(full)) from None
         if outcome.error is None and outcome.record is not None:
-            return 200, outcome.record.model_dump(mode="json"), outcome.stale
+            return 200, outcome.record.model_dump(mode="json"), outcome
         error = outcome.error or "ExecutionFailed"
         answer = error_body(error, outcome.cause)
         answer["request_id"] = rid
-        return HTTP_STATUS_BY_ERROR.get(error, 502), answer, outcome.stale
+        return HTTP_STATUS_BY_ERROR.get(error, 502), answer, outcome
 
     def identify(headers: Mapping[str, str]) -> str | None:
         return authenticate(headers, pipeline.keeper.current.api_keys)
@@ -102,3 +110,12 @@ def gateway_app(site: str, pipeline: GatewayPipeline, shipper: Shipper) -> Starl
         ],
         max_body_bytes=MAX_BODY_BYTES,
     )
+
+
+def outcome_headers(outcome: Outcome) -> dict[str, str]:
+    """`Server-Timing: execute;dur=ms`: the tiers' share of the answer's time (what is left is
+    the gateway's own); and whether it was decided on a stale snapshot."""
+    headers = {"server-timing": f"execute;dur={outcome.execute_ms:.3f}"}
+    if outcome.stale:
+        headers[STALE_HEADER] = "true"
+    return headers

@@ -24,6 +24,7 @@ from mecroute.agents.context import ComplexityScorer
 from mecroute.agents.guards import Guards, guarded_execute
 from mecroute.domain import tasks as states
 from mecroute.domain.errors import IdempotencyKeyReused, InvalidRequest
+from mecroute.domain.events import OutcomeEvent, RequestFailedEvent
 from mecroute.domain.messages import (
     ContextAnalysis,
     MonitorRecord,
@@ -45,6 +46,7 @@ class Outcome:
     error: str | None = None
     cause: str | None = None
     stale: bool = False
+    execute_ms: float = 0.0  # wall time in the tiers (every attempt): not the gateway's own
 
 
 class LocalHistory:
@@ -142,8 +144,10 @@ class GatewayPipeline:
         registry = MemoryRegistry(list(snapshot.resources.models))
         directory = MemoryNodes(list(snapshot.records))
         stats = MemoryStats(list(snapshot.resources.stats))
+        executing_s = 0.0
         for target in decision.candidates:
             started = _stamp()
+            clock = 0.0
             try:
                 plan = cache.prepare(
                     analysis,
@@ -155,12 +159,15 @@ class GatewayPipeline:
                     directory,
                     stats,
                 )
+                clock = time.perf_counter()
                 result = guarded_execute(
                     self.guards, analysis, target, plan, self.tiers, time.time()
                 )
+                executing_s += time.perf_counter() - clock
             except IdempotencyKeyReused as error:
                 return self._rejected(request_id, "errored", error, snapshot.stale)
             except Exception as error:  # the ASL's Catch on States.ALL: next candidate
+                executing_s += time.perf_counter() - clock if clock else 0.0
                 attempts = monitor.attempt_failed(
                     states.AttemptFailedTask(
                         action="attempt_failed",
@@ -183,7 +190,8 @@ class GatewayPipeline:
                 started_at=arrived,
                 finished_at=_stamp(),
             )
-            return Outcome(self._record(task, analysis), stale=snapshot.stale)
+            record = self._record(task, analysis)
+            return Outcome(record, stale=snapshot.stale, execute_ms=executing_s * 1000)
         return self._failed("NoTierAvailable", analysis, decision, attempts.failures, snapshot)
 
     # -- records -----------------------------------------------------------------------------
@@ -219,7 +227,7 @@ class GatewayPipeline:
         analysis: ContextAnalysis | None,
     ) -> MonitorRecord:
         record = monitor.build_record(task, time.time())
-        events = monitor.events_for(record)
+        events = [_on_edge(event) for event in monitor.events_for(record)]
         shipped = for_region(record, analysis)
         message = UnstoredRecord(
             request_id=record.request_id, record=shipped, events=events, reason="edge gateway"
@@ -227,6 +235,9 @@ class GatewayPipeline:
         self.queue.put(message.model_dump_json())  # raises QueueFull before the caller is answered
         self.recent.put(record)
         self.history.put(record)
+        if record.timing is not None and not record.failures:
+            # Failed attempts' time would count as overhead: learn from clean requests only.
+            self.keeper.note_overhead(record.timing.routing_overhead_ms)
         return record
 
 
@@ -237,6 +248,13 @@ def for_region(record: MonitorRecord, analysis: ContextAnalysis | None) -> Monit
     digest = hashlib.sha256(record.result.output.encode()).hexdigest()
     result = record.result.model_copy(update={"output": f"sha256:{digest}"})
     return record.model_copy(update={"result": result})
+
+
+def _on_edge(event: OutcomeEvent | RequestFailedEvent) -> OutcomeEvent | RequestFailedEvent:
+    """Marks an outcome as decided here, so its overhead is learned as the edge path's."""
+    if isinstance(event, OutcomeEvent):
+        return event.model_copy(update={"routing_path": "edge"})
+    return event
 
 
 def _sfn_error(error: Exception) -> states.StepFunctionsError:

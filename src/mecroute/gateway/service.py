@@ -111,7 +111,14 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
         shipped(),
     )
     shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream)
-    return Gateway(site, gateway_app(site, pipeline, shipper), pipeline, keeper, shipper, queue)
+    return Gateway(
+        site,
+        gateway_app(site, pipeline, shipper, settings.pipeline_threads),
+        pipeline,
+        keeper,
+        shipper,
+        queue,
+    )
 
 
 def _weights(settings: GatewaySettings) -> CriterionWeights:

@@ -33,6 +33,9 @@ class GatewaySettings(AgentSettings):
     queue_limit: int = Field(default=100_000, ge=1)
     # Where the queue's file lives: a volume that outlives the process (QUEUE_DIR).
     queue_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()))
+    # Threads running the pipeline (PIPELINE_THREADS): it blocks on node calls and the queue's
+    # commit, and is otherwise Python under one GIL, so a few suffice.
+    pipeline_threads: int = Field(default=8, ge=1, le=64)
     # A table of API key hashes (key_sha256 -> user_id); unset: callers are anonymous.
     api_keys_table: str | None = None
     router: RouterSettings = Field(default_factory=RouterSettings.from_env)

@@ -18,18 +18,25 @@ from mecroute.domain.messages import UnstoredRecord
 from mecroute.gateway.queue import RecordQueue
 
 BATCH = 200  # messages per drain: about 8 BatchWriteItem calls and one or two PutRecords
+# A part-full batch waits this long for more: fewer, fuller calls to the region (each costs the
+# gateway a signed request whatever it carries), records still there within about a second.
+LINGER_S = 1.0
 PUT_RECORDS_LIMIT = 500
 log = logging.getLogger(__name__)
 
 
 class Shipper:
     def __init__(
-        self, queue: RecordQueue, decisions_table: str, metrics_stream: str, idle_s: float = 0.2
+        self,
+        queue: RecordQueue,
+        decisions_table: str,
+        metrics_stream: str,
+        linger_s: float = LINGER_S,
     ) -> None:
         self.queue = queue
         self.decisions = DynamoDecisionLog(decisions_table)
         self.metrics_stream = metrics_stream
-        self.idle_s = idle_s
+        self.linger_s = linger_s
         self.shipped = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
@@ -65,14 +72,12 @@ class Shipper:
         return len(done)
 
     def _run(self) -> None:
-        backoff = self.idle_s
+        backoff = self.linger_s
         while not self._stop.is_set():
-            moved = self.drain_once()
-            if moved:
-                backoff = self.idle_s
-                continue
-            # Empty, or the region refused: wait, longer each failing time (at most 5 s).
-            backoff = min(5.0, backoff * 2) if self.last_error else self.idle_s
+            if self.drain_once() == BATCH:
+                continue  # a backlog: the next batch at once
+            # Drained, or the region refused: wait, longer each failing time (at most 5 s).
+            backoff = min(5.0, backoff * 2) if self.last_error else self.linger_s
             self._stop.wait(backoff)
 
     def _write_records(self, parked: list[UnstoredRecord]) -> None:

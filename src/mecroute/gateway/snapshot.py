@@ -9,12 +9,14 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import cast
 
 from mecroute.adapters.ports import MecNodes, ModelRegistry, NodeDirectory, NodeHealth, StatsStore
+from mecroute.agents.learning import fold_routing_overhead
 from mecroute.agents.resource import probe
-from mecroute.domain.estimates import EDGE_PATH_PRIOR
+from mecroute.domain.estimates import RoutingOverhead, routing_overhead
 from mecroute.domain.messages import CloudStatus, ResourceSnapshot, TierStat
 from mecroute.domain.registry import ModelSpec, NodeRecord
 
@@ -88,6 +90,8 @@ class SnapshotKeeper:
         self._stats: list[TierStat] = []
         self._keys: dict[str, str] = {}
         self._region_read_at = 0.0
+        self._overheads: deque[float] = deque()  # recorded since the last refresh
+        self._learned: RoutingOverhead | None = None  # this gateway's own, folded from them
         self._current: Snapshot | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="snapshot", daemon=True)
@@ -107,6 +111,14 @@ class SnapshotKeeper:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+
+    def note_overhead(self, overhead_ms: float) -> None:
+        """One request's recorded routing overhead; folded in at the next refresh."""
+        self._overheads.append(overhead_ms)
+
+    @property
+    def learned_overhead(self) -> RoutingOverhead | None:
+        return self._learned
 
     def refresh(self, now: float | None = None) -> Snapshot:
         now = time.time() if now is None else now
@@ -143,11 +155,17 @@ class SnapshotKeeper:
             models=self._models,
             cloud=self.cloud,
             stats=self._stats,
-            # Routing here happens in-process beside the nodes, not on the regional path.
-            routing_overhead=EDGE_PATH_PRIOR,
+            # Routing here happens in-process beside the nodes, not on the regional path: the
+            # edge prior until this gateway has recorded enough of its own overheads.
+            routing_overhead=routing_overhead("edge", self._fold_overheads()),
         )
         self._current = Snapshot(resources, self._records, self._region_read_at, stale, self._keys)
         return self._current
+
+    def _fold_overheads(self) -> RoutingOverhead | None:
+        while self._overheads:
+            self._learned = fold_routing_overhead(self._learned, "edge", self._overheads.popleft())
+        return self._learned
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s * random.uniform(1 - JITTER, 1 + JITTER)):

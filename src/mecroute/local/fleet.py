@@ -101,7 +101,7 @@ def start_nodes(
             )
             started.append(NodeProcess(profile, port, process))
         for node in started:
-            _wait_listening(node)
+            wait_listening(node.process, f"MEC node {node.profile.node_id}")
     except BaseException:
         for node in started:
             node.stop()
@@ -109,19 +109,19 @@ def start_nodes(
     return started
 
 
-def _wait_listening(node: NodeProcess, timeout_s: float = 60.0) -> None:
-    """The node prints one JSON line once it serves; anything else means it did not start."""
-    stdout = node.process.stdout
+def wait_listening(process: subprocess.Popen[str], name: str, timeout_s: float = 60.0) -> str:
+    """A server process prints one JSON line naming where it listens once it serves; anything
+    else means it did not start. Returns that address."""
+    stdout = process.stdout
     assert stdout is not None
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and node.process.poll() is None:
+    while time.monotonic() < deadline and process.poll() is None:
         readable, _, _ = select.select([stdout], [], [], 0.1)
         if readable:
             line = stdout.readline()
             try:
-                if "listening" in json.loads(line):
-                    return
-            except ValueError:
+                return str(json.loads(line)["listening"])
+            except (ValueError, KeyError, TypeError):
                 pass
             break
-    raise RuntimeError(f"MEC node {node.profile.node_id} did not start (see its stderr above)")
+    raise RuntimeError(f"{name} did not start (see its stderr above)")
