@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -51,15 +52,21 @@ class NodeProcess:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM (the node drains its accepted requests), then SIGKILL if it hangs."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        end_process(self.process, signal.SIGTERM, timeout_s)
+
+
+def end_process(process: subprocess.Popen[str], signum: int, timeout_s: float) -> int:
+    """Send `signum`, wait up to `timeout_s`, SIGKILL if it hangs; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+    return int(process.returncode)
 
 
 def node_arguments(profile: SiteProfile) -> list[str]:

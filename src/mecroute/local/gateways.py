@@ -14,7 +14,7 @@ from pathlib import Path
 from mecroute.adapters.web import Served
 from mecroute.gateway.service import Gateway, build_gateway
 from mecroute.gateway.settings import GatewaySettings
-from mecroute.local.fleet import free_port, wait_listening
+from mecroute.local.fleet import end_process, free_port, wait_listening
 from mecroute.local.runtime import OfflineRuntime
 
 
@@ -75,13 +75,4 @@ class GatewayProcess:
 
     def _end(self, signum: int, timeout_s: float) -> int:
         assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return int(self.process.returncode)
+        return end_process(self.process, signum, timeout_s)
