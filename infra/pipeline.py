@@ -56,8 +56,10 @@ class Pipeline(Construct):
                 "RecordDeadLettersUrl": self.record_dead_letters.queue_url,
             },
             tracing_enabled=True,
+            # Every state transition, without its input or output: prompts stay out of the
+            # region's logs whatever their privacy (issue 17).
             logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
             ),
         )
         # The ASL invokes each function by its unqualified ARN; `grant_invoke` would add

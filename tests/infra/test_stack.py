@@ -128,7 +128,7 @@ def test_state_machine_is_express_and_runs_the_asl_file(synthesis: Synthesis):
     assert properties["StateMachineType"] == "EXPRESS"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
-    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False  # no prompts
     substitutions = properties["DefinitionSubstitutions"]
     assert set(substitutions) == {f"{a.capitalize()}FunctionArn" for a in AGENTS} | {
         "RecordDeadLettersUrl"

@@ -365,3 +365,26 @@ def test_a_repeated_event_delivery_records_the_outcome_once(runtime: OfflineRunt
     assert run.status == "SUCCEEDED", (run.error, run.cause)
     assert len(decision_items(runtime, run.request_id)) == 1
     assert len(stream_events(runtime, run.request_id)) == 1
+
+
+def test_an_answer_over_the_state_data_limit_is_recorded_as_a_failed_request(
+    runtime: OfflineRuntime,
+) -> None:
+    # Given: the execute agent answers with more than Step Functions' 256 KB state limit
+    def oversized(real: Any) -> Any:
+        def execute(event: dict[str, Any], context: Any) -> Any:
+            answer = real(event, context)
+            return answer | {"output": "x" * 300_000}
+
+        return execute
+
+    with handler_wrapped(runtime, "execute", oversized):
+        run = runtime.run({"prompt": prompt("Summarise: the lift is out of order.")})
+
+    # Then: the request fails by name and is on record (States.ALL alone would not catch it)
+    assert (run.status, run.error) == ("FAILED", "StateDataLimitExceeded")
+    assert response_for(run)[0] == 502
+    assert "RecordError" in run.states
+    assert run.record is not None
+    assert run.record["error"] == "States.DataLimitExceeded"
+    assert len(decision_items(runtime, run.request_id)) == 1

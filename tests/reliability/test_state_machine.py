@@ -96,6 +96,15 @@ def test_the_states_before_routing_record_any_failure() -> None:
         }, name  # fmt: skip
 
 
+def test_a_state_overflowing_the_data_limit_is_recorded_as_an_error() -> None:
+    # States.ALL does not catch States.DataLimitExceeded: each agent's state names it.
+    for name in ("AnalyzeContext", "AssessResources", "RouteRequest", "PrepareModel", "Execute"):
+        assert {
+            "ErrorEquals": ["States.DataLimitExceeded"], "ResultPath": "$.error",
+            "Next": "RecordError",
+        } in STATES[name]["Catch"], name  # fmt: skip
+
+
 def test_an_idempotent_duplicate_in_flight_is_waited_for() -> None:
     (waiting,) = [
         retrier

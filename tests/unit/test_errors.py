@@ -26,6 +26,7 @@ def test_statuses_by_error_name() -> None:
         "TierUnavailable": 503,
         "IdempotencyKeyReused": 422,
         "RecordNotStored": 503,
+        "StateDataLimitExceeded": 502,
     }
 
 

@@ -90,6 +90,13 @@ class RecordNotStored(PipelineError):
     http_status = 503
 
 
+class StateDataLimitExceeded(PipelineError):
+    """A state's data outgrew Step Functions' 256 KB (`States.DataLimitExceeded`, which
+    `States.ALL` does not catch): recorded as a failed request and answered by this name."""
+
+    http_status = 502
+
+
 class StoreUnavailable(PipelineError):
     """A table or stream refused a write after the SDK's retries (throttled, unreachable)."""
 
@@ -103,6 +110,7 @@ HTTP_STATUS_BY_ERROR: dict[str, int] = {
         TierUnavailable,
         IdempotencyKeyReused,
         RecordNotStored,
+        StateDataLimitExceeded,
     )
 }
 
