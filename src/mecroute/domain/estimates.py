@@ -214,6 +214,14 @@ def capability(models: Sequence[ModelSpec]) -> Capability:
     )
 
 
+# The answer length every option is ranked at (issue 15). A request's own answer length is a
+# guess from its task type (the context agent's table, capped by the caller's limit): it decides
+# which options can meet the SLA and the budget, checked on the full guess, and never which of
+# those the router prefers, so a guess cannot move a request to another tier on its own. 64
+# tokens is the context agent's guess for a question, a short answer.
+RANKING_ANSWER_TOKENS = 64
+
+
 # A model whose registry use cases name the request's task type is credited this much
 # accuracy in the router's score (under the accuracy weight): the registry's easy/hard figures
 # are measured on general questions, and a model declared for code, maths or translation is
