@@ -1,12 +1,17 @@
-"""FROZEN copy of agents/router.py before the speed work (issue 16), kept only so that
-tests/unit/test_router_speedup.py can hold the faster router to the same decisions. Never edit,
-except to port a deliberate decision change (issue 15: the escalation credit, marked so).
+"""FROZEN copy of agents/router.py before the speed work of issue 16 (this session), kept only so
+that tests/unit/test_router_speedup.py can hold the faster router to the same decisions. Never
+edit, except to port a deliberate decision change: it now includes issue 15's escalation credit
+and its ranking at a standard answer length (`estimates.RANKING_ANSWER_TOKENS`).
 
 Router agent: hard constraints first, then a weighted score over the feasible candidates.
 
 Criteria: latency, accuracy, cost and availability, each scored in [0, 1] and weighted
 40/30/20/10 unless the request overrides the weights. Privacy is absolute: a `strict`
 request is never routed to the cloud, even when that leaves no candidate at all.
+
+The request's answer length is a guess: the SLA and budget constraints check every option on
+it, while the latency and cost scores rank the options that pass at a standard answer
+(`estimates.RANKING_ANSWER_TOKENS`), so the guess decides only what is feasible (issue 15).
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ from typing import NamedTuple
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
     LEARNED_MIN_SAMPLES,
+    RANKING_ANSWER_TOKENS,
     USE_CASE_BONUS,
     Capability,
     capability,
-    compute_time_ms,
     cost_usd,
     device_fetch_ms,
     device_speed,
     end_to_end,
     predicted_accuracy,
+    queue_wait_ms,
+    reference_time_ms,
     upload_ms,
     use_case_bonus,
     warm_load_ms,
@@ -65,10 +72,17 @@ class Scoring:
 
     sla_probability: bool = True
     cost_reference_usd: float = 0.01
-    escalate: bool = True  # issue 15, ported from the router
+    # Credit stronger models more as prompts get harder (estimates.Capability): what keeps a
+    # harder prompt from being routed to a weaker model than an easier one.
+    escalate: bool = True
+    # The answer length the latency and cost scores compare options at; None ranks at the
+    # request's own guess, as the first design did (then the guess can flip a tier).
+    ranking_answer_tokens: int | None = RANKING_ANSWER_TOKENS
 
 
-ORIGINAL_SCORING = Scoring(sla_probability=False, cost_reference_usd=0.001, escalate=False)
+ORIGINAL_SCORING = Scoring(
+    sla_probability=False, cost_reference_usd=0.001, escalate=False, ranking_answer_tokens=None
+)
 
 
 class Option(NamedTuple):
@@ -98,19 +112,62 @@ class Assessment(NamedTuple):
     violation: tuple[ConstraintName, str] | None
 
 
-def assess_options(context: ContextAnalysis, snapshot: ResourceSnapshot) -> list[Assessment]:
+class ModelFacts(NamedTuple):
+    """What one model's estimates share across every place it can run, for one request."""
+
+    accuracy: float
+    cost_usd: float
+    reference_ms: float  # compute time at speed 1
+    warm_load_ms: float
+    ranking_cost_usd: float  # at the ranking answer length
+    ranking_reference_ms: float
+
+
+class RequestFacts(NamedTuple):
+    """What every option's estimate shares for one request and snapshot."""
+
+    reach_ms: float  # the device's link to the operator's network: RTT, jitter, upload
+    device_speed: float
+    device_availability: float
+    cloud_availability: float
+
+
+def assess_options(
+    context: ContextAnalysis,
+    snapshot: ResourceSnapshot,
+    ranking_answer_tokens: int | None = RANKING_ANSWER_TOKENS,
+) -> list[Assessment]:
+    """Every option with its estimate: the constraints' figures at the request's own answer
+    length, the ranking's at `ranking_answer_tokens` (None: the request's own)."""
     stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
+    answer = context.output_tokens
+    ranked_answer = answer if ranking_answer_tokens is None else ranking_answer_tokens
+    tokens = context.input_tokens + answer
+    ranked_tokens = context.input_tokens + ranked_answer
     # What depends on the model alone, once per model rather than once per node.
     per_model = {
-        model.model_id: (
+        model.model_id: ModelFacts(
             predicted_accuracy(model, context.complexity),
-            cost_usd(model, context.input_tokens, context.output_tokens),
+            cost_usd(model, context.input_tokens, answer),
+            reference_time_ms(model.latency_ms, tokens),
+            warm_load_ms(model),
+            cost_usd(model, context.input_tokens, ranked_answer),
+            reference_time_ms(model.latency_ms, ranked_tokens),
         )
         for model in snapshot.models
     }
+    request = context.request
+    shared = RequestFacts(
+        request.network.rtt_ms
+        + request.network.jitter_ms
+        + upload_ms(context.input_tokens, request.network),
+        device_speed(context.device_score),
+        AVAILABILITY["device"] * (0.5 + 0.5 * min(1.0, context.device_score * 2)),
+        AVAILABILITY["cloud"] * (1.0 if snapshot.cloud.available else 0.0),
+    )
     assessed = []
     for option in enumerate_options(snapshot):
-        estimate = _estimate(option, context, snapshot, stats, per_model)
+        estimate = _estimate(option, context, snapshot, stats, per_model, shared)
         assessed.append(
             Assessment(option, estimate, _violation(option, estimate, context, snapshot))
         )
@@ -126,9 +183,10 @@ def route(
     weights = (context.request.weights or defaults).normalised()
     feasible: list[Scored] = []
     rejected: list[Rejection] = []
-    assessed = assess_options(context, snapshot)
-    drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
     ranks = capability(snapshot.models)
+    assessed = assess_options(context, snapshot, scoring.ranking_answer_tokens)
+    drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
+    score = _Scorer(context, weights, scoring, ranks).score
     for item in assessed:
         if item.violation:
             constraint, detail = item.violation
@@ -136,7 +194,7 @@ def route(
                 Rejection(candidate=item.option.label, constraint=constraint, detail=detail)
             )
         else:
-            feasible.append(_score(item.option, item.estimate, context, weights, scoring, ranks))
+            feasible.append(score(item.option, item.estimate))
     feasible, preference_rejections = _apply_preference(
         feasible, context.request.model_preference, pinned=context.request.pin_model
     )
@@ -170,7 +228,12 @@ def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:
 
 
 class Estimate(NamedTuple):
-    """`latency_ms` is end to end: the routing path's `routing_ms` plus the tier's own time."""
+    """`latency_ms` is end to end: the routing path's `routing_ms` plus the tier's own time.
+
+    `latency_ms`, `latency_sigma` and `cost_usd` are for the request's own answer length (what
+    the constraints check); the `ranking_` figures for the ranking answer length (what the
+    scores compare).
+    """
 
     latency_ms: float
     latency_sigma: float
@@ -180,6 +243,9 @@ class Estimate(NamedTuple):
     cost_usd: float
     availability: float
     routing_ms: float
+    ranking_latency_ms: float
+    ranking_sigma: float
+    ranking_cost_usd: float
 
 
 def _estimate(
@@ -187,58 +253,80 @@ def _estimate(
     context: ContextAnalysis,
     snapshot: ResourceSnapshot,
     stats: dict[tuple[Tier, str, str], TierStat],
-    per_model: dict[str, tuple[float, float]],
+    per_model: dict[str, ModelFacts],
+    shared: RequestFacts,
 ) -> Estimate:
     request, model = context.request, option.model
-    tokens = context.input_tokens + context.output_tokens
+    facts = per_model[model.model_id]
     network = request.network
-    transfer_ms = upload_ms(context.input_tokens, network)
-    availability = AVAILABILITY[option.tier]
+    # The tier's own time: `fixed_ms` (network, loading), the compute at the tier's `speed`
+    # and, on a full MEC node, the wait for a slot; at both answer lengths.
+    node = option.node
     if option.tier == "device":
-        fetch_ms = device_fetch_ms(model, request.device, network)
-        speed = device_speed(context.device_score)
-        network_ms = fetch_ms
-        latency = fetch_ms + compute_time_ms(model.latency_ms, tokens, speed)
-        availability *= 0.5 + 0.5 * min(1.0, context.device_score * 2)
-    elif option.tier == "mec":
-        node = option.node
-        assert node is not None
-        compute = compute_time_ms(model.latency_ms, tokens, node.speed_factor)
-        waiting = 0.0 if node.free_slots > 0 else (node.queue_depth + 1) / node.slots * compute
-        load = 0.0 if option.placement == "hot" else warm_load_ms(model)
-        network_ms = network.rtt_ms + node.site_rtt_ms + network.jitter_ms + transfer_ms
-        latency = network_ms + waiting + load + compute
-        availability *= 1 - 0.5 * node.utilisation
+        fixed_ms = network_ms = device_fetch_ms(model, request.device, network)
+        speed = shared.device_speed
+        availability = shared.device_availability
+    elif node is not None:
+        load = 0.0 if option.placement == "hot" else facts.warm_load_ms
+        network_ms = shared.reach_ms + node.site_rtt_ms
+        fixed_ms = network_ms + load
+        speed = node.speed_factor
+        availability = AVAILABILITY["mec"] * (1 - 0.5 * node.utilisation)
     else:
-        network_ms = (
-            network.rtt_ms + snapshot.cloud.backhaul_rtt_ms + network.jitter_ms + transfer_ms
+        fixed_ms = network_ms = shared.reach_ms + snapshot.cloud.backhaul_rtt_ms
+        speed = 1.0
+        availability = shared.cloud_availability
+    compute = facts.reference_ms / speed
+    ranked_compute = facts.ranking_reference_ms / speed
+    latency = fixed_ms + compute
+    ranked = fixed_ms + ranked_compute
+    if node is not None:
+        latency += queue_wait_ms(
+            node.free_slots, node.queue_depth, node.slots, node.service_ms, compute
         )
-        latency = network_ms + compute_time_ms(model.latency_ms, tokens, 1.0)
-        availability *= 1.0 if snapshot.cloud.available else 0.0
+        ranked += queue_wait_ms(
+            node.free_slots, node.queue_depth, node.slots, node.service_ms, ranked_compute
+        )
     learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
     sigma = DEFAULT_LATENCY_SIGMA
     drifting = False
     if learned and learned.samples >= LEARNED_MIN_SAMPLES:
         if learned.latency_p95_ms > learned.latency_ewma_ms > 0:
             sigma = max(0.05, math.log(learned.latency_p95_ms / learned.latency_ewma_ms) / 1.645)
-        drifting = is_drifting(learned, latency)
+        # Judged at the ranking answer length, so the guess of this one's length cannot turn
+        # drift (and the availability it halves) on or off.
+        drifting = is_drifting(learned, ranked)
         if drifting:
-            # Slower than it should be: trust the observation and prefer other places.
+            # Slower than it should be: trust the observation and prefer other places. What
+            # was observed is scaled to this request's answer by the predicted ratio.
             availability *= 0.5
-            latency = learned.latency_ewma_ms
+            latency = learned.latency_ewma_ms * (latency / ranked)
+            ranked = learned.latency_ewma_ms
         else:
             latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
+            ranked = 0.5 * ranked + 0.5 * learned.latency_ewma_ms
         availability *= learned.success_rate
-    accuracy, cost = per_model[model.model_id]
+    accuracy, cost = facts.accuracy, facts.cost_usd
     if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
         # Callers' verdicts on this place's answers temper the model-based estimate.
         accuracy = 0.7 * accuracy + 0.3 * learned.quality
     # Learned statistics and drift are about the tier's own time; the caller also waits for
     # the routing path (API Gateway, the pipeline's states) before any tier runs.
     overhead = snapshot.routing_overhead
+    ranked, ranked_sigma = end_to_end(ranked, sigma, overhead)
     latency, sigma = end_to_end(latency, sigma, overhead)
     return Estimate(
-        latency, sigma, drifting, network_ms, accuracy, cost, availability, overhead.p50_ms
+        latency,
+        sigma,
+        drifting,
+        network_ms,
+        accuracy,
+        cost,
+        availability,
+        overhead.p50_ms,
+        ranked,
+        ranked_sigma,
+        facts.ranking_cost_usd,
     )
 
 
@@ -294,8 +382,15 @@ def _sla_detail(estimate: Estimate, sla_ms: int, snapshot: ResourceSnapshot) -> 
 
 def on_time_probability(predicted_ms: float, sigma: float, sla_ms: float) -> float:
     """P(latency <= SLA) for a lognormal latency with median `predicted_ms`."""
-    z = (math.log(sla_ms) - math.log(max(predicted_ms, 1e-3))) / sigma
-    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+    return _on_time(math.log(sla_ms), predicted_ms, sigma)
+
+
+def _on_time(log_sla: float, predicted_ms: float, sigma: float) -> float:
+    z = (log_sla - math.log(max(predicted_ms, 1e-3))) / sigma
+    return 0.5 * (1 + math.erf(z / _SQRT2))
+
+
+_SQRT2 = math.sqrt(2)
 
 
 class Scored(NamedTuple):
@@ -307,7 +402,7 @@ class Scored(NamedTuple):
     cost: float
     availability: float
     score: float
-    exact: float  # issue 15: the unrounded score, what the ranking compares
+    exact: float  # the unrounded score, what the ranking compares
 
     @property
     def label(self) -> str:
@@ -344,36 +439,57 @@ class Scored(NamedTuple):
         )
 
 
-def _score(
-    option: Option,
-    estimate: Estimate,
-    context: ContextAnalysis,
-    weights: CriterionWeights,
-    scoring: Scoring,
-    ranks: Capability,
-) -> Scored:
-    sla = context.request.sla.max_latency_ms
-    headroom = max(0.0, 1 - estimate.latency_ms / sla)
-    latency_score = headroom
-    if scoring.sla_probability:
-        on_time = on_time_probability(estimate.latency_ms, estimate.latency_sigma, sla)
-        latency_score = 0.8 * on_time + 0.2 * headroom
-    latency = round(latency_score, 4)
-    cost = round(1 / (1 + estimate.cost_usd / scoring.cost_reference_usd), 4)
-    availability = round(min(1.0, max(0.0, estimate.availability)), 4)
-    complexity = context.complexity if scoring.escalate else 0.0
-    task = context.task_type if scoring.escalate else None
-    ceiling = ranks.ceiling + USE_CASE_BONUS
-    scale = 1 / (1 + weights.accuracy * ceiling) if scoring.escalate else 1.0
-    total = scale * (
-        weights.latency * latency
-        + weights.accuracy * estimate.accuracy
-        + weights.cost * cost
-        + weights.availability * availability
-        + weights.accuracy * ranks.bonus(option.model.model_id, complexity)
-        + weights.accuracy * use_case_bonus(option.model, task)
-    )
-    return Scored(option, estimate, latency, cost, availability, round(total, 4), total)
+class _Scorer:
+    """Scores feasible options for one request: what is the same for every option (the SLA,
+    its logarithm, the weights, each model's cost score) is worked out once."""
+
+    def __init__(
+        self,
+        context: ContextAnalysis,
+        weights: CriterionWeights,
+        scoring: Scoring,
+        ranks: Capability,
+    ):
+        self.complexity = context.complexity if scoring.escalate else 0.0
+        self.task = context.task_type if scoring.escalate else None
+        self.ranks = ranks
+        # Keeps scores in [0, 1]; the same for every option, so it changes no ranking.
+        ceiling = ranks.ceiling + USE_CASE_BONUS
+        self.scale = 1 / (1 + weights.accuracy * ceiling) if scoring.escalate else 1.0
+        self.sla = context.request.sla.max_latency_ms
+        self.log_sla = math.log(self.sla)
+        self.sla_probability = scoring.sla_probability
+        self.cost_reference = scoring.cost_reference_usd
+        self.weights = (weights.latency, weights.accuracy, weights.cost, weights.availability)
+        self.cost_scores: dict[float, float] = {}
+
+    def score(self, option: Option, estimate: Estimate) -> Scored:
+        # At the ranking answer length (Estimate): the request's own guess only constrains.
+        predicted_ms = estimate.ranking_latency_ms
+        headroom = max(0.0, 1 - predicted_ms / self.sla)
+        latency_score = headroom
+        if self.sla_probability:
+            on_time = _on_time(self.log_sla, predicted_ms, estimate.ranking_sigma)
+            latency_score = 0.8 * on_time + 0.2 * headroom
+        latency = round(latency_score, 4)
+        cost = self.cost_scores.get(estimate.ranking_cost_usd)
+        if cost is None:
+            cost = round(1 / (1 + estimate.ranking_cost_usd / self.cost_reference), 4)
+            self.cost_scores[estimate.ranking_cost_usd] = cost
+        availability = round(min(1.0, max(0.0, estimate.availability)), 4)
+        w_latency, w_accuracy, w_cost, w_availability = self.weights
+        total = self.scale * (
+            w_latency * latency
+            + w_accuracy * estimate.accuracy
+            + w_cost * cost
+            + w_availability * availability
+            + w_accuracy
+            * (
+                self.ranks.bonus(option.model.model_id, self.complexity)
+                + use_case_bonus(option.model, self.task)
+            )
+        )
+        return Scored(option, estimate, latency, cost, availability, round(total, 4), total)
 
 
 def _apply_preference(
