@@ -27,14 +27,16 @@ def escaped(reference: str) -> str:
 
 
 def start_execution_request(state_machine_arn: str) -> str:
-    """The state machine input the offline runtime also uses: {request_id, request}."""
+    """The state machine input the offline runtime also uses: {request_id, arrived_at_ms,
+    request}, the arrival being API Gateway's request time (epoch milliseconds)."""
     return "\n".join(
         [
             "## The pipeline's input, as mecroute.local.runtime.OfflineRuntime.run builds it.",
             "{",
             f'  "stateMachineArn": "{state_machine_arn}",',
             '  "name": "$context.requestId",',
-            '  "input": "{\\"request_id\\": \\"$context.requestId\\", \\"request\\": '
+            '  "input": "{\\"request_id\\": \\"$context.requestId\\", '
+            '\\"arrived_at_ms\\": $context.requestTimeEpoch, \\"request\\": '
             + escaped("$input.json('$')")
             + '}"',
             "}",

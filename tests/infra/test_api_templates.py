@@ -152,7 +152,9 @@ def test_request_template_builds_the_pipeline_input(body: dict[str, Any]):
     start_sync_execution = json.loads(rendered["output"])
     assert start_sync_execution["stateMachineArn"] == STATE_MACHINE_ARN
     assert start_sync_execution["name"] == REQUEST_ID
-    assert json.loads(start_sync_execution["input"]) == {"request_id": REQUEST_ID, "request": body}
+    assert json.loads(start_sync_execution["input"]) == {
+        "request_id": REQUEST_ID, "arrived_at_ms": REQUEST_TIME_EPOCH_MS, "request": body,
+    }  # fmt: skip
 
 
 def test_a_refused_start_sync_execution_call_answers_json():

@@ -1,6 +1,7 @@
 """The deployed ASL executed offline by moto, with the six real handlers and real MEC nodes."""
 
 import json
+import time
 
 from mecroute.local.runtime import OfflineRuntime
 
@@ -38,6 +39,26 @@ def test_simple_prompt_runs_through_all_six_agents_on_device_or_mec(runtime: Off
     # Judged on the end-to-end time, which wall time decides: consistent, not necessarily met.
     timing = run.output["timing"]
     assert run.output["sla_met"] == (timing["end_to_end_ms"] <= sla_ms)
+
+
+def test_the_time_counts_from_the_arrival_at_the_api(runtime: OfflineRuntime):
+    # Given: API Gateway took the request 2 s before the execution started
+    arrived_at_ms = int(time.time() * 1000) - 2000
+    sla_ms = 1000
+
+    run = runtime.run(
+        {"prompt": "What is 2 + 2?", "privacy": "strict", "sla": {"max_latency_ms": sla_ms}},
+        arrived_at_ms=arrived_at_ms,
+    )
+
+    # Then: those 2 s are the caller's wait too, and the SLA is judged on them
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output is not None
+    timing = run.output["timing"]
+    assert timing["end_to_end_ms"] >= 2000
+    assert timing["routing_overhead_ms"] >= 2000 - timing["execution_ms"]
+    assert run.output["sla_met"] is False
+    assert "ArrivalUnknown" not in run.states
 
 
 def test_hard_prompt_needing_high_accuracy_lands_in_the_cloud(runtime: OfflineRuntime):
@@ -87,6 +108,8 @@ def test_invalid_input_fails_with_the_field_named_and_no_inference(
     assert problems[0]["field"] == "sla.max_latency_ms"
     assert [agent for agent, _ in invocations] == ["context", "monitor"]
     assert run.states == [
+        "HasArrivalTime",
+        "ArrivalUnknown",
         "AnalyzeContext",
         "RecordRejection",
         "IsRecordStored",

@@ -10,7 +10,7 @@ stream events that were refused are parked.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mecroute.adapters.ports import DecisionLog, MetricsStream
@@ -74,8 +74,12 @@ def build_record(task: RecordTask, now: float) -> MonitorRecord:
 
 
 def timing(task: SucceededTask) -> Timing | None:
-    """Where the request's time went (see `Timing`); None without the states' timestamps."""
-    pipeline_ms = _elapsed_ms(task.started_at, task.finished_at)
+    """Where the request's time went (see `Timing`), from its arrival at the API (the
+    execution's start when the arrival is not known); None without the states' timestamps."""
+    started_at = task.started_at
+    if task.arrived_at_ms is not None:
+        started_at = datetime.fromtimestamp(task.arrived_at_ms / 1000, UTC).isoformat()
+    pipeline_ms = _elapsed_ms(started_at, task.finished_at)
     if pipeline_ms is None:
         return None
     result = task.result

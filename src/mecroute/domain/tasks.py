@@ -85,6 +85,9 @@ class SucceededTask(Task):
     # the pipeline's wall time, of which the states' own time is the routing overhead.
     started_at: str | None = None
     finished_at: str | None = None
+    # API Gateway's `$context.requestTimeEpoch` (the local API's own arrival stamp): when set,
+    # the time counts from here, API Gateway's share included.
+    arrived_at_ms: int | None = Field(default=None, ge=0)
 
 
 class FailedTask(Task):

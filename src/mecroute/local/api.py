@@ -147,10 +147,16 @@ def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) 
         return JSONResponse({"status": "ok", "mec_nodes_running": alive})
 
     async def inference(request: Request) -> Response:
+        # API Gateway's $context.requestTimeEpoch: the request's time counts from here.
+        arrived_at_ms = int(time.time() * 1000)
         raw = await request.body()
         content_type = request.headers.get("content-type")
+
+        def start_arrived(pipeline_request: dict[str, Any], rid: str) -> Run:
+            return runtime.run(pipeline_request, rid, trace=False, arrived_at_ms=arrived_at_ms)
+
         reply = await run_in_threadpool(
-            inference_reply, raw, content_type, request_id_of(request), start
+            inference_reply, raw, content_type, request_id_of(request), start_arrived
         )
         return JSONResponse(reply.body, reply.status, reply.headers)
 

@@ -134,6 +134,7 @@ class OfflineRuntime:
         request_id: str | None = None,
         timeout_s: float = 120,
         trace: bool = True,
+        arrived_at_ms: int | None = None,
     ) -> Run:
         """Start an execution and wait for it (moto has no StartSyncExecution).
 
@@ -144,11 +145,16 @@ class OfflineRuntime:
 
         sfn = client("stepfunctions")
         request_id = request_id or str(uuid.uuid4())
+        # As API Gateway's mapping template builds it (infra/api_templates.py); without an
+        # arrival time the execution's start stands for it.
+        pipeline_input: dict[str, Any] = {"request_id": request_id, "request": request}
+        if arrived_at_ms is not None:
+            pipeline_input["arrived_at_ms"] = arrived_at_ms
         started = time.perf_counter()
         execution_arn = sfn.start_execution(
             stateMachineArn=self.state_machine_arn,
             name=request_id,
-            input=json.dumps({"request_id": request_id, "request": request}),
+            input=json.dumps(pipeline_input),
         )["executionArn"]
         deadline = time.monotonic() + timeout_s
         wait_until_finished(execution_arn, timeout_s)  # polls below only if it cannot signal
