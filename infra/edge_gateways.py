@@ -24,7 +24,7 @@ from infra.config import MEC_NODE_PORT, AppConfig
 from infra.fargate import arm64_task, health_check, private_service
 from infra.grants import grant_table
 from infra.mec_fleet import ALL_INTERFACES, MecFleet
-from mecroute.gateway.metrics import NAMESPACE
+from mecroute.gateway.metrics import INTERVAL_S, NAMESPACE
 from mecroute.mec.zoo import CATALOGUE, artifact_key
 
 GATEWAY_PORT = 8090
@@ -32,6 +32,11 @@ GATEWAY_PORT = 8090
 QUEUE_DIR = "/tmp/mecroute-gateway"  # noqa: S108  # nosec B108
 QUEUE_DEPTH_ALARM = 1000  # records waiting for the region
 SNAPSHOT_AGE_ALARM_S = 60  # the region unread for this long: decisions are stale
+# Scale out past this many requests a second per task (issue 13's budget is 300 on 2 vCPU; this
+# task has 1): each task reports its count every INTERVAL_S, so the metric's average over the
+# site's tasks is requests per task per report. Without a load balancer (Cloud Map names the
+# tasks; a Wavelength or telco site brings its own) there is no ALBRequestCountPerTarget.
+REQUESTS_PER_TASK_PER_S = 100
 
 
 class EdgeGateways(Construct):
@@ -131,6 +136,10 @@ class EdgeGateways(Construct):
             name=f"gateway-{site}",
             namespace=fleet.namespace,
             max_tasks=4,
+            requests_per_task=(
+                self._metric(site, "Requests", "Average", Duration.minutes(1)),
+                REQUESTS_PER_TASK_PER_S * INTERVAL_S,
+            ),
         )
         self.alarms += [
             self._alarm(construct_id, site, "QueueDepth", QUEUE_DEPTH_ALARM,
@@ -146,13 +155,7 @@ class EdgeGateways(Construct):
         return cloudwatch.Alarm(
             self,
             f"{construct_id}{metric_name}Alarm",
-            metric=cloudwatch.Metric(
-                namespace=NAMESPACE,
-                metric_name=metric_name,
-                dimensions_map={"Site": site},
-                statistic="Maximum",
-                period=Duration.minutes(1),
-            ),
+            metric=self._metric(site, metric_name, "Maximum", Duration.minutes(1)),
             threshold=threshold,
             evaluation_periods=3,
             datapoints_to_alarm=3,
@@ -160,4 +163,14 @@ class EdgeGateways(Construct):
             # No data: the gateway itself is down, which its service's health check reports.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=f"Edge gateway {site}: {why}",
+        )
+
+    @staticmethod
+    def _metric(site: str, name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=name,
+            dimensions_map={"Site": site},
+            statistic=statistic,
+            period=period,
         )

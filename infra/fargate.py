@@ -4,6 +4,7 @@ check on /health, and a private service named in Cloud Map that scales on CPU.""
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_servicediscovery as servicediscovery
@@ -51,7 +52,11 @@ def private_service(
     name: str,
     namespace: servicediscovery.INamespace,
     max_tasks: int,
+    requests_per_task: tuple[cloudwatch.IMetric, float] | None = None,
 ) -> ecs.FargateService:
+    """A service in the private subnets, named in Cloud Map, scaled on CPU; and, given
+    `requests_per_task` (a metric whose average over tasks is each task's request count, and
+    its target), on request count too: the scaling policy that asks for more tasks wins."""
     service = ecs.FargateService(
         scope,
         construct_id,
@@ -78,4 +83,13 @@ def private_service(
         scale_out_cooldown=Duration.seconds(60),
         scale_in_cooldown=Duration.seconds(300),
     )
+    if requests_per_task is not None:
+        metric, target = requests_per_task
+        scaling.scale_to_track_custom_metric(
+            "ScaleOnRequests",
+            metric=metric,
+            target_value=target,
+            scale_out_cooldown=Duration.seconds(60),
+            scale_in_cooldown=Duration.seconds(300),
+        )
     return service

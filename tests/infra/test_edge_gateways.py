@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 from infra.config import AppConfig, cdk_json_context
+from infra.edge_gateways import REQUESTS_PER_TASK_PER_S
 from infra_synthesis import Synthesis
+
+from mecroute.gateway.metrics import INTERVAL_S
 
 CONFIG = AppConfig.model_validate(cdk_json_context())
 SITES = {site.site for site in CONFIG.mec_sites}
@@ -76,3 +79,20 @@ def test_alarms_on_queue_depth_and_snapshot_age_page_the_topic(synthesis: Synthe
     assert len(list(alarms)) == 2 * len(SITES)
     for alarm in alarms:
         assert "AlarmActions" in alarm["Properties"], json.dumps(alarm)[:200]
+
+
+def test_each_gateway_scales_on_requests_per_task_as_well_as_cpu(synthesis: Synthesis):
+    policies = gateways(synthesis.of_type("AWS::ApplicationAutoScaling::ScalingPolicy")).values()
+    tracked = [p["Properties"]["TargetTrackingScalingPolicyConfiguration"] for p in policies]
+    on_requests = [t for t in tracked if "CustomizedMetricSpecification" in t]
+    on_cpu = [t for t in tracked if "PredefinedMetricSpecification" in t]
+
+    assert len(on_cpu) == len(on_requests) == len(SITES)
+    sites = set()
+    for policy in on_requests:
+        metric = policy["CustomizedMetricSpecification"]
+        assert (metric["Namespace"], metric["MetricName"]) == ("mecroute/gateway", "Requests")
+        assert metric["Statistic"] == "Average"  # over the site's tasks: requests per task
+        sites |= {d["Value"] for d in metric["Dimensions"] if d["Name"] == "Site"}
+        assert policy["TargetValue"] == REQUESTS_PER_TASK_PER_S * INTERVAL_S
+    assert sites == SITES

@@ -394,7 +394,9 @@ def test_each_site_scales_on_cpu(synthesis: Synthesis):
     assert sorted(t["Properties"]["MaxCapacity"] for t in targets) == sorted(
         site.max_tasks for site in CONFIG.mec_sites
     )
-    for policy in synthesis.of_type("AWS::ApplicationAutoScaling::ScalingPolicy").values():
+    policies = nodes_only(synthesis.of_type("AWS::ApplicationAutoScaling::ScalingPolicy"))
+    assert len(policies) == len(CONFIG.mec_sites)
+    for policy in policies.values():
         tracking = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
         assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
             "ECSServiceAverageCPUUtilization"

@@ -1,5 +1,6 @@
 """What the gateway tells CloudWatch every 30 s (namespace mecroute/gateway, dimension Site):
-its record queue's depth and its snapshot's age, what its alarms watch (infra/edge_gateways.py)."""
+its record queue's depth and its snapshot's age, what its alarms watch, and the requests it
+answered since the last report, what its service scales on (infra/edge_gateways.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class MetricsReporter:
         self.site = site
         self.keeper = keeper
         self.queue = queue
+        self._reported = queue.accepted
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gateway-metrics", daemon=True)
 
@@ -37,6 +39,8 @@ class MetricsReporter:
     def report(self, now: float) -> None:
         dimensions = [{"Name": "Site", "Value": self.site}]
         snapshot = self.keeper.current
+        accepted = self.queue.accepted  # every answered request leaves one record
+        requests = accepted - self._reported
         client("cloudwatch", QUICK_CONFIG).put_metric_data(
             Namespace=NAMESPACE,
             MetricData=[
@@ -44,8 +48,11 @@ class MetricsReporter:
                  "Value": self.queue.depth(), "Unit": "Count"},
                 {"MetricName": "SnapshotAgeSeconds", "Dimensions": dimensions,
                  "Value": max(0.0, now - snapshot.region_read_at), "Unit": "Seconds"},
+                {"MetricName": "Requests", "Dimensions": dimensions,
+                 "Value": requests, "Unit": "Count"},
             ],
         )  # fmt: skip
+        self._reported = accepted  # a report that failed is carried into the next one
 
     def _run(self) -> None:
         while not self._stop.wait(INTERVAL_S):

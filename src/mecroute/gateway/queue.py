@@ -90,6 +90,11 @@ class RecordQueue:
             with self._state:
                 self._depth -= removed
 
+    @property
+    def accepted(self) -> int:
+        """Records put since this process opened the queue: one per request it answered."""
+        return self._accepted
+
     def depth(self) -> int:
         """Messages committed and not yet acknowledged."""
         return self._depth
