@@ -1,7 +1,8 @@
 """FROZEN copy of agents/router.py before the speed work of issue 16 (this session), kept only so
 that tests/unit/test_router_speedup.py can hold the faster router to the same decisions. Never
 edit, except to port a deliberate decision change: it now includes issue 15's escalation credit
-and its ranking at a standard answer length (`estimates.RANKING_ANSWER_TOKENS`).
+and its ranking at a standard answer length (`estimates.RANKING_ANSWER_TOKENS`), and issue 18's
+circuit breakers (ported as they landed in the router).
 
 Router agent: hard constraints first, then a weighted score over the feasible candidates.
 
@@ -348,6 +349,8 @@ def _violation(
         return "health", "cloud tier unavailable"
     if option.node is not None and not option.node.healthy:
         return "health", option.node.unhealthy_reason or "node unhealthy"
+    if snapshot.breakers and (refused := _breaker_refusal(option, snapshot)):
+        return "breaker", refused
     if option.tier == "device":
         device = request.device
         if device.memory_free_mb < option.model.memory_mb:
@@ -366,6 +369,20 @@ def _violation(
         return "sla", _sla_detail(estimate, request.sla.max_latency_ms, snapshot)
     if estimate.cost_usd > request.sla.max_cost_usd:
         return "budget", f"cost ${estimate.cost_usd:.5f} > ${request.sla.max_cost_usd:.5f}"
+    return None
+
+
+def _breaker_refusal(option: Option, snapshot: ResourceSnapshot) -> str | None:
+    """Why the place's circuit breaker keeps this option out (open, or its probe taken)."""
+    node_id = option.node.node_id if option.node else "-"
+    for seen in snapshot.breakers:
+        if (
+            not seen.admits
+            and seen.model_id == option.model.model_id
+            and seen.node_id == node_id
+            and seen.tier == option.tier
+        ):
+            return f"breaker {seen.state}, retry in {seen.retry_in_s:.1f} s: {seen.reason}"
     return None
 
 

@@ -667,8 +667,8 @@ def mostly(usual: Any, other: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def nodes_strategy(draw: st.DrawFn) -> list[NodeStatus]:
-    count = draw(st.integers(0, 3))
+def nodes_strategy(draw: st.DrawFn, max_nodes: int = 3) -> list[NodeStatus]:
+    count = draw(st.integers(0, max_nodes))
     nodes = []
     for index in range(count):
         slots = draw(st.integers(1, 8))
@@ -692,8 +692,8 @@ def nodes_strategy(draw: st.DrawFn) -> list[NodeStatus]:
 
 
 @st.composite
-def snapshots(draw: st.DrawFn) -> ResourceSnapshot:
-    nodes = draw(nodes_strategy())
+def snapshots(draw: st.DrawFn, max_nodes: int = 3) -> ResourceSnapshot:
+    nodes = draw(nodes_strategy(max_nodes))
     models = draw(
         mostly(
             zoo_specs(),

@@ -19,7 +19,9 @@ DEFAULTS = CriterionWeights()
 
 
 @property_settings
-@given(ctx=contexts(), snap=snapshots())
+# Up to ten MEC nodes: with more than four places the faster router scores only the options
+# that may reach the primary and fallbacks, and must still choose exactly the same ones.
+@given(ctx=contexts(), snap=snapshots(max_nodes=10))
 def test_decisions_equal_the_router_before_the_speedup(
     ctx: ContextAnalysis, snap: ResourceSnapshot
 ) -> None:
@@ -31,3 +33,5 @@ def test_decisions_equal_the_router_before_the_speedup(
         before = frozen_router.route(ctx, snap, DEFAULTS, frozen_scoring)
 
         assert faster.model_dump() == before.model_dump()
+        # and the options the simulator's policies read are estimated the same
+        assert router.assess_options(ctx, snap) == frozen_router.assess_options(ctx, snap)

@@ -7,6 +7,11 @@ request is never routed to the cloud, even when that leaves no candidate at all.
 The request's answer length is a guess: the SLA and budget constraints check every option on
 it, while the latency and cost scores rank the options that pass at a standard answer
 (`estimates.RANKING_ANSWER_TOKENS`), so the guess decides only what is feasible (issue 15).
+
+A decision is the router's hot path (issue 16): what depends on the snapshot alone is planned
+once per snapshot, every option is estimated and checked in one loop, and only the options
+whose score bound can reach the primary and fallbacks are scored in full. `frozen_router.py`
+in the unit tests is the straightforward version it must agree with exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from mecroute.domain.estimates import (
     LEARNED_MIN_SAMPLES,
     RANKING_ANSWER_TOKENS,
     USE_CASE_BONUS,
+    Z95,
     Capability,
+    RoutingOverhead,
     capability,
     cost_usd,
     device_fetch_ms,
@@ -47,7 +54,7 @@ from mecroute.domain.messages import (
     TierStat,
 )
 from mecroute.domain.registry import ModelSpec, Tier
-from mecroute.domain.request import CriterionWeights
+from mecroute.domain.request import CriterionWeights, DeviceTelemetry
 
 MAX_FALLBACKS = 3
 # Latency spread when nothing has been learned yet: a lognormal whose p95 is 1.8x its median.
@@ -107,24 +114,391 @@ class Assessment(NamedTuple):
     violation: tuple[ConstraintName, str] | None
 
 
+class Estimate(NamedTuple):
+    """`latency_ms` is end to end: the routing path's `routing_ms` plus the tier's own time.
+
+    `latency_ms`, `latency_sigma` and `cost_usd` are for the request's own answer length (what
+    the constraints check); the `ranking_` figures for the ranking answer length (what the
+    scores compare).
+    """
+
+    latency_ms: float
+    latency_sigma: float
+    drifting: bool
+    network_ms: float
+    accuracy: float
+    cost_usd: float
+    availability: float
+    routing_ms: float
+    ranking_latency_ms: float
+    ranking_sigma: float
+    ranking_cost_usd: float
+
+
+# -- once per snapshot ---------------------------------------------------------------------------
+# A snapshot changes every few seconds, requests arrive many times a second: what depends on the
+# snapshot alone (the options, their places and labels, each node's speed and queue, learned
+# statistics, health, capability ranks) is worked out once per snapshot object.
+
+
+class PlannedOption(NamedTuple):
+    """One option with what its estimate needs from the snapshot alone; `place` is its tier
+    and node, where a fallback should differ."""
+
+    option: Option
+    label: str
+    place: tuple[str, str | None]
+    model_index: int  # into the snapshot's models
+    region: str  # where it runs: the node's or the cloud's region ("" on the device)
+    site_ms: float  # beyond the device's link: a MEC site's RTT or the cloud's backhaul
+    speed: float  # the tier's speed relative to the reference hardware (device: per request)
+    full: NodeStatus | None  # the node, when it has no free slot and the request must wait
+    load_ms: float  # loading a warm model first
+    # (availability, its rounded score) when the place keeps pace and when it is drifting;
+    # the device's depends on the request, so there it is worked out per request
+    availability: tuple[tuple[float, float], tuple[float, float]]
+    health: tuple[ConstraintName, str] | None  # unhealthy, or its circuit breaker refuses
+    timed: TierStat | None  # learned latency, when there are enough samples
+    sigma: float  # the tier's latency spread
+    quality: TierStat | None  # learned caller verdicts, when there are enough
+
+
+class SnapshotPlan(NamedTuple):
+    """A snapshot's options in enumeration order, and its models' capability ranks."""
+
+    snapshot: ResourceSnapshot
+    options: list[PlannedOption]
+    ranks: Capability
+
+
+_last_plan: SnapshotPlan | None = None
+
+
+def plan(snapshot: ResourceSnapshot) -> SnapshotPlan:
+    """The snapshot's plan, worked out once per snapshot object (messages are frozen): the
+    gateway and the simulator route many requests on one snapshot; the Lambda parses a new
+    one per request, where this saves nothing and costs nothing."""
+    global _last_plan
+    last = _last_plan
+    if last is not None and last.snapshot is snapshot:
+        return last
+    built = SnapshotPlan(snapshot, _planned_options(snapshot), capability(snapshot.models))
+    _last_plan = built
+    return built
+
+
+def _planned_options(snapshot: ResourceSnapshot) -> list[PlannedOption]:
+    stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
+    index = {model.model_id: i for i, model in enumerate(snapshot.models)}
+    cloud = snapshot.cloud
+    places = []
+    for option in enumerate_options(snapshot):
+        model, node = option.model, option.node
+        learned = stats.get((option.tier, node.node_id if node else "-", model.model_id))
+        timed = learned if learned and learned.samples >= LEARNED_MIN_SAMPLES else None
+        sigma = DEFAULT_LATENCY_SIGMA
+        if timed and timed.latency_p95_ms > timed.latency_ewma_ms > 0:
+            sigma = max(0.05, math.log(timed.latency_p95_ms / timed.latency_ewma_ms) / Z95)
+        quality = learned if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES else None
+        health: tuple[ConstraintName, str] | None = None
+        if node is not None:
+            region, site_ms = node.region, node.site_rtt_ms
+            speed = node.speed_factor
+            availability = AVAILABILITY["mec"] * (1 - 0.5 * node.utilisation)
+            if not node.healthy:
+                health = "health", node.unhealthy_reason or "node unhealthy"
+        elif option.tier == "cloud":
+            region, site_ms, speed = cloud.region, cloud.backhaul_rtt_ms, 1.0
+            availability = AVAILABILITY["cloud"] * (1.0 if cloud.available else 0.0)
+            if not cloud.available:
+                health = "health", "cloud tier unavailable"
+        else:
+            region, site_ms, speed, availability = "", 0.0, 1.0, 0.0
+        if health is None and snapshot.breakers and (refused := _breaker_refusal(option, snapshot)):
+            health = "breaker", refused
+        learned_availability = (
+            _availability(availability, timed, drifting=False),
+            _availability(availability, timed, drifting=True),
+        )
+        places.append(
+            PlannedOption(
+                option,
+                option.label,
+                (option.tier, node.node_id if node else None),
+                index[model.model_id],
+                region,
+                site_ms,
+                speed,
+                # queue_wait_ms is nothing while a slot is free
+                node if node is not None and node.free_slots <= 0 else None,
+                0.0 if option.placement in ("hot", "device", "cold") else warm_load_ms(model),
+                learned_availability,
+                health,
+                timed,
+                sigma,
+                quality,
+            )
+        )
+    return places
+
+
+def _breaker_refusal(option: Option, snapshot: ResourceSnapshot) -> str | None:
+    """Why the place's circuit breaker keeps this option out (open, or its probe taken)."""
+    node_id = option.node.node_id if option.node else "-"
+    for seen in snapshot.breakers:
+        if (
+            not seen.admits
+            and seen.model_id == option.model.model_id
+            and seen.node_id == node_id
+            and seen.tier == option.tier
+        ):
+            return f"breaker {seen.state}, retry in {seen.retry_in_s:.1f} s: {seen.reason}"
+    return None
+
+
+def _availability(base: float, timed: TierStat | None, *, drifting: bool) -> tuple[float, float]:
+    """A place's availability after what was learned about it, and its criterion score."""
+    availability = base
+    if timed is not None:
+        if drifting:
+            availability *= 0.5  # slower than it should be: prefer other places
+        availability *= timed.success_rate
+    return availability, round(min(1.0, max(0.0, availability)), 4)
+
+
+# -- once per request ----------------------------------------------------------------------------
+
+
 class ModelFacts(NamedTuple):
     """What one model's estimates share across every place it can run, for one request."""
 
     accuracy: float
     cost_usd: float
     reference_ms: float  # compute time at speed 1
-    warm_load_ms: float
     ranking_cost_usd: float  # at the ranking answer length
     ranking_reference_ms: float
 
 
-class RequestFacts(NamedTuple):
-    """What every option's estimate shares for one request and snapshot."""
+def _model_facts(
+    context: ContextAnalysis, models: list[ModelSpec], ranking_answer_tokens: int | None
+) -> list[ModelFacts]:
+    answer = context.output_tokens
+    ranked_answer = answer if ranking_answer_tokens is None else ranking_answer_tokens
+    tokens = context.input_tokens + answer
+    ranked_tokens = context.input_tokens + ranked_answer
+    return [
+        ModelFacts(
+            predicted_accuracy(model, context.complexity),
+            cost_usd(model, context.input_tokens, answer),
+            reference_time_ms(model.latency_ms, tokens),
+            cost_usd(model, context.input_tokens, ranked_answer),
+            reference_time_ms(model.latency_ms, ranked_tokens),
+        )
+        for model in models
+    ]
 
-    reach_ms: float  # the device's link to the operator's network: RTT, jitter, upload
-    device_speed: float
-    device_availability: float
-    cloud_availability: float
+
+class ScoreBound(NamedTuple):
+    """What an upper bound of an option's score needs, for one request (`_Scorer`)."""
+
+    sla: float
+    latency: float  # the latency weight times the most the on-time part can add
+    headroom: float  # the latency weight times the headroom's share
+    accuracy: float
+    availability: float
+    scale: float
+    model: list[float]  # per model: the cost score and credits, weighted
+
+
+class Assessed(NamedTuple):
+    """An option's estimate before the routing path is added and before the spread is needed:
+    `tier_ms` and `ranking_tier_ms` are the tier's own time; `latency_ms` is end to end."""
+
+    place: PlannedOption
+    latency_ms: float
+    tier_ms: float
+    ranking_tier_ms: float
+    drifting: bool
+    network_ms: float
+    accuracy: float
+    cost_usd: float
+    availability: float
+    availability_score: float
+    violation: tuple[ConstraintName, str] | None
+
+
+def _assess(
+    context: ContextAnalysis,
+    snapshot_plan: SnapshotPlan,
+    facts: list[ModelFacts],
+    bound: ScoreBound | None = None,
+) -> tuple[list[Assessed], list[tuple[float, Assessed]]]:
+    """Every option's estimate at the request's answer length and its first broken constraint;
+    with `bound`, also the feasible ones with an upper bound of their score.
+
+    The hot loop of a decision: per-option work is a few additions and comparisons; anything
+    shared by a place, a model or the request is computed outside it.
+    """
+    snapshot = snapshot_plan.snapshot
+    request = context.request
+    network, device, sla = request.network, request.device, request.sla
+    reach_ms = network.rtt_ms + network.jitter_ms + upload_ms(context.input_tokens, network)
+    on_device_speed = device_speed(context.device_score)
+    device_availability = AVAILABILITY["device"] * (0.5 + 0.5 * min(1.0, context.device_score * 2))
+    routing_ms = snapshot.routing_overhead.p50_ms
+    max_latency_ms, min_accuracy, max_cost_usd = (
+        sla.max_latency_ms,
+        sla.min_accuracy,
+        sla.max_cost_usd,
+    )
+    privacy = context.effective_privacy
+    device_region = device.region
+    assessed = []
+    bounded: list[tuple[float, Assessed]] = []
+    for place in snapshot_plan.options:
+        # Unpacked at once: a decision reads nearly every field of every place.
+        (
+            option,
+            _,
+            _,
+            m,
+            region,
+            site_ms,
+            speed,
+            full,
+            load_ms,
+            kept_or_drifting,
+            health,
+            learned,
+            _,
+            quality,
+        ) = place
+        accuracy, cost, reference_ms, _, ranking_reference_ms = facts[m]
+        tier = option.tier
+        if tier == "device":
+            fixed_ms = network_ms = device_fetch_ms(option.model, device, network)
+            speed = on_device_speed
+        else:
+            network_ms = reach_ms + site_ms
+            fixed_ms = network_ms + load_ms
+        compute = reference_ms / speed
+        ranked_compute = ranking_reference_ms / speed
+        latency = fixed_ms + compute
+        ranked = fixed_ms + ranked_compute
+        if full is not None:
+            slots, ahead, service_ms = full.slots, full.queue_depth, full.service_ms
+            latency += queue_wait_ms(full.free_slots, ahead, slots, service_ms, compute)
+            ranked += queue_wait_ms(full.free_slots, ahead, slots, service_ms, ranked_compute)
+        drifting = False
+        if learned is not None:
+            # Judged at the ranking answer length, so the guess of this one's length cannot turn
+            # drift (and the availability it halves) on or off.
+            ewma = learned.latency_ewma_ms
+            drifting = is_drifting(learned, ranked)
+            if drifting:
+                # Slower than it should be: trust the observation (and prefer other places,
+                # `_availability`). It is scaled to this request's answer by the predicted ratio.
+                latency = ewma * (latency / ranked)
+                ranked = ewma
+            else:
+                latency = 0.5 * latency + 0.5 * ewma
+                ranked = 0.5 * ranked + 0.5 * ewma
+        if tier == "device":
+            availability, availability_score = _availability(
+                device_availability, learned, drifting=drifting
+            )
+        else:
+            availability, availability_score = kept_or_drifting[drifting]
+        if quality is not None:
+            # Callers' verdicts on this place's answers temper the model-based estimate.
+            accuracy = 0.7 * accuracy + 0.3 * quality.quality
+        # The caller also waits for the routing path before any tier runs (end_to_end).
+        end_ms = latency + routing_ms
+        # Hard constraints, in order: privacy, health and breaker, the device, accuracy, SLA,
+        # budget.
+        violation: tuple[ConstraintName, str] | None = None
+        if privacy != "none" and tier != "device":
+            violation = _privacy(privacy, tier, region, device_region)
+        if violation is None:
+            violation = health
+        if violation is None:
+            if tier == "device":
+                violation = _device(option.model, device)
+            if violation is None and (
+                accuracy < min_accuracy or end_ms > max_latency_ms or cost > max_cost_usd
+            ):
+                violation = _estimate_violation(
+                    accuracy, end_ms, cost, context, snapshot.routing_overhead
+                )
+        item = Assessed(
+            place,
+            end_ms,
+            latency,
+            ranked,
+            drifting,
+            network_ms,
+            accuracy,
+            cost,
+            availability,
+            availability_score,
+            violation,
+        )
+        assessed.append(item)
+        if violation is None and bound is not None:
+            headroom = max(0.0, 1 - (ranked + routing_ms) / bound.sla)
+            ceiling = bound.latency + bound.headroom * headroom + bound.model[m]
+            accuracy_part = bound.accuracy * accuracy + bound.availability * availability_score
+            bounded.append((bound.scale * (ceiling + accuracy_part) + _SLACK, item))
+    return assessed, bounded
+
+
+def _privacy(
+    privacy: str, tier: str, where: str, device_region: str | None
+) -> tuple[ConstraintName, str] | None:
+    if tier == "cloud" and privacy == "strict":
+        return "privacy", "strict privacy: the request never leaves device or MEC"
+    if privacy == "regional":
+        # MEC sites sit in the operator's network next to the device; the cloud needs proof.
+        allowed = where == device_region if device_region else tier == "mec"
+        if not allowed:
+            return (
+                "privacy",
+                f"regional privacy: {where} is not the device's region ({device_region})",
+            )
+    return None
+
+
+def _device(model: ModelSpec, device: DeviceTelemetry) -> tuple[ConstraintName, str] | None:
+    if device.memory_free_mb < model.memory_mb:
+        return "device", f"needs {model.memory_mb:.0f} MB, device has {device.memory_free_mb}"
+    if device.battery_pct < 15 and not device.charging:
+        return "device", f"battery at {device.battery_pct:.0f}% and not charging"
+    return None
+
+
+def _estimate_violation(
+    accuracy: float,
+    latency_ms: float,
+    cost: float,
+    context: ContextAnalysis,
+    path: RoutingOverhead,
+) -> tuple[ConstraintName, str] | None:
+    sla = context.request.sla
+    if accuracy < sla.min_accuracy:
+        return "accuracy", f"expected accuracy {accuracy:.2f} < {sla.min_accuracy:.2f}"
+    if latency_ms > sla.max_latency_ms:
+        return "sla", _sla_detail(latency_ms, sla.max_latency_ms, path)
+    if cost > sla.max_cost_usd:
+        return "budget", f"cost ${cost:.5f} > ${sla.max_cost_usd:.5f}"
+    return None
+
+
+def _sla_detail(latency_ms: float, sla_ms: int, path: RoutingOverhead) -> str:
+    routing = f"routing path ~{path.p50_ms:.0f} ms ({path.path} p50, {path.source})"
+    if path.p50_ms >= sla_ms:
+        return f"the {routing} alone takes the whole {sla_ms} ms SLA"
+    tier_ms = latency_ms - path.p50_ms
+    return f"predicted {latency_ms:.0f} ms = {routing} + tier {tier_ms:.0f} ms > {sla_ms} ms"
 
 
 def assess_options(
@@ -134,39 +508,29 @@ def assess_options(
 ) -> list[Assessment]:
     """Every option with its estimate: the constraints' figures at the request's own answer
     length, the ranking's at `ranking_answer_tokens` (None: the request's own)."""
-    stats = {(s.tier, s.node_id, s.model_id): s for s in snapshot.stats}
-    answer = context.output_tokens
-    ranked_answer = answer if ranking_answer_tokens is None else ranking_answer_tokens
-    tokens = context.input_tokens + answer
-    ranked_tokens = context.input_tokens + ranked_answer
-    # What depends on the model alone, once per model rather than once per node.
-    per_model = {
-        model.model_id: ModelFacts(
-            predicted_accuracy(model, context.complexity),
-            cost_usd(model, context.input_tokens, answer),
-            reference_time_ms(model.latency_ms, tokens),
-            warm_load_ms(model),
-            cost_usd(model, context.input_tokens, ranked_answer),
-            reference_time_ms(model.latency_ms, ranked_tokens),
+    snapshot_plan = plan(snapshot)
+    facts = _model_facts(context, snapshot.models, ranking_answer_tokens)
+    overhead = snapshot.routing_overhead
+    assessments = []
+    for item in _assess(context, snapshot_plan, facts)[0]:
+        place = item.place
+        latency, sigma = end_to_end(item.tier_ms, place.sigma, overhead)
+        ranked, ranked_sigma = end_to_end(item.ranking_tier_ms, place.sigma, overhead)
+        estimate = Estimate(
+            latency,
+            sigma,
+            item.drifting,
+            item.network_ms,
+            item.accuracy,
+            item.cost_usd,
+            item.availability,
+            overhead.p50_ms,
+            ranked,
+            ranked_sigma,
+            facts[place.model_index].ranking_cost_usd,
         )
-        for model in snapshot.models
-    }
-    request = context.request
-    shared = RequestFacts(
-        request.network.rtt_ms
-        + request.network.jitter_ms
-        + upload_ms(context.input_tokens, request.network),
-        device_speed(context.device_score),
-        AVAILABILITY["device"] * (0.5 + 0.5 * min(1.0, context.device_score * 2)),
-        AVAILABILITY["cloud"] * (1.0 if snapshot.cloud.available else 0.0),
-    )
-    assessed = []
-    for option in enumerate_options(snapshot):
-        estimate = _estimate(option, context, snapshot, stats, per_model, shared)
-        assessed.append(
-            Assessment(option, estimate, _violation(option, estimate, context, snapshot))
-        )
-    return assessed
+        assessments.append(Assessment(place.option, estimate, item.violation))
+    return assessments
 
 
 def route(
@@ -176,27 +540,26 @@ def route(
     scoring: Scoring = Scoring(),
 ) -> RoutingDecision:
     weights = (context.request.weights or defaults).normalised()
-    feasible: list[Scored] = []
-    rejected: list[Rejection] = []
-    ranks = capability(snapshot.models)
-    assessed = assess_options(context, snapshot, scoring.ranking_answer_tokens)
-    drifting = sorted({item.option.label for item in assessed if item.estimate.drifting})
-    score = _Scorer(context, weights, scoring, ranks).score
-    for item in assessed:
-        if item.violation:
-            constraint, detail = item.violation
-            rejected.append(
-                Rejection(candidate=item.option.label, constraint=constraint, detail=detail)
-            )
-        else:
-            feasible.append(score(item.option, item.estimate))
+    snapshot_plan = plan(snapshot)
+    facts = _model_facts(context, snapshot.models, scoring.ranking_answer_tokens)
+    scorer = _Scorer(context, snapshot, weights, scoring, snapshot_plan.ranks, facts)
+    assessed, feasible = _assess(context, snapshot_plan, facts, scorer.bound)
+    rejected = [
+        Rejection(
+            candidate=item.place.label, constraint=item.violation[0], detail=item.violation[1]
+        )
+        for item in assessed
+        if item.violation
+    ]
+    drifting = sorted({item.place.label for item in assessed if item.drifting})
+    request = context.request
     feasible, preference_rejections = _apply_preference(
-        feasible, context.request.model_preference, pinned=context.request.pin_model
+        feasible, request.model_preference, pinned=request.pin_model
     )
     rejected.extend(preference_rejections)
-    # Only the primary and its fallbacks become Candidate models: validating one per option
-    # was most of a decision's time.
-    ordered = [scored.candidate() for scored in _order_with_diversity(feasible)]
+    # Only the primary and its fallbacks become Candidate models, and only the options that
+    # may be among them are scored in full.
+    ordered = [scored.candidate() for scored in _order_with_diversity(scorer.best(feasible))]
     primary = ordered[0] if ordered else None
     return RoutingDecision(
         request_id=context.request_id,
@@ -222,175 +585,6 @@ def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:
             yield Option("cloud", model, None, "cold")
 
 
-class Estimate(NamedTuple):
-    """`latency_ms` is end to end: the routing path's `routing_ms` plus the tier's own time.
-
-    `latency_ms`, `latency_sigma` and `cost_usd` are for the request's own answer length (what
-    the constraints check); the `ranking_` figures for the ranking answer length (what the
-    scores compare).
-    """
-
-    latency_ms: float
-    latency_sigma: float
-    drifting: bool
-    network_ms: float
-    accuracy: float
-    cost_usd: float
-    availability: float
-    routing_ms: float
-    ranking_latency_ms: float
-    ranking_sigma: float
-    ranking_cost_usd: float
-
-
-def _estimate(
-    option: Option,
-    context: ContextAnalysis,
-    snapshot: ResourceSnapshot,
-    stats: dict[tuple[Tier, str, str], TierStat],
-    per_model: dict[str, ModelFacts],
-    shared: RequestFacts,
-) -> Estimate:
-    request, model = context.request, option.model
-    facts = per_model[model.model_id]
-    network = request.network
-    # The tier's own time: `fixed_ms` (network, loading), the compute at the tier's `speed`
-    # and, on a full MEC node, the wait for a slot; at both answer lengths.
-    node = option.node
-    if option.tier == "device":
-        fixed_ms = network_ms = device_fetch_ms(model, request.device, network)
-        speed = shared.device_speed
-        availability = shared.device_availability
-    elif node is not None:
-        load = 0.0 if option.placement == "hot" else facts.warm_load_ms
-        network_ms = shared.reach_ms + node.site_rtt_ms
-        fixed_ms = network_ms + load
-        speed = node.speed_factor
-        availability = AVAILABILITY["mec"] * (1 - 0.5 * node.utilisation)
-    else:
-        fixed_ms = network_ms = shared.reach_ms + snapshot.cloud.backhaul_rtt_ms
-        speed = 1.0
-        availability = shared.cloud_availability
-    compute = facts.reference_ms / speed
-    ranked_compute = facts.ranking_reference_ms / speed
-    latency = fixed_ms + compute
-    ranked = fixed_ms + ranked_compute
-    if node is not None:
-        latency += queue_wait_ms(
-            node.free_slots, node.queue_depth, node.slots, node.service_ms, compute
-        )
-        ranked += queue_wait_ms(
-            node.free_slots, node.queue_depth, node.slots, node.service_ms, ranked_compute
-        )
-    learned = stats.get((option.tier, option.node.node_id if option.node else "-", model.model_id))
-    sigma = DEFAULT_LATENCY_SIGMA
-    drifting = False
-    if learned and learned.samples >= LEARNED_MIN_SAMPLES:
-        if learned.latency_p95_ms > learned.latency_ewma_ms > 0:
-            sigma = max(0.05, math.log(learned.latency_p95_ms / learned.latency_ewma_ms) / 1.645)
-        # Judged at the ranking answer length, so the guess of this one's length cannot turn
-        # drift (and the availability it halves) on or off.
-        drifting = is_drifting(learned, ranked)
-        if drifting:
-            # Slower than it should be: trust the observation and prefer other places. What
-            # was observed is scaled to this request's answer by the predicted ratio.
-            availability *= 0.5
-            latency = learned.latency_ewma_ms * (latency / ranked)
-            ranked = learned.latency_ewma_ms
-        else:
-            latency = 0.5 * latency + 0.5 * learned.latency_ewma_ms
-            ranked = 0.5 * ranked + 0.5 * learned.latency_ewma_ms
-        availability *= learned.success_rate
-    accuracy, cost = facts.accuracy, facts.cost_usd
-    if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES:
-        # Callers' verdicts on this place's answers temper the model-based estimate.
-        accuracy = 0.7 * accuracy + 0.3 * learned.quality
-    # Learned statistics and drift are about the tier's own time; the caller also waits for
-    # the routing path (API Gateway, the pipeline's states) before any tier runs.
-    overhead = snapshot.routing_overhead
-    ranked, ranked_sigma = end_to_end(ranked, sigma, overhead)
-    latency, sigma = end_to_end(latency, sigma, overhead)
-    return Estimate(
-        latency,
-        sigma,
-        drifting,
-        network_ms,
-        accuracy,
-        cost,
-        availability,
-        overhead.p50_ms,
-        ranked,
-        ranked_sigma,
-        facts.ranking_cost_usd,
-    )
-
-
-def _violation(
-    option: Option, estimate: Estimate, context: ContextAnalysis, snapshot: ResourceSnapshot
-) -> tuple[ConstraintName, str] | None:
-    request = context.request
-    privacy = context.effective_privacy
-    if option.tier == "cloud" and privacy == "strict":
-        return "privacy", "strict privacy: the request never leaves device or MEC"
-    if privacy == "regional" and option.tier != "device":
-        region = request.device.region
-        where = option.node.region if option.node else snapshot.cloud.region
-        # MEC sites sit in the operator's network next to the device; the cloud needs proof.
-        allowed = where == region if region else option.tier == "mec"
-        if not allowed:
-            return "privacy", f"regional privacy: {where} is not the device's region ({region})"
-    if option.tier == "cloud" and not snapshot.cloud.available:
-        return "health", "cloud tier unavailable"
-    if option.node is not None and not option.node.healthy:
-        return "health", option.node.unhealthy_reason or "node unhealthy"
-    if snapshot.breakers and (refused := _breaker_refusal(option, snapshot)):
-        return "breaker", refused
-    if option.tier == "device":
-        device = request.device
-        if device.memory_free_mb < option.model.memory_mb:
-            return (
-                "device",
-                f"needs {option.model.memory_mb:.0f} MB, device has {device.memory_free_mb}",
-            )
-        if device.battery_pct < 15 and not device.charging:
-            return "device", f"battery at {device.battery_pct:.0f}% and not charging"
-    if estimate.accuracy < request.sla.min_accuracy:
-        return (
-            "accuracy",
-            f"expected accuracy {estimate.accuracy:.2f} < {request.sla.min_accuracy:.2f}",
-        )
-    if estimate.latency_ms > request.sla.max_latency_ms:
-        return "sla", _sla_detail(estimate, request.sla.max_latency_ms, snapshot)
-    if estimate.cost_usd > request.sla.max_cost_usd:
-        return "budget", f"cost ${estimate.cost_usd:.5f} > ${request.sla.max_cost_usd:.5f}"
-    return None
-
-
-def _breaker_refusal(option: Option, snapshot: ResourceSnapshot) -> str | None:
-    """Why the place's circuit breaker keeps this option out (open, or its probe taken)."""
-    node_id = option.node.node_id if option.node else "-"
-    for seen in snapshot.breakers:
-        if (
-            not seen.admits
-            and seen.model_id == option.model.model_id
-            and seen.node_id == node_id
-            and seen.tier == option.tier
-        ):
-            return f"breaker {seen.state}, retry in {seen.retry_in_s:.1f} s: {seen.reason}"
-    return None
-
-
-def _sla_detail(estimate: Estimate, sla_ms: int, snapshot: ResourceSnapshot) -> str:
-    path = snapshot.routing_overhead
-    routing = f"routing path ~{path.p50_ms:.0f} ms ({path.path} p50, {path.source})"
-    if path.p50_ms >= sla_ms:
-        return f"the {routing} alone takes the whole {sla_ms} ms SLA"
-    tier_ms = estimate.latency_ms - estimate.routing_ms
-    return (
-        f"predicted {estimate.latency_ms:.0f} ms = {routing} + tier {tier_ms:.0f} ms > {sla_ms} ms"
-    )
-
-
 def on_time_probability(predicted_ms: float, sigma: float, sla_ms: float) -> float:
     """P(latency <= SLA) for a lognormal latency with median `predicted_ms`."""
     return _on_time(math.log(sla_ms), predicted_ms, sigma)
@@ -402,13 +596,21 @@ def _on_time(log_sla: float, predicted_ms: float, sigma: float) -> float:
 
 
 _SQRT2 = math.sqrt(2)
+# A rounded criterion score exceeds the unrounded one by at most this (round to 4 places).
+_ROUNDING = 5e-5
+# Added to every bound: more than the rounding error of summing a score in another order.
+_SLACK = 1e-9
+
+
+def _first(entry: tuple[float, Assessed]) -> float:
+    return entry[0]
 
 
 class Scored(NamedTuple):
     """A feasible option with its criterion scores, before it is a Candidate model."""
 
-    option: Option
-    estimate: Estimate
+    item: Assessed
+    routing_ms: float  # the routing path's share of the item's end-to-end latency
     latency: float
     cost: float
     availability: float
@@ -417,32 +619,30 @@ class Scored(NamedTuple):
 
     @property
     def label(self) -> str:
-        return self.option.label
-
-    @property
-    def model_id(self) -> str:
-        return self.option.model.model_id
+        return self.item.place.label
 
     @property
     def place(self) -> tuple[str, str | None]:
-        return self.option.tier, self.option.node.node_id if self.option.node else None
+        return self.item.place.place
 
     def candidate(self) -> Candidate:
-        option, estimate, node = self.option, self.estimate, self.option.node
+        item = self.item
+        option, node = item.place.option, item.place.option.node
+        accuracy = round(item.accuracy, 4)
         return Candidate(
             tier=option.tier,
             node_id=node.node_id if node else None,
             endpoint=node.endpoint if node else None,
             model_id=option.model.model_id,
             placement=option.placement,
-            predicted_latency_ms=round(estimate.latency_ms, 2),
-            routing_overhead_ms=round(estimate.routing_ms, 2),
-            network_ms=round(estimate.network_ms, 2),
-            predicted_accuracy=round(estimate.accuracy, 4),
-            predicted_cost_usd=round(estimate.cost_usd, 8),
+            predicted_latency_ms=round(item.latency_ms, 2),
+            routing_overhead_ms=round(self.routing_ms, 2),
+            network_ms=round(item.network_ms, 2),
+            predicted_accuracy=accuracy,
+            predicted_cost_usd=round(item.cost_usd, 8),
             scores=CriterionScores(
                 latency=self.latency,
-                accuracy=round(estimate.accuracy, 4),
+                accuracy=accuracy,
                 cost=self.cost,
                 availability=self.availability,
             ),
@@ -452,77 +652,123 @@ class Scored(NamedTuple):
 
 class _Scorer:
     """Scores feasible options for one request: what is the same for every option (the SLA,
-    its logarithm, the weights, each model's cost score) is worked out once."""
+    its logarithm, the weights, each model's cost score and credit) is worked out once."""
 
     def __init__(
         self,
         context: ContextAnalysis,
+        snapshot: ResourceSnapshot,
         weights: CriterionWeights,
         scoring: Scoring,
         ranks: Capability,
+        facts: list[ModelFacts],
     ):
-        self.complexity = context.complexity if scoring.escalate else 0.0
-        self.task = context.task_type if scoring.escalate else None
-        self.ranks = ranks
+        complexity = context.complexity if scoring.escalate else 0.0
+        task = context.task_type if scoring.escalate else None
         # Keeps scores in [0, 1]; the same for every option, so it changes no ranking.
         ceiling = ranks.ceiling + USE_CASE_BONUS
         self.scale = 1 / (1 + weights.accuracy * ceiling) if scoring.escalate else 1.0
         self.sla = context.request.sla.max_latency_ms
         self.log_sla = math.log(self.sla)
         self.sla_probability = scoring.sla_probability
-        self.cost_reference = scoring.cost_reference_usd
+        self.overhead = snapshot.routing_overhead
         self.weights = (weights.latency, weights.accuracy, weights.cost, weights.availability)
-        self.cost_scores: dict[float, float] = {}
+        # Per model: the cost score (at the ranking answer length) and the escalation and
+        # use-case credits under the accuracy weight.
+        self.cost_scores = [
+            round(1 / (1 + f.ranking_cost_usd / scoring.cost_reference_usd), 4) for f in facts
+        ]
+        self.credits = [
+            weights.accuracy
+            * (ranks.bonus(model.model_id, complexity) + use_case_bonus(model, task))
+            for model in snapshot.models
+        ]
+        # The latency score is at most 0.8 (on time for sure) plus its headroom part, and a
+        # rounded score at most _ROUNDING above the unrounded one.
+        on_time_at_most, headroom_share = (0.8, 0.2) if self.sla_probability else (0.0, 1.0)
+        self.bound = ScoreBound(
+            self.sla,
+            weights.latency * (on_time_at_most + _ROUNDING),
+            weights.latency * headroom_share,
+            weights.accuracy,
+            weights.availability,
+            self.scale,
+            [
+                weights.cost * cost + credit
+                for cost, credit in zip(self.cost_scores, self.credits, strict=True)
+            ],
+        )
 
-    def score(self, option: Option, estimate: Estimate) -> Scored:
-        # At the ranking answer length (Estimate): the request's own guess only constrains.
-        predicted_ms = estimate.ranking_latency_ms
+    def best(self, feasible: list[tuple[float, Assessed]]) -> list[Scored]:
+        """Scored options, enough of them to choose the primary and fallbacks exactly.
+
+        Each option's score is bounded from above without its spread (the chance of being on
+        time is at most 1); options are scored in order of that bound until four places are
+        certainly ahead of everything left.
+        """
+        bounded = sorted(feasible, key=_first, reverse=True)
+        scored: list[Scored] = []
+        place_best: dict[tuple[str, str | None], float] = {}
+        for bound, item in bounded:
+            if len(place_best) > MAX_FALLBACKS:
+                ahead = sum(1 for best in place_best.values() if best > bound)
+                if ahead > MAX_FALLBACKS:
+                    break
+            result = self.score(item)
+            scored.append(result)
+            place = item.place.place
+            if result.exact > place_best.get(place, -math.inf):
+                place_best[place] = result.exact
+        return scored
+
+    def score(self, item: Assessed) -> Scored:
+        # At the ranking answer length: the request's own guess only constrains.
+        predicted_ms, sigma = end_to_end(item.ranking_tier_ms, item.place.sigma, self.overhead)
         headroom = max(0.0, 1 - predicted_ms / self.sla)
         latency_score = headroom
         if self.sla_probability:
-            on_time = _on_time(self.log_sla, predicted_ms, estimate.ranking_sigma)
+            on_time = _on_time(self.log_sla, predicted_ms, sigma)
             latency_score = 0.8 * on_time + 0.2 * headroom
         latency = round(latency_score, 4)
-        cost = self.cost_scores.get(estimate.ranking_cost_usd)
-        if cost is None:
-            cost = round(1 / (1 + estimate.ranking_cost_usd / self.cost_reference), 4)
-            self.cost_scores[estimate.ranking_cost_usd] = cost
-        availability = round(min(1.0, max(0.0, estimate.availability)), 4)
+        m = item.place.model_index
+        cost, availability = self.cost_scores[m], item.availability_score
         w_latency, w_accuracy, w_cost, w_availability = self.weights
         total = self.scale * (
             w_latency * latency
-            + w_accuracy * estimate.accuracy
+            + w_accuracy * item.accuracy
             + w_cost * cost
             + w_availability * availability
-            + w_accuracy
-            * (
-                self.ranks.bonus(option.model.model_id, self.complexity)
-                + use_case_bonus(option.model, self.task)
-            )
+            + self.credits[m]
         )
-        return Scored(option, estimate, latency, cost, availability, round(total, 4), total)
+        return Scored(
+            item, self.overhead.p50_ms, latency, cost, availability, round(total, 4), total
+        )
 
 
 def _apply_preference(
-    feasible: list[Scored], preference: str | None, pinned: bool = False
-) -> tuple[list[Scored], list[Rejection]]:
+    feasible: list[tuple[float, Assessed]], preference: str | None, pinned: bool = False
+) -> tuple[list[tuple[float, Assessed]], list[Rejection]]:
     """A model preference narrows the choice when the preferred model is feasible at all; a
     pinned model narrows it always (no feasible candidate then means no route)."""
     if not preference:
         return feasible, []
-    if not pinned and not any(c.model_id == preference for c in feasible):
+    if not pinned and not any(_model_id(c) == preference for c in feasible):
         return feasible, []
-    kept = [c for c in feasible if c.model_id == preference]
+    kept = [c for c in feasible if _model_id(c) == preference]
     dropped = [
         Rejection(
-            candidate=c.label,
+            candidate=c[1].place.label,
             constraint="preference",
             detail=f"caller {'pinned' if pinned else 'prefers'} {preference}",
         )
         for c in feasible
-        if c.model_id != preference
+        if _model_id(c) != preference
     ]
     return kept, dropped
+
+
+def _model_id(entry: tuple[float, Assessed]) -> str:
+    return entry[1].place.option.model.model_id
 
 
 def _order_with_diversity(feasible: list[Scored]) -> list[Scored]:
