@@ -25,7 +25,12 @@ from schemathesis.generation import GenerationMode
 
 from mecroute.domain.errors import InvalidRequest
 from mecroute.domain.openapi import DOCUMENT
-from mecroute.domain.request import MAX_PROMPT_CHARS, InferenceRequest
+from mecroute.domain.request import (
+    MAX_PROMPT_BYTES,
+    MAX_PROMPT_CHARS,
+    InferenceRequest,
+    prompt_bytes,
+)
 from mecroute.local.api import Reply, inference_reply
 from mecroute.local.lambdas import FakeLambdaContext
 from mecroute.local.runtime import Run
@@ -167,9 +172,27 @@ def test_schema_violating_requests_are_refused_with_the_field_named(
 
 # -- one broken field at a time -------------------------------------------------------------------
 
+
+def longest_within_the_byte_bound(character: str) -> str:
+    """The longest prompt of one non-ASCII character the API accepts: the byte bound, not the
+    character bound, decides (an emoji counts as its two \\u escapes)."""
+    per_character = prompt_bytes(character * 2) - prompt_bytes(character)
+    return character * ((MAX_PROMPT_BYTES - prompt_bytes("")) // per_character)
+
+
 # (field path, values that break it): wrong types, out of range, not in the enum.
 BREAKERS: dict[tuple[str, ...], list[Any]] = {
-    ("prompt",): [None, 7, [], {}, "", "   \n\t", "a" * (MAX_PROMPT_CHARS + 1), "nul\x00here"],
+    ("prompt",): [
+        None,
+        7,
+        [],
+        {},
+        "",
+        "   \n\t",
+        "a" * (MAX_PROMPT_CHARS + 1),
+        longest_within_the_byte_bound("🚀") + "🚀",
+        "nul\x00here",
+    ],
     ("task_type",): ["poetry", 1, None],
     ("privacy",): ["secret", True, ""],
     ("sla", "max_latency_ms"): [9, 20_001, -1, 1.5, "fast", True],
@@ -297,7 +320,7 @@ ACCEPTED_TEXT = {
     "zero-width": "zero\u200bwidth\u200djoin\ufeff",
     "cjk": "法国的首都是哪里\uff1f",
     "longest": "x" * MAX_PROMPT_CHARS,
-    "longest-4-byte": "🚀" * MAX_PROMPT_CHARS,
+    "longest-4-byte": longest_within_the_byte_bound("🚀"),
 }
 
 
