@@ -27,15 +27,19 @@ LAMBDA_ARM64_PER_GB_SECOND_USD = 0.0000133334  # first 7.5 billion GB-seconds a 
 # Not measurable offline: what Step Functions adds per Lambda task state (the Invoke round
 # trip and the transitions) to the Express execution's duration. An assumption, said so.
 EXPRESS_TASK_OVERHEAD_MS = 20.0
-# One successful request: one of each agent, the execute agent on a MEC node.
+# One successful request: one of each agent, the execute agent on a MEC node, the monitor
+# building the answer (ComposeAnswer); these are the execution's task states.
 PATH = {
     "context": "context",
     "resource": "resource",
     "router": "router",
     "cache": "cache",
     "execute": "execute (mec)",
-    "monitor": "monitor (outcome)",
+    "monitor": "monitor (answer)",
 }
+# Invoked asynchronously (RecordOutcome's event): billed as Lambda, outside the Express
+# duration, whose RecordOutcome task state only hands the event over.
+OFF_PATH = {"monitor (store)": ("monitor", "monitor (store)")}
 
 
 def round_up(value: float, step: float) -> float:
@@ -48,12 +52,13 @@ def cost_per_million(
     """Platform cost of one successful request, inference excluded: the execute agent's
     duration is its own work around a node that answers at once (time scale 0).
     `handlers` holds warm_handlers' cases; `memory_mb` each agent's memory size (the manifest's)."""
+    invoked = {agent: (agent, case) for agent, case in PATH.items()} | OFF_PATH
     lambdas = {}
-    for agent, case in PATH.items():
+    for name, (agent, case) in invoked.items():
         size_mb = memory_mb[agent]
         billed_ms = handlers[case]["billed_mean_ms"]
         duration_usd = size_mb / 1024 * billed_ms / 1000 * LAMBDA_ARM64_PER_GB_SECOND_USD * 1e6
-        lambdas[agent] = {
+        lambdas[name] = {
             "memory_mb": size_mb,
             "billed_mean_ms": billed_ms,
             "requests_usd": LAMBDA_REQUESTS_PER_MILLION_USD,
@@ -62,15 +67,16 @@ def cost_per_million(
     data_bytes = sum(handlers[case]["output_bytes"] for case in PATH.values())
     express_memory_mb = EXPRESS_BASE_MEMORY_MB + (asl_bytes + data_bytes) / 1e6
     billed_memory_gb = round_up(express_memory_mb, EXPRESS_MEMORY_CHUNK_MB) / 1024
-    execution_ms = sum(lam["billed_mean_ms"] for lam in lambdas.values())
-    execution_ms += EXPRESS_TASK_OVERHEAD_MS * len(PATH)
+    execution_ms = sum(lambdas[agent]["billed_mean_ms"] for agent in PATH)
+    # Every task state, RecordOutcome's hand-over of the event included.
+    execution_ms += EXPRESS_TASK_OVERHEAD_MS * (len(PATH) + len(OFF_PATH))
     billed_execution_ms = round_up(execution_ms, EXPRESS_DURATION_INCREMENT_MS)
     express_duration_usd = (
         billed_memory_gb * billed_execution_ms / 1000 * EXPRESS_PER_GB_SECOND_USD * 1e6
     )
     lambda_usd = sum(lam["requests_usd"] + lam["duration_usd"] for lam in lambdas.values())
     fixed = API_GATEWAY_REST_PER_MILLION_USD + EXPRESS_PER_MILLION_USD
-    fixed += LAMBDA_REQUESTS_PER_MILLION_USD * len(PATH)
+    fixed += LAMBDA_REQUESTS_PER_MILLION_USD * len(lambdas)
     total = API_GATEWAY_REST_PER_MILLION_USD + EXPRESS_PER_MILLION_USD
     total += express_duration_usd + lambda_usd
     execute_gb = memory_mb["execute"] / 1024

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from mecroute.adapters.aws import reset_clients
+from mecroute.agents import monitor
 from mecroute.domain.registry import Heartbeat
+from mecroute.domain.tasks import SucceededTask
 from mecroute.lambda_support.manifest import AGENTS
 from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, start_nodes
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
@@ -87,12 +89,21 @@ def varied(base: dict[str, Any], index: int) -> dict[str, Any]:
         holder["request_id"] = request_id
     if "request_id" in copy:
         copy["request_id"] = request_id
+    if "record" in copy:  # a stored record is idempotent on its request id: a new one each call
+        copy["record"]["request_id"] = request_id
     if "context" in copy:
         prompt = f"{PROMPT} (variant {index})"
         copy["context"]["request"]["prompt"] = prompt
         copy["context"]["prompt_sha256"] = hashlib.sha256(prompt.encode()).hexdigest()
         copy["context"]["received_at"] = time.time()
     return copy
+
+
+def answered_record() -> dict[str, Any]:
+    """The answer ComposeAnswer builds for the sample RecordOutcome task: what the asynchronous
+    RecordOutcome event hands the monitor to store."""
+    task = SucceededTask.model_validate(event("record_outcome"))
+    return monitor.build_record(task, time.time()).model_dump(mode="json")
 
 
 def handler_events(nodes: dict[str, NodeProcess]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -127,7 +138,8 @@ def handler_events(nodes: dict[str, NodeProcess]) -> dict[str, tuple[str, dict[s
             "execute",
             {"context": device["context"], "target": cloud_target, "plan": cloud_plan},
         ),
-        "monitor (outcome)": ("monitor", event("record_outcome")),
+        "monitor (answer)": ("monitor", event("record_outcome")),
+        "monitor (store)": ("monitor", {"action": "store", "record": answered_record()}),
         "monitor (attempt failure)": ("monitor", event("record_attempt_failure")),
     }
 

@@ -9,19 +9,21 @@ SIZES = dict.fromkeys(cost.PATH, 512)
 def handlers(billed_ms: float, output_bytes: int = 2_000) -> dict[str, dict[str, float]]:
     return {
         case: {"billed_mean_ms": billed_ms, "output_bytes": output_bytes}
-        for case in cost.PATH.values()
+        for case in [*cost.PATH.values(), *(case for _, case in cost.OFF_PATH.values())]
     }
 
 
-def test_fixed_part_is_one_api_call_one_execution_and_six_lambda_requests() -> None:
+def test_fixed_part_is_one_api_call_one_execution_and_seven_lambda_requests() -> None:
+    # six agents on the path, and the monitor's asynchronous store
     figures = cost.cost_per_million(handlers(1.0), asl_bytes=10_000, memory_mb=SIZES)
-    assert figures["fixed_usd"] == pytest.approx(3.50 + 1.00 + 6 * 0.20)
+    assert figures["fixed_usd"] == pytest.approx(3.50 + 1.00 + 7 * 0.20)
 
 
 def test_express_bills_whole_100_ms_and_64_mb_steps() -> None:
-    # 6 agents x 5 ms + 6 tasks x 20 ms assumed = 150 ms, billed as 200 ms in 64 MB
+    # 6 agents x 5 ms + 7 tasks x 20 ms assumed = 170 ms (the asynchronous store's own 5 ms
+    # not among them), billed as 200 ms in 64 MB
     figures = cost.cost_per_million(handlers(5.0), asl_bytes=10_000, memory_mb=SIZES)
-    assert figures["express_execution_ms_estimate"] == pytest.approx(150.0)
+    assert figures["express_execution_ms_estimate"] == pytest.approx(170.0)
     assert figures["express_billed_ms"] == 200
     assert figures["express_billed_memory_mb"] == 64
 
