@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,9 +30,11 @@ from pathlib import Path
 import onnxruntime
 from suite.timing import percentile
 
+from mecroute.adapters.node_keys import KEYS_ENV, NodeKeySecrets, secrets_manager_key
 from mecroute.adapters.onnx_engine import TIER_THREADS, OnnxModel
 from mecroute.domain.estimates import compute_time_ms
-from mecroute.local.fleet import NodeProcess, start_nodes
+from mecroute.domain.node_auth import signed_headers
+from mecroute.local.fleet import NodeProcess, start_nodes, write_site_keys
 from mecroute.mec.profiles import DEFAULT_SITES, PROFILES
 from mecroute.mec.zoo import build_zoo, default_zoo_dir
 
@@ -45,18 +48,32 @@ OVERHEAD_BUDGET_MS = 1.0
 QUEUED_MS = 1.0
 # Queueing has begun once the median round trip is this many times an idle node's.
 KNEE_LATENCY_RATIO = 2.0
+NODE_ID = "bench-node"
+# The node's keys, in files (a lone node with no AWS); the client signs with the infer key.
+KEYS_DIR = Path(tempfile.mkdtemp(prefix="mecroute-bench-node-keys-"))
+
+
+def infer_key() -> bytes:
+    secrets = NodeKeySecrets.model_validate_json(write_site_keys([NODE_ID], KEYS_DIR)[KEYS_ENV])
+    return secrets_manager_key(secrets.infer[NODE_ID])
 
 
 class Client:
     """One kept-alive connection to the node, as a load balancer or the execute agent holds."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, key: bytes) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.key = key
 
     def infer(self, model_id: str) -> tuple[float, dict[str, float]]:
         body = json.dumps({"model_id": model_id, "prompt": PROMPT, "emulate_network": False})
         started = time.perf_counter()
-        self.connection.request("POST", "/infer", body, {"Content-Type": "application/json"})
+        # Signing is part of every real call's cost, so it is inside the timed span.
+        signature = signed_headers(
+            self.key, NODE_ID, "infer", "POST", "/infer", body.encode(), time.time()
+        )
+        headers = {"Content-Type": "application/json", **signature}
+        self.connection.request("POST", "/infer", body, headers)
         response = self.connection.getresponse()
         answer: dict[str, float] = json.loads(response.read())
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -78,7 +95,7 @@ def raw_latencies(model_id: str, artifact: bytes) -> list[float]:
 
 
 def served_latencies(port: int, model_id: str) -> tuple[list[float], list[float]]:
-    client = Client(port)
+    client = Client(port, infer_key())
     for _ in range(WARMUP):
         client.infer(model_id)
     round_trips, overheads = [], []
@@ -95,7 +112,7 @@ def closed_loop(port: int, model_id: str, clients: int) -> tuple[float, float, f
     results: list[list[tuple[float, float]]] = [[] for _ in range(clients)]
 
     def caller(mine: list[tuple[float, float]]) -> None:
-        client = Client(port)
+        client = Client(port, infer_key())
         while not stop.is_set():
             elapsed_ms, answer = client.infer(model_id)
             mine.append((elapsed_ms, answer["queued_ms"]))
@@ -118,13 +135,13 @@ def closed_loop(port: int, model_id: str, clients: int) -> tuple[float, float, f
 def start_node(zoo_dir: Path, model_ids: list[str], time_scale: float = 0.0) -> NodeProcess:
     # Every model loaded at once, with no AWS: the node reads the zoo directory.
     profile = dataclasses.replace(
-        PROFILES["metro-5g"], node_id="bench-node", memory_budget_mb=1024, preload=tuple(model_ids)
+        PROFILES["metro-5g"], node_id=NODE_ID, memory_budget_mb=1024, preload=tuple(model_ids)
     )
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith("AWS_") and name not in ("NODES_TABLE", "ARTIFACTS_BUCKET")
-    }
+    } | write_site_keys([NODE_ID], KEYS_DIR)
     arguments = ("--models-dir", str(zoo_dir))
     (node,) = start_nodes(
         (profile,), env, time_scale=time_scale, heartbeat_s=5, extra_arguments=arguments

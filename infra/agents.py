@@ -20,6 +20,7 @@ from infra.config import AppConfig
 from infra.function import PythonFunction
 from infra.grants import Objects, Target
 from infra.layers import Layers
+from infra.node_keys import NodeKeys
 from infra.storage import Storage
 from infra.streaming import Streaming
 from mecroute.lambda_support.manifest import AGENTS, BY_NAME
@@ -47,6 +48,8 @@ class AgentNetwork:
 
     vpc: ec2.IVpc
     security_group: ec2.ISecurityGroup
+    node_keys: NodeKeys
+    node_networks: str
 
 
 class Agents(Construct):
@@ -89,6 +92,13 @@ class Agents(Construct):
                 vpc=network.vpc if in_vpc and network else None,
                 security_groups=[network.security_group] if in_vpc and network else (),
             )
+            if in_vpc and network and spec.node_key:
+                # The one scope of node key this agent signs with (manifest), every site's.
+                built = self.functions[spec.name]
+                keys = network.node_keys.environment(network.node_networks, spec.node_key)
+                for name, value in keys.items():
+                    built.function.add_environment(name, value)
+                network.node_keys.grant_read(built.role, spec.node_key)
         if config.cloud_provider == "bedrock":
             # Converse is authorised as InvokeModel on the one configured foundation model.
             self.functions["execute"].role.add_to_principal_policy(

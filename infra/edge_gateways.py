@@ -88,6 +88,8 @@ class EdgeGateways(Construct):
         # Records: batched decision records and their stream events.
         grant_table(tables["decisions_table"], role, "dynamodb:BatchWriteItem")
         metrics_stream.grant_write(role)
+        # Inference on its site's nodes (and the others' it falls back to): the infer keys only.
+        fleet.keys.grant_read(role, "infer")
         # Device and simulated-cloud models, fetched by key and sha256-checked.
         task.add_to_task_role_policy(
             iam.PolicyStatement(
@@ -118,6 +120,7 @@ class EdgeGateways(Construct):
                     name.upper(): tables[name].table_name
                     for name in ("models_table", "nodes_table", "stats_table", "decisions_table")
                 },
+                **fleet.keys.environment(fleet.node_networks, "infer"),
             },
             port_mappings=[ecs.PortMapping(container_port=GATEWAY_PORT)],
             logging=ecs.LogDriver.aws_logs(

@@ -28,10 +28,10 @@ def arm64_task(
     )
 
 
-def health_check(port: int) -> ecs.HealthCheck:
+def health_check(port: int, path: str = "/health") -> ecs.HealthCheck:
     command = (
         'python -c "import urllib.request; '
-        f"urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=2)\""
+        f"urllib.request.urlopen('http://127.0.0.1:{port}{path}', timeout=2)\""
     )
     return ecs.HealthCheck(
         command=["CMD-SHELL", command],

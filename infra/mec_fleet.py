@@ -1,10 +1,11 @@
-"""The simulated MEC fleet: one Fargate service per site, found by the agents through Cloud Map.
+"""The simulated MEC fleet: one Fargate service per site, each task a node of its own.
 
 Each service runs the MEC node image (`docker/mec-node/Dockerfile`, built by `cdk deploy`,
 never by `cdk synth`) with its site's profile, in private subnets only the agents' security
-group can reach. A node registers itself in the nodes table under its site's Cloud Map name,
-then heartbeats; it preloads its site's hot models, so every task of a scaled-out site serves
-them, and loads others from the artifact bucket (sha256-checked) when the cache agent asks.
+group can reach. Each task registers itself in the nodes table as `<site>-<task id>` at its own
+address (so a model the cache agent loads on a task is served by that task, and the router sees
+every task's load), then heartbeats; its role may write only its site's items (LeadingKeys). It
+answers only requests signed with its site's keys (infra/node_keys.py, docs/security.md).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from infra.common import callers_and_service
 from infra.config import MEC_NODE_PORT, AppConfig, MecSite
 from infra.fargate import arm64_task, health_check, private_service
 from infra.grants import grant_table
+from infra.node_keys import NodeKeys
+from mecroute.domain.node_auth import SCOPES
 from mecroute.mec.zoo import CATALOGUE, artifact_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +113,9 @@ class MecFleet(Construct):
             platform=ecr_assets.Platform.LINUX_ARM64,
             exclude=IMAGE_CONTEXT_EXCLUDES,
         )
+        self.keys = NodeKeys(
+            self, "NodeKeys", sites=[site.node_id for site in config.mec_sites], stage=config.stage
+        )
         self.node_logs = logs.LogGroup(
             self, "NodeLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -122,11 +128,18 @@ class MecFleet(Construct):
 
     @property
     def agent_network(self) -> AgentNetwork:
-        return AgentNetwork(vpc=self.vpc, security_group=self.agents_security_group)
+        return AgentNetwork(
+            vpc=self.vpc,
+            security_group=self.agents_security_group,
+            node_keys=self.keys,
+            node_networks=self.node_networks,
+        )
 
-    def endpoint(self, site: MecSite) -> str:
-        """The site's Cloud Map name: what the node registers and the agents call."""
-        return f"http://{site.node_id}.{self.namespace.namespace_name}:{MEC_NODE_PORT}"
+    @property
+    def node_networks(self) -> str:
+        """Where node endpoints may be (MEC_NODE_NETWORKS): task addresses in the VPC, and
+        names in the fleet's namespace."""
+        return f"{self.vpc.vpc_cidr_block},.{self.namespace.namespace_name}"
 
     def _site_service(
         self,
@@ -147,7 +160,19 @@ class MecFleet(Construct):
             )
         )
         grant_table(models_table, task.task_role, "dynamodb:Scan")
-        grant_table(nodes_table, task.task_role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        # Its own items only: the site's id, or a task of the site (`<site>-<task id>`).
+        task.add_to_task_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
+                resources=[nodes_table.table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {
+                        "dynamodb:LeadingKeys": [site.node_id, f"{site.node_id}-*"]
+                    }
+                },
+            )
+        )
+        self.keys.grant_read(task.task_role, "infer", "control", site=site.node_id)
         task.add_container(
             "Node",
             image=ecs.ContainerImage.from_docker_image_asset(self.image),
@@ -156,7 +181,6 @@ class MecFleet(Construct):
             environment={
                 "MEC_PROFILE": site.site,
                 "MEC_NODE_ID": site.node_id,
-                "MEC_NODE_ENDPOINT": self.endpoint(site),
                 "MEC_HOST": ALL_INTERFACES,
                 "MEC_PORT": str(MEC_NODE_PORT),
                 "MEC_SLOTS": str(site.slots),
@@ -168,10 +192,12 @@ class MecFleet(Construct):
                 "ARTIFACTS_BUCKET": artifacts.bucket_name,
                 "MODELS_TABLE": models_table.table_name,
                 "NODES_TABLE": nodes_table.table_name,
+                # Secret names, not keys: the node reads its site's two keys at start.
+                **self.keys.environment(self.node_networks, *SCOPES, site=site.node_id),
             },
             port_mappings=[ecs.PortMapping(container_port=MEC_NODE_PORT)],
             logging=ecs.LogDriver.aws_logs(stream_prefix=site.node_id, log_group=self.node_logs),
-            health_check=health_check(MEC_NODE_PORT),
+            health_check=health_check(MEC_NODE_PORT, "/livez"),
             # SIGTERM drains in-flight requests and writes a last heartbeat before exiting.
             stop_timeout=Duration.seconds(60),
         )

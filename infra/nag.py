@@ -155,6 +155,13 @@ def acknowledge_findings(
 
     # -- MEC fleet -----------------------------------------------------------------------------
     if fleet is not None:
+        acknowledge(
+            fleet.keys,
+            "AwsSolutions-SMG4",
+            "The MEC node keys are random HMAC keys, not database credentials: no AWS-hosted "
+            "rotation template applies. Rotate by writing a new value (put-secret-value): "
+            "callers re-read within 5 minutes, nodes on their next start (docs/security.md).",
+        )
         for task in fleet.task_definitions.values():
             acknowledge(
                 task,

@@ -11,9 +11,11 @@ import json
 import math
 import os
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from mecroute.adapters.aws import reset_clients
@@ -21,7 +23,7 @@ from mecroute.agents import monitor
 from mecroute.domain.registry import Heartbeat
 from mecroute.domain.tasks import SucceededTask
 from mecroute.lambda_support.manifest import AGENTS
-from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, start_nodes
+from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, start_nodes, write_site_keys
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
 from mecroute.local.names import NOT_FOR_MOCKED_HANDLERS, Names
 from mecroute.local.runtime import REGION, ZOO_DIR
@@ -73,7 +75,7 @@ def register(nodes: list[NodeProcess], names: Names) -> dict[str, NodeProcess]:
     directory = DynamoNodeDirectory(names.nodes_table)
     http = HttpMecNodes(health_timeout_s=5)
     for node in nodes:
-        health = http.health(node.endpoint)
+        health = http.health(node.endpoint, node.profile.node_id)
         beat = Heartbeat(heartbeat_at=time.time(), hot_models=health.hot_models)
         directory.put(node.profile.node_record(node.endpoint, REGION, beat))
     return {node.profile.node_id: node for node in nodes}
@@ -235,9 +237,13 @@ def run(plan: Plan) -> dict[str, Any]:
     # The router logs every decision at INFO, Lambda's default level.
     values = names.handler_environment(REGION, log_level="INFO")
     removed = NOT_FOR_MOCKED_HANDLERS
+    # The nodes sign-check every call, as deployed; their keys in files (no AWS for the nodes).
+    keys_dir = tempfile.mkdtemp(prefix="mecroute-bench-keys-")
+    keys = write_site_keys([site.node_id for site in DEFAULT_SITES], Path(keys_dir))
+    values.update(keys)
     nodes = start_nodes(
         DEFAULT_SITES,
-        node_env(),
+        node_env() | keys,
         time_scale=0.0,
         heartbeat_s=5.0,
         extra_arguments=("--models-dir", str(ZOO_DIR)),

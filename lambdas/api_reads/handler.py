@@ -39,9 +39,12 @@ def list_models() -> dict[str, Any]:
 
 @app.get("/v1/nodes")
 def list_nodes() -> dict[str, Any]:
-    """The node records, and every circuit breaker with its state, reason and cooldown."""
+    """The node records (named by id: addresses stay inside, agents find them in the nodes
+    table), and every circuit breaker with its state, reason and cooldown."""
     return {
-        "nodes": [node.model_dump(mode="json") for node in directory.list_nodes()],
+        "nodes": [
+            node.model_dump(mode="json", exclude={"endpoint"}) for node in directory.list_nodes()
+        ],
         "breakers": [seen.model_dump(mode="json") for seen in breakers.views()],
     }
 

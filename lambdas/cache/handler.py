@@ -24,7 +24,7 @@ from mecroute.lambda_support.settings import CacheSettings
 settings = CacheSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))
 responses = DynamoResponseCache(settings.cache_table)
-nodes = HttpMecNodes()
+nodes = HttpMecNodes(access=settings.node_access())
 directory = RecentNodes(DynamoNodeDirectory(settings.nodes_table))
 stats = RecentStats(DynamoStatsStore(settings.stats_table))
 

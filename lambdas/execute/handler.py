@@ -60,7 +60,7 @@ cloud: CloudModel = (
 )
 tiers = agent.Tiers(
     registry=registry,
-    nodes=HttpMecNodes(),
+    nodes=HttpMecNodes(access=settings.node_access()),
     cloud=cloud,
     local_models=local_models,
     responses=DynamoResponseCache(settings.cache_table),

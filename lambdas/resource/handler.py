@@ -27,7 +27,7 @@ directory = RecentNodes(DynamoNodeDirectory(settings.nodes_table))
 stats_table = DynamoStatsStore(settings.stats_table)
 stats = RecentStats(stats_table)
 learned_overhead = RecentOverhead(stats_table, "regional")
-nodes = HttpMecNodes()
+nodes = HttpMecNodes(access=settings.node_access())
 breakers = Breakers(DynamoBreakerStore(settings.breakers_table), settings.breaker_policy())
 cloud = CloudStatus(
     available=True,

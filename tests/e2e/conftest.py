@@ -34,7 +34,7 @@ def record_of(base_url: str, request_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def server() -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "mecroute.local.cli", "serve", "--port", str(port)],
@@ -46,7 +46,9 @@ def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     assert process.stdout is not None
     banner = [process.stdout.readline() for _ in range(4)]
     assert f"http://127.0.0.1:{port}" in banner[0], banner
-    yield f"http://127.0.0.1:{port}", process
+    # The node addresses are printed at start (and only there: no answer carries them).
+    node_urls = [entry.split("=", 1)[1] for entry in banner[1].split(": ", 1)[1].split(", ")]
+    yield f"http://127.0.0.1:{port}", process, node_urls
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)  # the server stops its MEC node processes too
         try:
@@ -56,6 +58,8 @@ def server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
 
 
 @pytest.fixture(scope="module")
-def recorded(server: tuple[str, subprocess.Popen[str]]) -> Callable[[str], dict[str, Any]]:
+def recorded(
+    server: tuple[str, subprocess.Popen[str], list[str]],
+) -> Callable[[str], dict[str, Any]]:
     """`recorded(request_id)`: the decision record `mecroute serve` stored for it."""
     return lambda request_id: record_of(server[0], request_id)

@@ -13,7 +13,7 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 @pytest.fixture(scope="module")
 def client(server: tuple[str, Any]) -> openai.OpenAI:
-    url, _ = server
+    url, _, _ = server
     # Offline there is no authentication: any key works.
     return openai.OpenAI(base_url=f"{url}/v1", api_key="sk-local", max_retries=0, timeout=120)
 

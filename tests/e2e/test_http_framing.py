@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from mecroute.adapters.files import DirectoryArtifactStore
 from mecroute.adapters.web import Served, json_app, json_object
+from mecroute.domain.node_auth import NodeVerifier, signed_headers
 from mecroute.mec.node_app import node_app
 from mecroute.mec.profiles import PROFILES
 from mecroute.mec.service import NodeService
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.e2e
 # A bound on each socket read: a server that hangs fails the test instead of stalling it.
 SOCKET_TIMEOUT_S = 10.0
 SMALL_LIMIT = 1024
+NODE_KEY = bytes(range(32))  # the in-process node's infer key
 
 
 async def echo(request: Request) -> Response:
@@ -53,7 +56,15 @@ def echo_app() -> Served:
 def node(tmp_path: Path) -> Served:
     profile = dataclasses.replace(PROFILES["metro-5g"], preload=())
     service = NodeService(profile, DirectoryArtifactStore(tmp_path), None, time_scale=0)
-    return Served(node_app(service)).start()
+    verifier = NodeVerifier(profile.node_id, {"infer": NODE_KEY})
+    return Served(node_app(service, verifier)).start()
+
+
+def signature(path: str, body: bytes) -> str:
+    """The node's signature headers for a raw POST (the framing is what these tests vary)."""
+    site = PROFILES["metro-5g"].node_id
+    headers = signed_headers(NODE_KEY, site, "infer", "POST", path, body, time.time())
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items())
 
 
 @pytest.fixture(params=["shared-guard", "mec-node"])
@@ -189,7 +200,8 @@ def test_a_body_over_the_limit_is_413_before_it_is_read(server):
 
 def test_a_body_that_is_not_json_is_a_400_naming_the_body(server):
     post_path, served = server
-    request = f"POST {post_path} HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n{{not json"
+    signed = signature(post_path, b"{not json")
+    request = f"POST {post_path} HTTP/1.1\r\nHost: t\r\n{signed}Content-Length: 9\r\n\r\n{{not json"
 
     answers, _ = exchange(served, request.encode())
 
@@ -239,7 +251,8 @@ def test_the_node_names_the_field_it_refuses(tmp_path: Path):
     served = node(tmp_path)
     try:
         body = json.dumps({"model_id": "edge-small-v1", "prompt": 5, "colour": "red"}).encode()
-        request = f"POST /infer HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n"
+        signed = signature("/infer", body)
+        request = f"POST /infer HTTP/1.1\r\nHost: t\r\n{signed}Content-Length: {len(body)}\r\n\r\n"
 
         answers, _ = exchange(served, request.encode() + body)
 

@@ -24,7 +24,7 @@ def call(url: str, method: str = "GET", body: object = None, raw: bytes | None =
 
 
 def test_inference_answers_with_decision_and_result(server, recorded):
-    url, _ = server
+    url, _, _ = server
     status, body = call(f"{url}/v1/inference", "POST", {"prompt": "What is the capital of France?"})
 
     assert status == 200, body
@@ -37,7 +37,7 @@ def test_inference_answers_with_decision_and_result(server, recorded):
 
 
 def test_invalid_request_is_400_with_the_field_named(server):
-    url, _ = server
+    url, _, _ = server
     status, body = call(f"{url}/v1/inference", "POST", {"prompt": "hi", "privacy": "secret"})
 
     assert status == 400
@@ -46,7 +46,7 @@ def test_invalid_request_is_400_with_the_field_named(server):
 
 
 def test_malformed_json_and_unknown_fields_are_400(server):
-    url, _ = server
+    url, _, _ = server
     assert call(f"{url}/v1/inference", "POST", raw=b"{not json")[0] == 400
     status, body = call(f"{url}/v1/inference", "POST", {"prompt": "hi", "colour": "red"})
     assert status == 400
@@ -54,7 +54,7 @@ def test_malformed_json_and_unknown_fields_are_400(server):
 
 
 def test_no_feasible_route_is_422(server):
-    url, _ = server
+    url, _, _ = server
     request = {"prompt": "hi", "privacy": "strict", "sla": {"min_accuracy": 0.99}}
     status, body = call(f"{url}/v1/inference", "POST", request)
 
@@ -63,7 +63,7 @@ def test_no_feasible_route_is_422(server):
 
 
 def test_catalogue_routes(server):
-    url, _ = server
+    url, _, _ = server
     assert call(f"{url}/health")[1]["mec_nodes_running"] >= 2
     models = call(f"{url}/v1/models")[1]["models"]
     assert {"device", "mec", "cloud"} <= {tier for m in models for tier in m["tiers"]}
@@ -72,8 +72,8 @@ def test_catalogue_routes(server):
 
 
 def test_sigterm_stops_the_server_and_its_mec_nodes(server):
-    url, process = server
-    node_urls = [n["endpoint"] for n in call(f"{url}/v1/nodes")[1]["nodes"]]
+    url, process, node_urls = server
+    assert all("endpoint" not in n for n in call(f"{url}/v1/nodes")[1]["nodes"])
 
     process.send_signal(signal.SIGTERM)
 
@@ -81,4 +81,4 @@ def test_sigterm_stops_the_server_and_its_mec_nodes(server):
     time.sleep(0.2)
     for node_url in node_urls:
         with pytest.raises(urllib.error.URLError):
-            urllib.request.urlopen(f"{node_url}/health", timeout=2)
+            urllib.request.urlopen(f"{node_url}/livez", timeout=2)

@@ -15,6 +15,7 @@ from infra.storage import IDEMPOTENCY_KEY, IDEMPOTENCY_TTL
 from infra_synthesis import Synthesis
 
 from mecroute.adapters.tables import TABLE_KEYS
+from mecroute.domain.node_auth import SCOPES
 from mecroute.lambda_support.manifest import AGENTS, BY_NAME, FUNCTIONS, Function
 from mecroute.mec.zoo import CATALOGUE, artifact_key
 
@@ -385,8 +386,82 @@ def test_each_task_runs_its_site_profile_on_arm64_with_logs(synthesis: Synthesis
         assert container["LogConfiguration"]["LogDriver"] == "awslogs"
         environment = {e["Name"]: e["Value"] for e in container["Environment"]}
         profiles.add((environment["MEC_NODE_ID"], environment["MEC_PROFILE"]))
-        assert environment["MEC_NODE_ENDPOINT"]  # its Cloud Map name, for the nodes table
+        # No shared endpoint: each task registers its own address as `<site>-<task id>`.
+        assert "MEC_NODE_ENDPOINT" not in environment
+        # Its own site's two key secrets, nobody else's.
+        keys = json.loads(environment["MEC_NODE_KEYS"])
+        site = environment["MEC_NODE_ID"]
+        assert {scope: list(names) for scope, names in keys.items()} == {
+            "infer": [site],
+            "control": [site],
+        }
+        assert "/livez" in json.dumps(container["HealthCheck"]["Command"])
     assert profiles == {(site.node_id, site.site) for site in CONFIG.mec_sites}
+
+
+def role_statements(synthesis: Synthesis, role_key: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for resource in synthesis.of_type("AWS::IAM::Policy").values()
+        if {"Ref": role_key} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def secrets_read(synthesis: Synthesis, role_key: str) -> set[str]:
+    """The node key secrets (`<site>/<scope>`) a role may read."""
+    names = {
+        json.dumps({"Ref": key}): secret["Properties"]["Name"].split("/mec-node/")[1]
+        for key, secret in synthesis.of_type("AWS::SecretsManager::Secret").items()
+    }
+    return {
+        names[json.dumps(resource)]
+        for statement in role_statements(synthesis, role_key)
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+
+
+def test_two_generated_keys_per_site_in_secrets_manager(synthesis: Synthesis):
+    secrets = synthesis.of_type("AWS::SecretsManager::Secret").values()
+    names = {secret["Properties"]["Name"].split("/mec-node/")[1] for secret in secrets}
+    assert names == {f"{s.node_id}/{scope}" for s in CONFIG.mec_sites for scope in SCOPES}
+    for secret in secrets:
+        generated = secret["Properties"]["GenerateSecretString"]
+        assert generated["PasswordLength"] == 64
+        assert "SecretString" not in secret["Properties"]  # never in the template
+
+
+@pytest.mark.parametrize("agent", ["resource", "cache", "execute"])
+def test_each_node_caller_reads_only_its_scope_of_key(synthesis: Synthesis, agent: str):
+    scope = BY_NAME[agent].node_key
+    fn = agent_function(synthesis, agent)["Properties"]
+    variables = fn["Environment"]["Variables"]
+    keys = json.loads(variables["MEC_NODE_KEYS"])
+    role = fn["Role"]["Fn::GetAtt"][0]
+
+    assert set(keys) == {scope}
+    assert set(keys[scope]) == {site.node_id for site in CONFIG.mec_sites}
+    assert secrets_read(synthesis, role) == {f"{s.node_id}/{scope}" for s in CONFIG.mec_sites}
+    assert variables["MEC_NODE_NETWORKS"]
+
+
+def test_a_node_task_writes_only_its_own_sites_items(synthesis: Synthesis):
+    tasks = nodes_only(synthesis.of_type("AWS::ECS::TaskDefinition")).values()
+    for task in tasks:
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        site = {e["Name"]: e["Value"] for e in container["Environment"]}["MEC_NODE_ID"]
+        role = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+        writes = [
+            statement
+            for statement in role_statements(synthesis, role)
+            if "dynamodb:PutItem" in as_list(statement["Action"])
+        ]
+        assert writes
+        for statement in writes:
+            condition = statement["Condition"]["ForAllValues:StringLike"]
+            assert condition["dynamodb:LeadingKeys"] == [site, f"{site}-*"]
+        assert secrets_read(synthesis, role) == {f"{site}/infer", f"{site}/control"}
 
 
 def test_each_site_scales_on_cpu(synthesis: Synthesis):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from mecroute.local.fleet import free_port
 from mecroute.local.names import Names
 from mecroute.local.runtime import REGION, ZOO_DIR
 
-from .nodes import Aws, Fleet
+from .nodes import Aws, Fleet, SiteKeys
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +47,20 @@ def aws() -> Iterator[Aws]:
 
 
 @pytest.fixture
-def fleet(aws: Aws) -> Iterator[Fleet]:
-    started = Fleet({**os.environ, **aws.env, "PYTHONUNBUFFERED": "1"})
+def fleet(aws: Aws, tmp_path: Path) -> Iterator[Fleet]:
+    started = Fleet({**os.environ, **aws.env, "PYTHONUNBUFFERED": "1"}, SiteKeys(tmp_path))
     yield started
     for node in started.started:
         node.stop()
 
 
 @pytest.fixture
-def offline_fleet() -> Iterator[Fleet]:
+def offline_fleet(tmp_path: Path) -> Iterator[Fleet]:
     """Nodes with no AWS at all: no bucket, no table (the standalone `mecroute node` case)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     for name in Names().environment():
         env.pop(name, None)
-    started = Fleet({**env, "PYTHONUNBUFFERED": "1"})
+    started = Fleet({**env, "PYTHONUNBUFFERED": "1"}, SiteKeys(tmp_path))
     yield started
     for node in started.started:
         node.stop()

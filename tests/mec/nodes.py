@@ -7,13 +7,25 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from mecroute.adapters.mec_http import HttpMecNodes
+from mecroute.adapters.node_keys import (
+    KEYS_ENV,
+    NodeAccess,
+    NodeKeyring,
+    NodeKeySecrets,
+    NodeNetworks,
+    secrets_manager_key,
+)
+from mecroute.domain.node_auth import Scope, scope_for, signed_headers
 from mecroute.domain.registry import ModelSpec
-from mecroute.local.fleet import NodeProcess, start_nodes
+from mecroute.local.fleet import LOOPBACK_NETWORK, NodeProcess, start_nodes, write_site_keys
 from mecroute.local.names import Names
 from mecroute.mec.profiles import PROFILES, SiteProfile
 
@@ -29,11 +41,45 @@ class Aws:
 
 
 @dataclass
+class SiteKeys:
+    """Keys per site and scope in files (the lone-node form, local/fleet.py), and which site
+    each started node's endpoint belongs to, so `call` can sign as the agents do."""
+
+    directory: Path
+    sites: list[str] = field(default_factory=list)
+
+    def add(self, site: str) -> None:
+        if site not in self.sites:
+            self.sites.append(site)
+
+    def env(self) -> dict[str, str]:
+        return write_site_keys(self.sites, self.directory)
+
+    def secrets(self) -> NodeKeySecrets:
+        return NodeKeySecrets.model_validate_json(self.env()[KEYS_ENV])
+
+    def key(self, site: str, scope: Scope) -> bytes:
+        return secrets_manager_key(self.secrets().of(scope)[site])
+
+    def access(self) -> NodeAccess:
+        return NodeAccess(NodeKeyring(self.secrets()), NodeNetworks.parse(LOOPBACK_NETWORK))
+
+
+# Endpoint -> (site, keys) of every node the tests started: what `call` signs with.
+_SIGNERS: dict[str, tuple[str, SiteKeys]] = {}
+
+
+@dataclass
 class Fleet:
     """Starts nodes for one test and stops whatever is still running afterwards."""
 
     env: dict[str, str]
+    keys: SiteKeys
     started: list[NodeProcess] = field(default_factory=list)
+
+    def client(self) -> HttpMecNodes:
+        """The agents' client, holding every started site's keys."""
+        return HttpMecNodes(access=self.keys.access())
 
     def start(
         self,
@@ -44,8 +90,11 @@ class Fleet:
         **overrides: Any,
     ) -> NodeProcess:
         profile: SiteProfile = dataclasses.replace(PROFILES[site], **overrides)
-        (node,) = start_nodes((profile,), self.env, time_scale, heartbeat_s, extra_arguments)
+        self.keys.add(profile.node_id)
+        env = {**self.env, **self.keys.env()}
+        (node,) = start_nodes((profile,), env, time_scale, heartbeat_s, extra_arguments)
         self.started.append(node)
+        _SIGNERS[node.endpoint] = (profile.node_id, self.keys)
         return node
 
 
@@ -56,10 +105,27 @@ class Reply:
     body: dict[str, Any]
 
 
-def call(url: str, method: str = "GET", body: Any = None, timeout_s: float = 30) -> Reply:
+def call(
+    url: str,
+    method: str = "GET",
+    body: Any = None,
+    timeout_s: float = 30,
+    scope: Scope | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    """A request to a started node, signed with its site's key for the route's scope (or the
+    `scope` given); `headers` replace the signature (an unsigned or forged request)."""
     data = json.dumps(body).encode() if body is not None else None
+    parts = urllib.parse.urlsplit(url)
+    if headers is None:
+        site, keys = _SIGNERS[f"{parts.scheme}://{parts.netloc}"]
+        scope = scope or scope_for(method, parts.path)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = signed_headers(
+            keys.key(site, scope), site, scope, method, path, data or b"", time.time()
+        )
     request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
+        url, data=data, method=method, headers={"Content-Type": "application/json", **headers}
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:

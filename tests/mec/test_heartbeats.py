@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory
-from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.memory import MemoryStats
 from mecroute.adapters.ports import NodeHealth
 from mecroute.agents import resource
@@ -22,7 +21,7 @@ CLOUD = CloudStatus(available=True, provider="simulator", region="us-east-1", ba
 class AnswersAnyway:
     """Something still answering at a node's address: a hung process, an address reused."""
 
-    def health(self, endpoint: str) -> NodeHealth:
+    def health(self, endpoint: str, node_id: str) -> NodeHealth:
         return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=["edge-small-v1"])
 
 
@@ -98,7 +97,7 @@ def test_a_killed_node_is_unavailable_within_its_heartbeat_timeout(aws: Aws, fle
     assert not just_after.healthy
     assert just_after.unhealthy_reason.startswith("heartbeat stale")
     # And with the real probe it is unavailable at once: nothing answers.
-    probed = status_of(aws, "mec-beat-2", HttpMecNodes(), last.heartbeat_at + 0.1)
+    probed = status_of(aws, "mec-beat-2", fleet.client(), last.heartbeat_at + 0.1)
     assert not probed.healthy
     assert "health probe failed" in probed.unhealthy_reason
 

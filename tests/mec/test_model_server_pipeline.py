@@ -15,6 +15,7 @@ from mecroute.mec.profiles import DEFAULT_SITES
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 METRO = next(site for site in DEFAULT_SITES if site.node_id == "mec-metro-1")
+BYO = f"{METRO.node_id}-byo"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,8 @@ def runtime() -> Iterator[OfflineRuntime]:
         (node,) = started.nodes
         table = started.names.nodes_table
         client("dynamodb").delete_item(TableName=table, Key={"node_id": {"S": METRO.node_id}})
-        entry = model_server_entry(f"byo-1={node.endpoint}")
+        # Named after the site, so the execute agent signs with the site's key.
+        entry = model_server_entry(f"{BYO}={node.endpoint}")
         DynamoNodeDirectory(table).put(entry)
         yield started
 
@@ -46,7 +48,7 @@ def test_the_pipeline_runs_a_request_on_a_model_server_node(runtime: OfflineRunt
     result = run.output["result"]
     assert (result["tier"], result["node_id"], result["model_id"]) == (
         "mec",
-        "byo-1",
+        BYO,
         "edge-small-v1",
     )
     assert result["output"].startswith("[edge-small-v1, simulated]")

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from mecroute.adapters.aws import client
-from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.domain.errors import ModelIntegrityError
 from mecroute.local.runtime import ZOO_DIR
 
@@ -115,7 +114,9 @@ def test_a_tampered_artifact_is_refused_and_never_served(
     # The cache agent's client names the integrity failure, so the pipeline records it as such.
     spec = aws.specs[tampered]
     with pytest.raises(ModelIntegrityError, match="sha256"):
-        HttpMecNodes().load(node.endpoint, tampered, spec.artifact_key, spec.sha256)
+        fleet.client().load(
+            node.endpoint, node.profile.node_id, tampered, spec.artifact_key, spec.sha256
+        )
 
 
 def test_a_tampered_new_version_leaves_the_verified_one_serving(

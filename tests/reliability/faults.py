@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,9 @@ import boto3
 from botocore.awsrequest import AWSResponse
 
 from mecroute.adapters.aws import client, reset_clients
+from mecroute.adapters.node_keys import NodeAccess
 from mecroute.adapters.queues import SqsQueue
+from mecroute.domain.node_auth import scope_for
 from mecroute.local.fleet import NodeProcess
 from mecroute.local.runtime import OfflineRuntime
 
@@ -116,6 +119,19 @@ def no_deadline_grace(runtime: OfflineRuntime) -> Iterator[None]:
         yield
     finally:
         module.tiers = real
+
+
+def node_request(node: NodeProcess, method: str, path: str) -> dict[str, Any]:
+    """A call to an offline node signed as the agents sign it (the runtime's keys): evict and
+    load with the control key, the rest with the infer key."""
+    url = f"{node.endpoint}{path}"
+    body = b"{}" if method == "POST" else b""
+    scope = scope_for(method, path)
+    headers = NodeAccess.from_env().headers(node.profile.node_id, url, method, body, scope)
+    request = urllib.request.Request(url, data=body or None, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+        return answer
 
 
 # -- MEC nodes ------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from mecroute.adapters.dynamodb import DynamoDecisionLog
 from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.domain.request import ServiceLevel
 from mecroute.local.api import response_for
+from mecroute.local.fleet import NodeProcess
 from mecroute.local.runtime import OfflineRuntime, Run
 from mecroute.ops.redrive import redrive_queue
 
@@ -32,6 +32,7 @@ from .faults import (
     decision_items,
     drain,
     handler_wrapped,
+    node_request,
     node_serving,
     put_records_partly_refused,
     stream_events,
@@ -189,28 +190,23 @@ def test_a_throttled_decisions_table_parks_the_record_and_redrive_stores_it_once
 def one_fallback(runtime: OfflineRuntime) -> Iterator[list[tuple[str, str]]]:
     """The first MEC target's model is evicted just before it runs (the node answers 404
     ModelNotLoaded), so the request has two attempts and two stream events."""
-    evicted: list[tuple[str, str]] = []
+    evicted: list[tuple[NodeProcess, str]] = []
 
     def wrap(real: Any) -> Any:
         def execute(event: dict[str, Any], context: Any) -> Any:
             target = event["target"]
             if not evicted and target["tier"] == "mec":
-                endpoint = node_serving(runtime, target["endpoint"]).endpoint
-                node_call(f"{endpoint}/models/{target['model_id']}", "DELETE")
-                evicted.append((endpoint, target["model_id"]))
+                node = node_serving(runtime, target["endpoint"])
+                node_request(node, "DELETE", f"/models/{target['model_id']}")
+                evicted.append((node, target["model_id"]))
             return real(event, context)
 
         return execute
 
     with handler_wrapped(runtime, "execute", wrap):
-        yield evicted
-    for endpoint, model in evicted:
-        node_call(f"{endpoint}/models/{model}/load", "POST")
-
-
-def node_call(url: str, method: str) -> None:
-    request = urllib.request.Request(url, data=b"{}" if method == "POST" else None, method=method)
-    urllib.request.urlopen(request, timeout=30).close()
+        yield [(node.endpoint, model) for node, model in evicted]
+    for node, model in evicted:
+        node_request(node, "POST", f"/models/{model}/load")
 
 
 def second_event(event: dict[str, Any]) -> bool:

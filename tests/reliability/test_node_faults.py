@@ -5,9 +5,7 @@ exactly one decision record and one outcome per attempt on the stream."""
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.request
 import uuid
 from typing import Any
 
@@ -16,6 +14,7 @@ import pytest
 from mecroute.adapters.aws import client
 from mecroute.domain.request import ServiceLevel
 from mecroute.local.api import response_for
+from mecroute.local.fleet import NodeProcess
 from mecroute.local.runtime import OfflineRuntime, Run
 
 from .faults import (
@@ -23,6 +22,7 @@ from .faults import (
     decision_items,
     freeze,
     handler_wrapped,
+    node_request,
     node_serving,
     stream_events,
     thaw,
@@ -176,18 +176,18 @@ def test_a_tampered_artifact_is_never_loaded_and_the_request_fails_cleanly(
     s3 = client("s3")
     bucket = runtime.names.artifacts_bucket
     original = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    had_it = [node for node in runtime.nodes if model in _health(node.endpoint)["loaded_models"]]
+    had_it = [node for node in runtime.nodes if model in _health(node)["loaded_models"]]
     for node in had_it:
-        _call(f"{node.endpoint}/models/{model}", "DELETE")
+        node_request(node, "DELETE", f"/models/{model}")
     s3.put_object(Bucket=bucket, Key=key, Body=original[:-64] + b"\x00" * 64)
     try:
         # When: the caller insists on that model
         run = runtime.run({"prompt": "Summarise: lunch is at one.", "model_preference": model})
-        serving_it = [n for n in runtime.nodes if model in _health(n.endpoint)["loaded_models"]]
+        serving_it = [n for n in runtime.nodes if model in _health(n)["loaded_models"]]
     finally:
         s3.put_object(Bucket=bucket, Key=key, Body=original)
         for node in had_it:
-            _call(f"{node.endpoint}/models/{model}/load", "POST")
+            node_request(node, "POST", f"/models/{model}/load")
 
     # Then: every node refused the artifact, none serves it, and the request failed by name
     assert run.status == "FAILED", run.output
@@ -204,13 +204,5 @@ def test_a_tampered_artifact_is_never_loaded_and_the_request_fails_cleanly(
     assert_recorded_once(runtime, run)
 
 
-def _health(endpoint: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{endpoint}/health", timeout=5) as response:
-        loaded: dict[str, Any] = json.loads(response.read())
-        return loaded
-
-
-def _call(url: str, method: str) -> None:
-    request = urllib.request.Request(url, data=b"{}" if method == "POST" else None, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
+def _health(node: NodeProcess) -> dict[str, Any]:
+    return node_request(node, "GET", "/health")

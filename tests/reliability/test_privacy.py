@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,11 +30,12 @@ from mecroute.domain.errors import ModelIntegrityError, PipelineError, TierUnava
 from mecroute.domain.messages import CachePlan, Candidate, CloudStatus, CriterionScores
 from mecroute.domain.registry import ModelSpec, NodeRecord
 from mecroute.domain.request import CriterionWeights
+from mecroute.local.fleet import NodeProcess
 from mecroute.local.runtime import OfflineRuntime
 from mecroute.mec.profiles import DEFAULT_SITES
 
 from .conftest import HARD_PROMPT
-from .faults import handler_wrapped, node_serving
+from .faults import handler_wrapped, node_request, node_serving
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -49,12 +49,12 @@ class FaultyNodes:
     faults: dict[str, str]
     hot: dict[str, list[str]]
 
-    def health(self, endpoint: str) -> NodeHealth:
+    def health(self, endpoint: str, node_id: str) -> NodeHealth:
         if self.faults[endpoint] == "down":
             raise TierUnavailable(f"GET {endpoint}/health failed: connection refused")
         return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=self.hot[endpoint])
 
-    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
+    def infer(self, endpoint: str, node_id: str, call: NodeCall) -> NodeAnswer:
         fault = self.faults[endpoint]
         if fault in ("down", "hung"):
             raise TierUnavailable(f"POST {endpoint}/infer failed: timed out")
@@ -62,11 +62,13 @@ class FaultyNodes:
             raise TierUnavailable(f"POST {endpoint}/infer answered 500")
         return node_answer(f"{call.model_id} on {endpoint}", compute_ms=20.0)
 
-    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+    def load(
+        self, endpoint: str, node_id: str, model_id: str, artifact_key: str, sha256: str
+    ) -> None:
         if self.faults[endpoint] == "tampered":
             raise ModelIntegrityError(f"{artifact_key}: sha256 mismatch")
 
-    def evict(self, endpoint: str, model_id: str) -> None:
+    def evict(self, endpoint: str, node_id: str, model_id: str) -> None:
         pass
 
 
@@ -246,16 +248,15 @@ def cloud_counted(runtime: OfflineRuntime) -> Iterator[CountingCloud]:
 @contextmanager
 def every_mec_attempt_failing(runtime: OfflineRuntime) -> Iterator[list[str]]:
     """Each MEC target's model is evicted just before it runs: every MEC attempt fails."""
-    evicted: list[tuple[str, str]] = []
+    evicted: list[tuple[NodeProcess, str]] = []
 
     def wrap(real: Any) -> Any:
         def run(event: dict[str, Any], context: Any) -> Any:
             target = event["target"]
             if target["tier"] == "mec":
-                endpoint = node_serving(runtime, target["endpoint"]).endpoint
-                url = f"{endpoint}/models/{target['model_id']}"
-                urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10)
-                evicted.append((endpoint, target["model_id"]))
+                node = node_serving(runtime, target["endpoint"])
+                node_request(node, "DELETE", f"/models/{target['model_id']}")
+                evicted.append((node, target["model_id"]))
             return real(event, context)
 
         return run
@@ -264,9 +265,8 @@ def every_mec_attempt_failing(runtime: OfflineRuntime) -> Iterator[list[str]]:
         with handler_wrapped(runtime, "execute", wrap):
             yield [model for _, model in evicted]
     finally:
-        for endpoint, model in evicted:
-            load = urllib.request.Request(f"{endpoint}/models/{model}/load", b"{}", method="POST")
-            urllib.request.urlopen(load, timeout=30).close()
+        for node, model in evicted:
+            node_request(node, "POST", f"/models/{model}/load")
 
 
 ACCURACY_FIRST = {"latency": 0.0, "accuracy": 1.0, "cost": 0.0, "availability": 0.0}

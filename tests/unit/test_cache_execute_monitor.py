@@ -70,10 +70,10 @@ class FakeMecNodes:
     infers: list[tuple[str, str, str, int, float]] = field(default_factory=list)
     limits: list[int] = field(default_factory=list)
 
-    def health(self, endpoint: str) -> NodeHealth:
+    def health(self, endpoint: str, node_id: str) -> NodeHealth:
         return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=[])
 
-    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
+    def infer(self, endpoint: str, node_id: str, call: NodeCall) -> NodeAnswer:
         if self.fail:
             raise TierUnavailable(f"{endpoint} is down")
         self.infers.append(
@@ -82,7 +82,9 @@ class FakeMecNodes:
         self.limits.append(call.max_tokens)
         return node_answer(f"answer from {call.model_id}", compute_ms=42.0)
 
-    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+    def load(
+        self, endpoint: str, node_id: str, model_id: str, artifact_key: str, sha256: str
+    ) -> None:
         if self.fail:
             raise TierUnavailable(f"{endpoint} is down")
         self.loads.append((endpoint, model_id, artifact_key, sha256))

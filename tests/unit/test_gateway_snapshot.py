@@ -26,7 +26,7 @@ class SiteNodes:
         self.live = live
         self.probed: list[str] = []
 
-    def health(self, endpoint: str) -> NodeHealth:
+    def health(self, endpoint: str, node_id: str) -> NodeHealth:
         self.probed.append(endpoint)
         if endpoint not in self.live:
             raise TierUnavailable(endpoint)

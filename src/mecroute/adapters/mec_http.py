@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import urllib3
 from pydantic import BaseModel, ValidationError
 
+from mecroute.adapters.node_keys import NodeAccess
 from mecroute.adapters.openai_server import OpenAIServerNodes, speaks_openai
 from mecroute.adapters.ports import NodeAnswer, NodeCall, NodeHealth
 from mecroute.domain import node_protocol as wire
 from mecroute.domain.errors import TierUnavailable
+from mecroute.domain.node_auth import scope_for
 
 CONNECT_TIMEOUT_S = 1.0
 LOAD_TIMEOUT_S = 30.0
@@ -31,17 +34,20 @@ _A = TypeVar("_A", bound=BaseModel)
 
 class HttpMecNodes:
     """The built-in nodes' API; an `openai+http://` endpoint is your own OpenAI-compatible
-    model server, spoken to by OpenAIServerNodes."""
+    model server, spoken to by OpenAIServerNodes. Every call goes only to an endpoint inside
+    the registered node networks and is signed with the node's site key (adapters/node_keys.py):
+    load and evict with the control key, the rest with the infer key."""
 
-    def __init__(self, health_timeout_s: float = 0.5) -> None:
+    def __init__(self, health_timeout_s: float = 0.5, access: NodeAccess | None = None) -> None:
         self.health_timeout_s = health_timeout_s
-        self.servers = OpenAIServerNodes(health_timeout_s)
+        self.access = access or NodeAccess.from_env()
+        self.servers = OpenAIServerNodes(health_timeout_s, self.access)
 
-    def health(self, endpoint: str) -> NodeHealth:
+    def health(self, endpoint: str, node_id: str) -> NodeHealth:
         if speaks_openai(endpoint):
-            return self.servers.health(endpoint)
+            return self.servers.health(endpoint, node_id)
         timeout_s = self.health_timeout_s
-        body = self._call("GET", f"{endpoint}/health", None, timeout_s, wire.HealthAnswer)
+        body = self._call(node_id, "GET", f"{endpoint}/health", None, timeout_s, wire.HealthAnswer)
         return NodeHealth(
             in_flight=body.in_flight,
             queue_depth=body.queue_depth,
@@ -51,9 +57,9 @@ class HttpMecNodes:
             service_ms=body.service_ms,
         )
 
-    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
+    def infer(self, endpoint: str, node_id: str, call: NodeCall) -> NodeAnswer:
         if speaks_openai(endpoint):
-            return self.servers.infer(endpoint, call)
+            return self.servers.infer(endpoint, node_id, call)
         # The router already models the network from the request's telemetry and the site's
         # distance; the node emulating it too would count the same round trip twice.
         request = wire.InferRequest(
@@ -63,7 +69,8 @@ class HttpMecNodes:
             max_tokens=call.max_tokens,
             emulate_network=False,
         )
-        body = self._call("POST", f"{endpoint}/infer", request, call.timeout_s, wire.InferAnswer)
+        url = f"{endpoint}/infer"
+        body = self._call(node_id, "POST", url, request, call.timeout_s, wire.InferAnswer)
         return NodeAnswer(
             output=body.output,
             compute_ms=body.compute_ms,
@@ -73,55 +80,64 @@ class HttpMecNodes:
             finish_reason=body.finish_reason,
         )
 
-    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+    def load(
+        self, endpoint: str, node_id: str, model_id: str, artifact_key: str, sha256: str
+    ) -> None:
         if speaks_openai(endpoint):
-            return self.servers.load(endpoint, model_id, artifact_key, sha256)
+            return self.servers.load(endpoint, node_id, model_id, artifact_key, sha256)
         request = wire.LoadRequest(artifact_key=artifact_key, sha256=sha256)
-        self._call(
-            "POST", f"{endpoint}/models/{model_id}/load", request, LOAD_TIMEOUT_S, wire.LoadAnswer
-        )
+        url = f"{endpoint}/models/{model_id}/load"
+        self._call(node_id, "POST", url, request, LOAD_TIMEOUT_S, wire.LoadAnswer)
 
-    def evict(self, endpoint: str, model_id: str) -> None:
+    def evict(self, endpoint: str, node_id: str, model_id: str) -> None:
         if speaks_openai(endpoint):
-            return self.servers.evict(endpoint, model_id)
+            return self.servers.evict(endpoint, node_id, model_id)
+        url = f"{endpoint}/models/{model_id}"
         try:
-            self._call(
-                "DELETE", f"{endpoint}/models/{model_id}", None, EVICT_TIMEOUT_S, wire.EvictAnswer
-            )
+            self._call(node_id, "DELETE", url, None, EVICT_TIMEOUT_S, wire.EvictAnswer)
         except TierUnavailable as refused:
             if refused.node_error != wire.NodeErrorCode.MODEL_NOT_LOADED:  # already gone is fine
                 raise
 
-    @staticmethod
     def _call(
-        method: str, url: str, request: BaseModel | None, timeout_s: float, answer: type[_A]
+        self,
+        node_id: str,
+        method: str,
+        url: str,
+        request: BaseModel | None,
+        timeout_s: float,
+        answer: type[_A],
     ) -> _A:
+        # Errors name the node and the route, never its address: they reach answers and records.
+        path = urlsplit(url).path
+        where = f"node {node_id}: {method} {path}"
         if not url.startswith(("http://", "https://")):
-            raise TierUnavailable(f"node endpoint {url!r} is not an HTTP URL")
-        body = request.model_dump_json().encode() if request is not None else None
+            raise TierUnavailable(f"node {node_id}: its endpoint is not an HTTP URL")
+        body = request.model_dump_json().encode() if request is not None else b""
+        scope = scope_for(method, path)
+        headers = {
+            "Content-Type": "application/json",
+            **self.access.headers(node_id, url, method, body, scope),
+        }
         timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, timeout_s), read=timeout_s)
         try:
             response = _POOL.request(
-                method,
-                url,
-                body=body,
-                headers={"Content-Type": "application/json"},
-                timeout=timeout,
+                method, url, body=body or None, headers=headers, timeout=timeout
             )
         # A node killed mid-answer surfaces as a reset, a cut-off body or a timeout: all are
         # the node failing.
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise TierUnavailable(f"{method} {url} failed: {error!r}") from None
+            raise TierUnavailable(f"{where} failed: {type(error).__name__}") from None
         if response.status >= 400:
-            raise _refusal(method, url, response)
+            raise _refusal(where, response)
         try:
             return answer.model_validate_json(response.data)
         except ValidationError as error:
             # A 200 answer without the fields the node API promises is the node failing too.
-            raise TierUnavailable(f"{method} {url} answer is malformed: {error}") from None
+            raise TierUnavailable(f"{where} answer is malformed: {error}") from None
 
 
-def _refusal(method: str, url: str, response: Any) -> TierUnavailable:
+def _refusal(where: str, response: Any) -> TierUnavailable:
     try:
         error = wire.NodeErrorBody.model_validate_json(response.data)
     except ValidationError:
@@ -134,5 +150,5 @@ def _refusal(method: str, url: str, response: Any) -> TierUnavailable:
     if error.problems:
         detail += f" {json.dumps(error.problems)}"
     return wire.node_error(
-        f"{method} {url} answered {response.status}: {detail}", error.error, response.status
+        f"{where} answered {response.status}: {detail}", error.error, response.status
     )

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import urllib3
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mecroute.adapters.ports import NodeAnswer, NodeCall, NodeHealth
 from mecroute.domain.errors import TierUnavailable
+
+if TYPE_CHECKING:
+    from mecroute.adapters.node_keys import NodeAccess
 
 SCHEME_PREFIX = "openai+"
 CONNECT_TIMEOUT_S = 1.0
@@ -66,26 +69,30 @@ class OpenAIServerNodes:
     """The MecNodes port for `openai+` endpoints. The registry model id is the model name the
     server serves (vLLM `--served-model-name`, `ollama cp`)."""
 
-    def __init__(self, health_timeout_s: float = 0.5) -> None:
+    def __init__(self, health_timeout_s: float, access: NodeAccess) -> None:
         self.health_timeout_s = health_timeout_s
+        self.access = access
 
-    def health(self, endpoint: str) -> NodeHealth:
+    def health(self, endpoint: str, node_id: str) -> NodeHealth:
         return NodeHealth(
-            in_flight=0, queue_depth=0, slots=ASSUMED_SLOTS, hot_models=self.models(endpoint)
+            in_flight=0,
+            queue_depth=0,
+            slots=ASSUMED_SLOTS,
+            hot_models=self.models(endpoint, node_id),
         )
 
-    def models(self, endpoint: str) -> list[str]:
-        base = server_url(endpoint)
-        status, body = _request("GET", f"{base}/v1/models", None, self.health_timeout_s)
+    def models(self, endpoint: str, node_id: str) -> list[str]:
+        base, timeout_s = server_url(endpoint), self.health_timeout_s
+        status, body = self._request(node_id, "GET", f"{base}/v1/models", None, timeout_s)
         if status == 404:  # a server without a model list: alive is all it can say
-            _checked("GET", f"{base}/health", *_request("GET", f"{base}/health", None,
-                                                        self.health_timeout_s))  # fmt: skip
+            url = f"{base}/health"
+            _checked("GET", url, *self._request(node_id, "GET", url, None, timeout_s))
             return []
         listed = _parsed(_ModelList, _checked("GET", f"{base}/v1/models", status, body))
         # Ollama lists `name:latest` for what it serves as `name`.
         return [card.id.removesuffix(":latest") for card in listed.data]
 
-    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
+    def infer(self, endpoint: str, node_id: str, call: NodeCall) -> NodeAnswer:
         url = f"{server_url(endpoint)}/v1/chat/completions"
         request = {
             "model": call.model_id,
@@ -93,7 +100,7 @@ class OpenAIServerNodes:
             "max_tokens": call.max_tokens,
         }
         started = time.perf_counter()
-        status, body = _request("POST", url, request, call.timeout_s)
+        status, body = self._request(node_id, "POST", url, request, call.timeout_s)
         answer = _parsed(_Completion, _checked("POST", url, status, body))
         served_ms = (time.perf_counter() - started) * 1000
         if not answer.choices:
@@ -109,29 +116,36 @@ class OpenAIServerNodes:
             finish_reason=finish,
         )
 
-    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
-        if model_id not in self.models(endpoint):
+    def load(
+        self, endpoint: str, node_id: str, model_id: str, artifact_key: str, sha256: str
+    ) -> None:
+        if model_id not in self.models(endpoint, node_id):
             raise TierUnavailable(
                 f"{server_url(endpoint)} does not serve {model_id}: an OpenAI-compatible server "
                 "loads its own models (serve it under that name)"
             )
 
-    def evict(self, endpoint: str, model_id: str) -> None:
+    def evict(self, endpoint: str, node_id: str, model_id: str) -> None:
         """The server decides what it keeps loaded."""
 
-
-def _request(method: str, url: str, payload: Any, timeout_s: float) -> tuple[int, bytes]:
-    if not url.startswith(("http://", "https://")):
-        raise TierUnavailable(f"model server {url!r} is not an HTTP URL")
-    body = json.dumps(payload).encode() if payload is not None else None
-    timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, timeout_s), read=timeout_s)
-    try:
-        response = _POOL.request(
-            method, url, body=body, headers={"Content-Type": "application/json"}, timeout=timeout
-        )
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise TierUnavailable(f"{method} {url} failed: {error!r}") from None
-    return response.status, bytes(response.data)
+    def _request(
+        self, node_id: str, method: str, url: str, payload: Any, timeout_s: float
+    ) -> tuple[int, bytes]:
+        if not url.startswith(("http://", "https://")):
+            raise TierUnavailable(f"model server {url!r} is not an HTTP URL")
+        body = json.dumps(payload).encode() if payload is not None else b""
+        headers = {
+            "Content-Type": "application/json",
+            **self.access.headers(node_id, url, method, body, "infer", required=False),
+        }
+        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, timeout_s), read=timeout_s)
+        try:
+            response = _POOL.request(
+                method, url, body=body or None, headers=headers, timeout=timeout
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise TierUnavailable(f"{method} {url} failed: {error!r}") from None
+        return response.status, bytes(response.data)
 
 
 def _checked(method: str, url: str, status: int, body: bytes) -> bytes:

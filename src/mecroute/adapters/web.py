@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -42,6 +42,7 @@ WORKER_THREADS = 256
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 REQUEST_ID_HEADER = "x-request-id"
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class HttpProblem(Exception):
@@ -90,6 +91,40 @@ def problem_response(problem: HttpProblem, request_id: str) -> JSONResponse:
 def request_id_of(request: Request) -> str:
     """The id the guard gave this request (also sent back in the `x-request-id` header)."""
     return str(request.scope["state"]["request_id"])
+
+
+class CallerGone(Exception):
+    """The client closed its connection before its answer was ready: the work was stopped."""
+
+
+async def while_connected(
+    request: Request, work: Callable[[threading.Event], _T], wake: Callable[[], None]
+) -> _T | None:
+    """Run blocking `work` on a worker thread; if the client disconnects first, set the event
+    `work` watches and call `wake` (to rouse anything it waits on). None when the caller left."""
+    gone = threading.Event()
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+        wake()
+
+    result: _T | None = None
+    failure: Exception | None = None
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(watch)
+        try:
+            result = await anyio.to_thread.run_sync(work, gone)
+        except CallerGone:
+            result = None
+        except Exception as error:  # raised outside the group, so its handler sees it as is
+            failure = error
+        finally:
+            tasks.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return result
 
 
 def _no_constants(name: str) -> Any:

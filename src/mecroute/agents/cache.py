@@ -71,6 +71,7 @@ def prepare(
     model = models.get(target.model_id)
     if model is None:
         raise TierUnavailable(f"{target.label}: model {target.model_id} is not in the registry")
+    node_id = target.node_id or ""
     node = _node(directory, target.node_id)
     demand = _demand(stats, target.node_id)
     started = time.perf_counter()
@@ -80,9 +81,9 @@ def prepare(
         if node is not None:
             evicted = evictions_to_fit(model, resident, models, node.memory_budget_mb, demand)
             for model_id in evicted:
-                nodes.evict(target.endpoint, model_id)
+                nodes.evict(target.endpoint, node_id, model_id)
             resident = [m for m in resident if m not in evicted]
-        nodes.load(target.endpoint, model.model_id, model.artifact_key, model.sha256)
+        nodes.load(target.endpoint, node_id, model.model_id, model.artifact_key, model.sha256)
         resident.append(model.model_id)
     preloaded = _preload(context, target, node, resident, models, demand, nodes)
     return CachePlan(
@@ -128,7 +129,8 @@ def _preload(
     if choice is None or slack < warm_load_ms(choice):
         return []
     try:
-        nodes.load(target.endpoint, choice.model_id, choice.artifact_key, choice.sha256)
+        node_id = target.node_id or ""
+        nodes.load(target.endpoint, node_id, choice.model_id, choice.artifact_key, choice.sha256)
     except TierUnavailable:
         return []  # a failed preload costs this request nothing more
     return [choice.model_id]

@@ -161,7 +161,7 @@ def _on_mec(
         timeout_s=node_timeout_s(target, left_s),
     )
     try:
-        answer = tiers.nodes.infer(target.endpoint, call)
+        answer = tiers.nodes.infer(target.endpoint, target.node_id or "", call)
     except TierUnavailable as error:
         if time.perf_counter() - started >= left_s:
             raise DeadlineExceeded(

@@ -67,7 +67,7 @@ def probe(
     }
     age = max(0.0, now - record.heartbeat_at)
     try:
-        health = nodes.health(record.endpoint)
+        health = nodes.health(record.endpoint, record.node_id)
     except TierUnavailable as error:
         return NodeStatus(
             **base,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mecroute.domain.breaker import BreakerView
 from mecroute.domain.estimates import REGIONAL_PATH_PRIOR, RoutingOverhead
@@ -262,6 +262,24 @@ class MonitorRecord(Message):
     recorded_at: float
     # None on records from before timing was measured, and on tasks without the timestamps.
     timing: Timing | None = None
+
+    @field_validator("decision")
+    @classmethod
+    def _without_endpoints(cls, decision: RoutingDecision | None) -> RoutingDecision | None:
+        """A node's address is internal: the record (the API's answer) names nodes by id."""
+        if decision is None:
+            return None
+
+        def bare(candidate: Candidate) -> Candidate:
+            return candidate.model_copy(update={"endpoint": None})
+
+        return decision.model_copy(
+            update={
+                "primary": bare(decision.primary) if decision.primary else None,
+                "fallbacks": [bare(c) for c in decision.fallbacks],
+                "candidates": [bare(c) for c in decision.candidates],
+            }
+        )
 
 
 class UnstoredRecord(Message):

@@ -41,7 +41,7 @@ class HeartbeatHealth:
     def __init__(self, records: dict[str, NodeRecord]) -> None:
         self.records = records
 
-    def health(self, endpoint: str) -> NodeHealth:
+    def health(self, endpoint: str, node_id: str) -> NodeHealth:
         record = self.records[endpoint]
         return NodeHealth(
             in_flight=record.in_flight,

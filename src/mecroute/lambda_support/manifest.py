@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from mecroute.adapters.tables import DECISIONS_USER_INDEX
+from mecroute.domain.node_auth import Scope
 from mecroute.lambda_support.settings import (
     AgentSettings,
     AggregatorSettings,
@@ -72,8 +73,9 @@ class Function:
     # Imports numpy/onnxruntime (gets the onnx layer); tests/infra/test_layers.py imports every
     # other function with them blocked, so this flag cannot silently fall behind the code.
     onnx: bool = False
-    # Talks HTTP to MEC nodes, which only answer inside the VPC.
-    mec_caller: bool = False
+    # Talks HTTP to MEC nodes (which only answer inside the VPC), signing with this key
+    # (domain/node_auth.py): load and evict are the control plane's (the cache agent's).
+    node_key: Scope | None = None
     # Invoked asynchronously by some state (InvocationType Event): how Lambda retries it.
     event_invoke: EventInvoke | None = None
 
@@ -85,6 +87,10 @@ class Function:
     @property
     def handler_path(self) -> Path:
         return self.source / "handler.py"
+
+    @property
+    def mec_caller(self) -> bool:
+        return self.node_key is not None
 
     def reads(self, resource: Resource) -> bool:
         return any(access.resource == resource for access in self.access)
@@ -116,7 +122,7 @@ FUNCTIONS: tuple[Function, ...] = (
             # Breakers that are not closed go into the snapshot (the router's constraint).
             _on("breakers_table", "dynamodb:Scan"),
         ),
-        mec_caller=True,
+        node_key="infer",
     ),
     Function(
         "router",
@@ -136,7 +142,7 @@ FUNCTIONS: tuple[Function, ...] = (
             _on("nodes_table", "dynamodb:Scan"),
             _on("stats_table", "dynamodb:Scan"),
         ),
-        mec_caller=True,
+        node_key="control",
     ),
     Function(
         "execute",
@@ -154,7 +160,7 @@ FUNCTIONS: tuple[Function, ...] = (
         ),
         memory_mb=1024,
         onnx=True,
-        mec_caller=True,
+        node_key="infer",
     ),
     Function(
         "monitor",

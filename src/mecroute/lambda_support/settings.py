@@ -7,6 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mecroute.adapters.node_keys import NodeAccess, NodeKeyring, NodeKeySecrets, NodeNetworks
 from mecroute.domain.breaker import BreakerPolicy
 from mecroute.domain.errors import problems_line
 from mecroute.domain.request import CriterionWeights
@@ -55,7 +56,23 @@ class ContextSettings(AgentSettings):
     decisions_table: str
 
 
-class ResourceSettings(BreakerSettings):
+class NodeCallerSettings(AgentSettings):
+    """An agent that calls MEC nodes: the node key secrets it may read and where nodes may be
+    (adapters/node_keys.py); a malformed value fails the cold start, naming the variable."""
+
+    mec_node_keys: str = ""
+    mec_node_networks: str = ""
+
+    def node_access(self) -> NodeAccess:
+        try:
+            secrets = NodeKeySecrets.model_validate_json(self.mec_node_keys or "{}")
+            networks = NodeNetworks.parse(self.mec_node_networks)
+        except (ValidationError, ValueError) as error:
+            raise MissingConfiguration(f"{type(self).__name__}: {error}") from None
+        return NodeAccess(NodeKeyring(secrets), networks)
+
+
+class ResourceSettings(BreakerSettings, NodeCallerSettings):
     models_table: str
     nodes_table: str
     stats_table: str
@@ -81,14 +98,14 @@ class RouterSettings(AgentSettings):
         return self
 
 
-class CacheSettings(AgentSettings):
+class CacheSettings(NodeCallerSettings):
     models_table: str
     cache_table: str
     nodes_table: str
     stats_table: str
 
 
-class ExecuteSettings(BreakerSettings):
+class ExecuteSettings(BreakerSettings, NodeCallerSettings):
     models_table: str
     cache_table: str
     artifacts_bucket: str

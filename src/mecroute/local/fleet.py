@@ -4,23 +4,30 @@ the runtime. The profiles themselves live in `mecroute.mec.profiles`, shared wit
 from __future__ import annotations
 
 import json
+import secrets
 import select
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from mecroute.adapters.node_keys import FILE_PREFIX, KEYS_ENV, NETWORKS_ENV, NodeKeySecrets
+from mecroute.domain.node_auth import SCOPES
 from mecroute.mec.profiles import DEFAULT_SITES, PROFILES, SiteProfile
 
 __all__ = [
     "DEFAULT_SITES",
     "NodeProcess",
     "SiteProfile",
+    "create_site_keys",
     "free_port",
     "node_arguments",
     "start_nodes",
+    "write_site_keys",
 ]
 
 # Profile fields a site may change relative to the named profile, and the node's flag for each.
@@ -31,6 +38,45 @@ _OVERRIDE_FLAGS = {
     "site_rtt_ms": "--site-rtt-ms",
     "memory_budget_mb": "--memory-budget-mb",
 }
+
+
+# Offline every node listens on loopback: the only network a node endpoint may be in.
+LOOPBACK_NETWORK = "127.0.0.0/8"
+
+
+def create_site_keys(site_ids: list[str], prefix: str = "mecroute") -> dict[str, str]:
+    """A fresh random key per site and scope in (moto's) Secrets Manager, as the stack creates
+    them; returns the environment that tells callers and nodes where they are."""
+    from mecroute.adapters.aws import client
+
+    manager = client("secretsmanager")
+
+    def store(site: str, scope: str) -> str:
+        secret_id = f"{prefix}/mec-node/{site}/{scope}"
+        manager.create_secret(Name=secret_id, SecretString=secrets.token_hex(32))
+        return secret_id
+
+    return _site_keys(site_ids, store)
+
+
+def write_site_keys(site_ids: list[str], directory: Path) -> dict[str, str]:
+    """The same, for lone nodes with no AWS (a laptop, the benchmarks): each key in a file of
+    its own (mode 600) under `directory`, named `file:<path>` in the environment."""
+
+    def store(site: str, scope: str) -> str:
+        path = directory / f"{site}.{scope}.key"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32))
+        return f"{FILE_PREFIX}{path}"
+
+    return _site_keys(site_ids, store)
+
+
+def _site_keys(site_ids: list[str], store: Callable[[str, str], str]) -> dict[str, str]:
+    names = {scope: {site: store(site, scope) for site in site_ids} for scope in SCOPES}
+    keys = NodeKeySecrets.model_validate(names)
+    return {KEYS_ENV: keys.model_dump_json(), NETWORKS_ENV: LOOPBACK_NETWORK}
 
 
 def free_port() -> int:

@@ -16,7 +16,14 @@ from typing import Any
 
 from mecroute.domain.registry import NodeRecord
 from mecroute.lambda_support.manifest import AGENTS, BY_NAME
-from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, SiteProfile, free_port, start_nodes
+from mecroute.local.fleet import (
+    DEFAULT_SITES,
+    NodeProcess,
+    SiteProfile,
+    create_site_keys,
+    free_port,
+    start_nodes,
+)
 from mecroute.local.lambdas import AsyncTarget, InProcessLambdas, function_arn
 from mecroute.local.moto_patches import (
     honour_invocation_type,
@@ -78,6 +85,8 @@ class OfflineRuntime:
         self._start_moto()
         try:
             create_resources(self.names, ZOO_DIR)
+            # One runtime plays every role offline: callers and nodes read the same key list.
+            self._set_env(create_site_keys([site.node_id for site in self.sites]))
             # Each node registers itself, loads its site's models from S3 (sha256-checked)
             # and heartbeats into the nodes table, exactly as it does on Fargate.
             self.nodes = start_nodes(

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from mecroute.adapters.web import CallerGone
+
 
 class Saturated(Exception):
     """Every slot is busy and the queue is full; `retry_after_s` is when a place should free."""
@@ -60,8 +62,9 @@ class SlotPool:
             return Load(self.slots, self._in_flight, len(self._queue), self.queue_limit, service_ms)
 
     @contextmanager
-    def slot(self) -> Iterator[float]:
-        """Hold a slot for the duration of the block; yields the milliseconds spent queued."""
+    def slot(self, gone: threading.Event | None = None) -> Iterator[float]:
+        """Hold a slot for the duration of the block; yields the milliseconds spent queued.
+        A queued request whose `gone` is set (its caller left) leaves the line (CallerGone)."""
         arrived = time.perf_counter()
         with self._changed:
             if self._in_flight >= self.slots or self._queue:
@@ -71,6 +74,10 @@ class SlotPool:
                 self._queue.append(ticket)
                 # Strict arrival order: a request is served only when it is first in line.
                 while self._queue[0] is not ticket or self._in_flight >= self.slots:
+                    if gone is not None and gone.is_set():
+                        self._queue.remove(ticket)
+                        self._changed.notify_all()
+                        raise CallerGone("the caller left while queued")
                     self._changed.wait()
                 self._queue.popleft()
             self._in_flight += 1
@@ -88,6 +95,11 @@ class SlotPool:
                 else:
                     self._hold_s, self._measured = held_s, True
                 self._changed.notify_all()
+
+    def wake(self) -> None:
+        """Rouse queued requests to look at their `gone` events again."""
+        with self._changed:
+            self._changed.notify_all()
 
     def _retry_after_s(self) -> int:
         """Whole seconds until today's backlog has drained (HTTP wants an integer).

@@ -21,6 +21,7 @@ from typing import Any
 
 from mecroute.adapters.ports import ArtifactStore, ModelRegistry
 from mecroute.adapters.web import Served
+from mecroute.domain.node_auth import NodeVerifier
 from mecroute.mec.heartbeat import Heartbeats
 from mecroute.mec.node_app import node_app
 from mecroute.mec.profiles import PROFILES, SiteProfile, profile_named
@@ -46,7 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=int(env("MEC_PORT", "9000")), help="port (env MEC_PORT)"
     )
     parser.add_argument("--host", default=env("MEC_HOST", "127.0.0.1"), help="address to bind")
-    parser.add_argument("--node-id", default=env("MEC_NODE_ID"), help="default: the profile's")
+    parser.add_argument(
+        "--node-id",
+        default=env("MEC_NODE_ID"),
+        help="the site's node id (default: the profile's); on ECS each task adds its task id",
+    )
     parser.add_argument(
         "--endpoint",
         default=env("MEC_NODE_ENDPOINT"),
@@ -99,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     ecs = _ecs_identity()
-    profile = _profile(args, ecs)
+    site, profile = _profile(args, ecs)
+    verifier = _verifier(site)
     artifacts, registry = _model_source(args)
     service = NodeService(profile, artifacts, registry, time_scale=args.time_scale)
-    served = Served(node_app(service), args.host, args.port)
+    served = Served(node_app(service, verifier), args.host, args.port)
     port = served.port
     endpoint = args.endpoint or _endpoint(args.host, port, ecs)
     failures = service.preload(profile.preload)
@@ -139,12 +145,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _profile(args: argparse.Namespace, ecs: tuple[str, str] | None) -> SiteProfile:
+def _profile(args: argparse.Namespace, ecs: tuple[str, str] | None) -> tuple[str, SiteProfile]:
+    """The site's id and this node's profile."""
     try:
         profile = profile_named(args.profile)  # MEC_PROFILE bypasses argparse's choices
     except ValueError as error:
         raise SystemExit(str(error)) from None
-    node_id = args.node_id or (f"{profile.node_id}-{ecs[1][:8]}" if ecs else profile.node_id)
+    # Each Fargate task is a node of its own (its own record, endpoint and loaded models),
+    # named after its site; the site's keys sign for all of them.
+    site = args.node_id or profile.node_id
+    node_id = f"{site}-{ecs[1][:8]}" if ecs else site
     overrides: dict[str, Any] = {
         "node_id": node_id,
         "slots": args.slots,
@@ -155,9 +165,25 @@ def _profile(args: argparse.Namespace, ecs: tuple[str, str] | None) -> SiteProfi
     }
     if args.preload is not None:
         overrides["preload"] = tuple(m for m in args.preload.split(",") if m)
-    return dataclasses.replace(
+    return site, dataclasses.replace(
         profile, **{name: value for name, value in overrides.items() if value is not None}
     )
+
+
+def _verifier(site: str) -> NodeVerifier:
+    """The site's keys from Secrets Manager (MEC_NODE_KEYS): without one, no node starts."""
+    from mecroute.adapters.node_keys import NodeKeySecrets, node_verifier_keys
+
+    try:
+        keys = node_verifier_keys(site, NodeKeySecrets.from_env())
+    except Exception as error:
+        raise SystemExit(f"node {site}: could not read its keys: {error}") from None
+    if not keys:
+        raise SystemExit(
+            f"node {site}: MEC_NODE_KEYS names no key for this site; a node serves only "
+            "requests signed with its site's keys (docs/security.md)"
+        )
+    return NodeVerifier(site, keys)
 
 
 def _model_source(args: argparse.Namespace) -> tuple[ArtifactStore, ModelRegistry | None]:

@@ -1,17 +1,21 @@
 """The MEC node's HTTP API as a Starlette app over a NodeService (types in domain/node_protocol.py).
 
 Routes: POST /infer, GET /health, POST /models/{model_id}/load, DELETE /models/{model_id}, and
-the OpenAI protocol's POST /v1/chat/completions and GET /v1/models (mec/openai_routes.py).
+the OpenAI protocol's POST /v1/chat/completions and GET /v1/models (mec/openai_routes.py); each
+answers only a request signed with the site's key for its scope (domain/node_auth.py). GET /livez
+answers anyone `{"status": "ok"}` and nothing more: the container's health check.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -22,8 +26,10 @@ from mecroute.adapters.web import (
     json_object,
     problem_response,
     request_id_of,
+    while_connected,
 )
 from mecroute.domain.errors import ModelIntegrityError, field_problems
+from mecroute.domain.node_auth import AuthRefused, NodeVerifier
 from mecroute.domain.node_protocol import (
     MODEL_ID_PATTERN,
     EvictAnswer,
@@ -52,26 +58,40 @@ _REFUSALS: dict[type[Exception], tuple[int, NodeErrorCode]] = {
 }
 
 
-def node_app(service: NodeService) -> Starlette:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def node_app(service: NodeService, verifier: NodeVerifier) -> Starlette:
+    async def live(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
     async def health(_: Request) -> Response:
         return _reply(service, HealthAnswer.model_validate(service.health()))
 
     async def infer(request: Request) -> Response:
         body = _parse(InferRequest, await request.body())
-        answer = await run_in_threadpool(
-            service.infer,
-            body.model_id,
-            body.prompt,
-            body.output_tokens,
-            body.emulate_network,
-            body.max_tokens,
+        answer = await while_connected(
+            request,
+            lambda gone: service.infer(
+                body.model_id,
+                body.prompt,
+                body.output_tokens,
+                body.emulate_network,
+                body.max_tokens,
+                gone,
+            ),
+            service.slots.wake,
         )
+        if answer is None:
+            return Response(status_code=499)  # nobody is left to read it
         return _reply(service, InferAnswer.model_validate(answer))
 
     async def load(request: Request) -> Response:
         model_id = _model_id(request)
         body = _parse(LoadRequest, await request.body())
-        answer = await run_in_threadpool(service.load, model_id, body.artifact_key, body.sha256)
+        answer = await anyio.to_thread.run_sync(
+            service.load, model_id, body.artifact_key, body.sha256
+        )
         return _reply(service, LoadAnswer.model_validate(answer))
 
     async def evict(request: Request) -> Response:
@@ -97,13 +117,31 @@ def node_app(service: NodeService) -> Starlette:
         )
         return problem_response(problem, request_id_of(request))
 
+    def signed(endpoint: Endpoint) -> Endpoint:
+        async def checked(request: Request) -> Response:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            body = await request.body()
+            try:
+                verifier.verify(request.method, path, headers, body, time.time())
+            except AuthRefused as refused:
+                problem = HttpProblem(refused.status, refused.error, refused.message)
+                return problem_response(problem, request_id_of(request))
+            return await endpoint(request)
+
+        return checked
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/infer", infer, methods=["POST"]),
+        Route("/models/{model_id}/load", load, methods=["POST"]),
+        Route("/models/{model_id}", evict, methods=["DELETE"]),
+        *openai_routes(service),
+    ]
     return json_app(
         [
-            Route("/health", health, methods=["GET"]),
-            Route("/infer", infer, methods=["POST"]),
-            Route("/models/{model_id}/load", load, methods=["POST"]),
-            Route("/models/{model_id}", evict, methods=["DELETE"]),
-            *openai_routes(service),
+            Route("/livez", live, methods=["GET"]),
+            *(Route(r.path, signed(r.endpoint), methods=r.methods) for r in routes),
         ],
         max_body_bytes=MAX_BODY_BYTES,
         exception_handlers={

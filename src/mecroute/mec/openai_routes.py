@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import time
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mecroute.adapters.web import HttpProblem, json_value, request_id_of
+from mecroute.adapters.web import HttpProblem, json_value, request_id_of, while_connected
 from mecroute.domain.chat import (
     AssistantMessage,
     ChatCompletion,
@@ -36,9 +35,13 @@ def openai_routes(service: NodeService) -> list[Route]:
             raise HttpProblem(400, "InvalidRequest", "this node answers whole completions")
         max_tokens = chat.max_completion_tokens or chat.max_tokens or DEFAULT_MAX_TOKENS
         # The caller (the execute agent) models the network itself: none is emulated here.
-        answer = await run_in_threadpool(
-            service.infer, chat.model, chat.prompt(), 0, False, max_tokens
+        answer = await while_connected(
+            request,
+            lambda gone: service.infer(chat.model, chat.prompt(), 0, False, max_tokens, gone),
+            service.slots.wake,
         )
+        if answer is None:
+            return Response(status_code=499)  # nobody is left to read it
         completion = ChatCompletion(
             id=f"chatcmpl-{request_id_of(request)}",
             created=int(time.time()),

@@ -24,6 +24,7 @@ class ResidentModel:
     memory_mb: float
     reference_latency_ms: float
     engine: OnnxModel
+    context_window_tokens: int
 
 
 class ResidentModels:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from mecroute.adapters.onnx_engine import TIER_THREADS, OnnxModel
 from mecroute.adapters.ports import ArtifactStore, ModelRegistry
 from mecroute.adapters.verified_models import verified_artifact
+from mecroute.adapters.web import CallerGone
 from mecroute.domain.errors import ModelIntegrityError
 from mecroute.domain.estimates import compute_time_ms, estimate_tokens
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
@@ -28,6 +28,9 @@ from mecroute.mec.zoo import CATALOGUE, resident_memory_mb
 # A model the registry does not know still gets a plausible MEC-class compute time.
 _FALLBACK_REFERENCE_MS = 50.0
 _CATALOGUE_REFERENCE_MS = {entry.model_id: entry.latency_ms for entry in CATALOGUE}
+# Prompt plus answer fit in the model's context window; a model that names none gets this.
+DEFAULT_CONTEXT_WINDOW_TOKENS = 4096
+_CATALOGUE_WINDOW = {entry.model_id: entry.context_window_tokens for entry in CATALOGUE}
 
 
 class UnknownModel(LookupError):
@@ -67,23 +70,28 @@ class NodeService:
         output_tokens: int,
         emulate_network: bool = True,
         max_tokens: int | None = None,
+        gone: threading.Event | None = None,
     ) -> dict[str, Any]:
         """Answer with the simulated model's text, timed for the tokens it wrote. Without
         `max_tokens` (the earlier protocol) `output_tokens` is both the cap and the length the
-        compute time is charged for, as it was before."""
+        compute time is charged for, as it was before. Either is cut to what the model's context
+        window leaves after the prompt (finish_reason "length"). When `gone` is set (the caller
+        left) the request stops waiting or computing and gives its slot back (CallerGone)."""
+        gone = gone or threading.Event()
         model = self.models.use(model_id)
-        with self.slots.slot() as queued_ms:
+        input_tokens = estimate_tokens(prompt)
+        room = max(1, model.context_window_tokens - input_tokens)
+        with self.slots.slot(gone) as queued_ms:
             inference = model.engine.run(prompt)
-            answer = generate(model_id, prompt, max_tokens or max(1, output_tokens))
-            input_tokens = estimate_tokens(prompt)
-            charged = answer.output_tokens if max_tokens else output_tokens
+            answer = generate(model_id, prompt, min(room, max_tokens or max(1, output_tokens)))
+            charged = answer.output_tokens if max_tokens else min(room, output_tokens)
             compute_ms = compute_time_ms(
                 model.reference_latency_ms, input_tokens + charged, self.profile.speed_factor
             )
-            _sleep_ms(compute_ms * self.time_scale - inference.compute_ms)
+            _sleep_ms(compute_ms * self.time_scale - inference.compute_ms, gone)
         network_ms = self.profile.emulated_rtt_ms(self._rng) if emulate_network else 0.0
         # The network leg happens after the slot is free: it delays the answer, not the node.
-        _sleep_ms(network_ms * self.time_scale)
+        _sleep_ms(network_ms * self.time_scale, gone)
         return {
             "model_id": model_id,
             "node_id": self.profile.node_id,
@@ -133,10 +141,20 @@ class NodeService:
                 if spec is not None
                 else _CATALOGUE_REFERENCE_MS.get(model_id, _FALLBACK_REFERENCE_MS)
             )
+            window = (spec.context_window_tokens if spec else None) or _CATALOGUE_WINDOW.get(
+                model_id
+            )
             self.models.check_fits(model_id, memory_mb)
             engine = OnnxModel(model_id, data, TIER_THREADS["mec"])
             evicted = self.models.add(
-                ResidentModel(model_id, sha256, memory_mb, reference_ms, engine)
+                ResidentModel(
+                    model_id,
+                    sha256,
+                    memory_mb,
+                    reference_ms,
+                    engine,
+                    window or DEFAULT_CONTEXT_WINDOW_TOKENS,
+                )
             )
         self.on_change()
         return self._loaded(model_id, evicted=evicted, already_loaded=False)
@@ -215,6 +233,6 @@ class NodeService:
         return next((model for model in models if model.model_id == model_id), None)
 
 
-def _sleep_ms(milliseconds: float) -> None:
-    if milliseconds > 0:
-        time.sleep(milliseconds / 1000)
+def _sleep_ms(milliseconds: float, gone: threading.Event) -> None:
+    if milliseconds > 0 and gone.wait(milliseconds / 1000):
+        raise CallerGone("the caller closed its connection")
