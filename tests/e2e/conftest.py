@@ -47,7 +47,8 @@ def server() -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
     banner = [process.stdout.readline() for _ in range(4)]
     assert f"http://127.0.0.1:{port}" in banner[0], banner
     # The node addresses are printed at start (and only there: no answer carries them).
-    node_urls = [entry.split("=", 1)[1] for entry in banner[1].split(": ", 1)[1].split(", ")]
+    listed = banner[1].strip().split(": ", 1)[1].split(", ")
+    node_urls = [entry.split("=", 1)[1] for entry in listed]
     yield f"http://127.0.0.1:{port}", process, node_urls
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)  # the server stops its MEC node processes too

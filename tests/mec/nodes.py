@@ -112,18 +112,23 @@ def call(
     timeout_s: float = 30,
     scope: Scope | None = None,
     headers: dict[str, str] | None = None,
+    node_id: str = "",
 ) -> Reply:
     """A request to a started node, signed with its site's key for the route's scope (or the
-    `scope` given); `headers` replace the signature (an unsigned or forged request)."""
+    `scope` given); `headers` replace the signature (an unsigned or forged request). A node
+    of an offline runtime is named by `node_id` and signed with the runtime's keys."""
     data = json.dumps(body).encode() if body is not None else None
     parts = urllib.parse.urlsplit(url)
     if headers is None:
-        site, keys = _SIGNERS[f"{parts.scheme}://{parts.netloc}"]
         scope = scope or scope_for(method, parts.path)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        headers = signed_headers(
-            keys.key(site, scope), site, scope, method, path, data or b"", time.time()
-        )
+        signer = _SIGNERS.get(f"{parts.scheme}://{parts.netloc}")
+        if signer is None:  # a node of an offline runtime: its keys are in the environment
+            headers = NodeAccess.from_env().headers(node_id, url, method, data or b"", scope)
+        else:
+            site, keys = signer
+            key = keys.key(site, scope)
+            headers = signed_headers(key, site, scope, method, path, data or b"", time.time())
     request = urllib.request.Request(
         url, data=data, method=method, headers={"Content-Type": "application/json", **headers}
     )

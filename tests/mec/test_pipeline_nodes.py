@@ -62,12 +62,14 @@ def test_a_saturated_node_answers_429_and_the_request_moves_to_the_next_candidat
                 spec = specs[target["model_id"]]
                 tokens = tokens_for_hold(spec, 1500, node.profile.speed_factor)
                 body = {"model_id": target["model_id"], "prompt": "fill", "output_tokens": tokens}
-                url = f"{node.endpoint}/infer"
+                url, node_id = f"{node.endpoint}/infer", node.profile.node_id
                 for _ in range(node.profile.slots + node.profile.queue_limit):
-                    background.append(in_background(lambda: call(url, "POST", body)))
+                    background.append(
+                        in_background(lambda: call(url, "POST", body, node_id=node_id))
+                    )
 
                 def full() -> bool:
-                    health = call(f"{node.endpoint}/health").body
+                    health = call(f"{node.endpoint}/health", node_id=node_id).body
                     free, queued = health["free_slots"], health["queue_depth"]
                     return bool(free == 0 and queued == health["queue_limit"])
 

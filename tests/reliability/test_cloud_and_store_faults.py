@@ -23,7 +23,6 @@ from mecroute.adapters.dynamodb import DynamoDecisionLog
 from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.domain.request import ServiceLevel
 from mecroute.local.api import response_for
-from mecroute.local.fleet import NodeProcess
 from mecroute.local.runtime import OfflineRuntime, Run
 from mecroute.ops.redrive import redrive_queue
 
@@ -190,7 +189,7 @@ def test_a_throttled_decisions_table_parks_the_record_and_redrive_stores_it_once
 def one_fallback(runtime: OfflineRuntime) -> Iterator[list[tuple[str, str]]]:
     """The first MEC target's model is evicted just before it runs (the node answers 404
     ModelNotLoaded), so the request has two attempts and two stream events."""
-    evicted: list[tuple[NodeProcess, str]] = []
+    evicted: list[tuple[str, str]] = []
 
     def wrap(real: Any) -> Any:
         def execute(event: dict[str, Any], context: Any) -> Any:
@@ -198,15 +197,15 @@ def one_fallback(runtime: OfflineRuntime) -> Iterator[list[tuple[str, str]]]:
             if not evicted and target["tier"] == "mec":
                 node = node_serving(runtime, target["endpoint"])
                 node_request(node, "DELETE", f"/models/{target['model_id']}")
-                evicted.append((node, target["model_id"]))
+                evicted.append((node.endpoint, target["model_id"]))
             return real(event, context)
 
         return execute
 
     with handler_wrapped(runtime, "execute", wrap):
-        yield [(node.endpoint, model) for node, model in evicted]
-    for node, model in evicted:
-        node_request(node, "POST", f"/models/{model}/load")
+        yield evicted
+    for endpoint, model in evicted:
+        node_request(node_serving(runtime, endpoint), "POST", f"/models/{model}/load")
 
 
 def second_event(event: dict[str, Any]) -> bool:
