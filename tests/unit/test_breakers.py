@@ -43,16 +43,18 @@ class FlakyNode:
     calls: int = 0
     answers: list[str] = field(default_factory=list)
 
-    def health(self, endpoint: str) -> NodeHealth:
+    def health(self, endpoint: str, node_id: str) -> NodeHealth:
         return NodeHealth(in_flight=0, queue_depth=0, slots=4, hot_models=[EDGE_SMALL])
 
-    def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
+    def infer(self, endpoint: str, node_id: str, call: NodeCall) -> NodeAnswer:
         self.calls += 1
         if self.down:
             raise TierUnavailable(f"POST {endpoint}/infer failed: connection refused")
         return NodeAnswer("fine", compute_ms=5.0, queued_ms=0.0, input_tokens=3, output_tokens=4)
 
-    def load(self, endpoint: str, model_id: str, artifact_key: str, sha256: str) -> None:
+    def load(
+        self, endpoint: str, node_id: str, model_id: str, artifact_key: str, sha256: str
+    ) -> None:
         return None
 
 

@@ -511,7 +511,7 @@ def test_the_routing_path_already_travelled_is_not_charged_to_the_attempt() -> N
 def test_a_node_that_answers_after_the_deadline_is_a_missed_deadline() -> None:
     @dataclass
     class HangingNodes(FakeMecNodes):
-        def infer(self, endpoint: str, call: NodeCall) -> NodeAnswer:
+        def infer(self, endpoint: str, node_id: str, call: NodeCall) -> NodeAnswer:
             time.sleep(call.timeout_s)  # what a read timeout does
             raise TierUnavailable(f"{endpoint}: read timed out after {call.timeout_s} s")
 
