@@ -142,7 +142,7 @@ def test_a_node_answering_errors_is_left_for_the_next_candidate(
             target = event["target"]
             if not replaced and target["tier"] == "mec":
                 node = node_serving(runtime, target["endpoint"])
-                health = _health(node.endpoint)
+                health = _health(node)
                 node.stop()
                 server = ErrorServer(node.port)
                 server.start(health)

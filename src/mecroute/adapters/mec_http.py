@@ -127,7 +127,12 @@ class HttpMecNodes:
         # A node killed mid-answer surfaces as a reset, a cut-off body or a timeout: all are
         # the node failing.
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise TierUnavailable(f"{where} failed: {type(error).__name__}") from None
+            # The exception's text names the address; its kind is enough to act on.
+            kind = type(error).__name__
+            timed_out = isinstance(error, (urllib3.exceptions.TimeoutError, TimeoutError))
+            raise TierUnavailable(
+                f"{where} failed: {'timed out' if timed_out else 'connection failed'} ({kind})"
+            ) from None
         if response.status >= 400:
             raise _refusal(where, response)
         try:
