@@ -26,6 +26,7 @@ DOWN_WEIGHTED_WITHIN = 6
 # ...each coming after the resource agent re-read the learned statistics (it keeps them this
 # long: adapters/recent.RecentStats), so that each request can see what the last one taught.
 STATS_REREAD_S = 5.0
+EVENTS_WITHIN_S = 30.0
 # Ten times its compute: answers come late, past what the execute agent waits (3x the
 # prediction, at least 0.5 s), or not far from it.
 SLOWDOWN = 10.0
@@ -47,7 +48,11 @@ def decided(client: httpx.Client, consumer: StreamConsumer) -> dict[str, Any]:
     """One request answered over HTTP, its outcome then folded in by the aggregator."""
     response = client.post("/v1/inference", json=REQUEST)
     assert response.status_code == 200, response.text
-    consumer.drain()
+    # The outcome is recorded after the answer (asynchronously): wait for its events.
+    waited_until = time.monotonic() + EVENTS_WITHIN_S
+    while consumer.drain() == 0:
+        assert time.monotonic() < waited_until, "the request's events never reached the stream"
+        time.sleep(0.1)
     decision: dict[str, Any] = response.json()["decision"]
     return decision
 
