@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mecroute.agents import router
+from mecroute.domain.breaker import BreakerView
 from mecroute.domain.estimates import (
     EDGE_PATH_PRIOR,
     REGIONAL_PATH_PRIOR,
@@ -714,7 +715,7 @@ def snapshots(draw: st.DrawFn, max_nodes: int = 3) -> ResourceSnapshot:
         for model in models
         if "mec" in model.tiers and draw(st.booleans())
     ]
-    return snapshot(
+    drawn = snapshot(
         nodes=nodes,
         models=models,
         cloud_available=draw(mostly(True, st.just(False))),
@@ -722,6 +723,33 @@ def snapshots(draw: st.DrawFn, max_nodes: int = 3) -> ResourceSnapshot:
         backhaul_rtt_ms=draw(st.floats(0, 200)),
         stats=stats,
         routing_overhead=draw(st.sampled_from([REGIONAL_PATH_PRIOR, EDGE_PATH_PRIOR])),
+    )
+    # Some places' circuit breakers are open (refusing) or half-open (admitting)
+    places = [
+        (o.tier, o.node.node_id if o.node else "-", o.model.model_id)
+        for o in router.enumerate_options(drawn)
+    ]
+    breakers = [
+        breaker_view(tier, node_id, model_id, admits=draw(st.booleans()))
+        for tier, node_id, model_id in places
+        if draw(st.integers(0, 7)) == 0
+    ]
+    return drawn.model_copy(update={"breakers": breakers})
+
+
+def breaker_view(tier: str, node_id: str, model_id: str, *, admits: bool) -> BreakerView:
+    return BreakerView(
+        breaker_key=f"{tier}#{node_id}#{model_id}",
+        tier=tier,
+        node_id=node_id,
+        model_id=model_id,
+        state="half_open" if admits else "open",
+        admits=admits,
+        reason="3 consecutive failures",
+        consecutive_failures=3,
+        cooldown_until=None,
+        retry_in_s=0.0 if admits else 30.0,
+        changed_at=0.0,
     )
 
 
