@@ -10,7 +10,7 @@ NODE_DEPS := $(if $(shell command -v npm),$(NODE_STAMP))
 PORT ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help install node run invoke synth test test-fast lint audit openapi format zoo train bench clean
+.PHONY: help install node run invoke synth test test-fast lint checkov audit openapi format zoo train bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,20 @@ lint: $(STAMP) ## ruff (lint + format check), mypy, bandit (then `make audit` wh
 	@# loopback servers and starting our own processes are how they work (B101 B105 B106 B310
 	@# B311 B404 B603 B607); every other check applies.
 	$(BIN)/bandit -q -c pyproject.toml -r tests bench -s B101,B105,B106,B310,B311,B404,B603,B607
+	$(MAKE) --no-print-directory checkov
+
+# checkov pins boto3 and packaging to versions this project is past, so it lives in its own
+# virtualenv under build/ (installed from PyPI on first use), like bench's LiteLLM.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := build/checkov-$(CHECKOV_VERSION)/bin/checkov
+$(CHECKOV):
+	$(PYTHON) -m venv build/checkov-$(CHECKOV_VERSION)
+	build/checkov-$(CHECKOV_VERSION)/bin/pip install -q checkov==$(CHECKOV_VERSION)
+
+checkov: $(STAMP) $(CHECKOV) ## checkov on the synthesised template; accepted findings carry their reason (infra/checkov.py)
+	CDK_OUTDIR=build/checkov-cdk.out $(BIN)/python app.py >/dev/null
+	$(CHECKOV) --quiet --compact --framework cloudformation \
+		-f build/checkov-cdk.out/MecRoute-dev.template.json
 
 audit: $(STAMP) ## pip-audit the installed environment against PyPI's vulnerability data
 	@# --strict: a dependency that could not be checked fails the audit; it never passes unaudited.

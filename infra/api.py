@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra import api_templates
 from infra.agents import Agents
+from infra.common import log_group
 from infra.config import AppConfig
 from infra.function import PythonFunction
 from infra.layers import Layers
@@ -133,9 +133,7 @@ class Api(Construct):
         streaming: Streaming,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.access_logs = log_group(self, "AccessLogs", config.log_retention)
         iam_auth = config.api_auth == "iam"
         self.rest_api = apigateway.RestApi(
             self,

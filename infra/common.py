@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -29,6 +30,24 @@ def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
     )
 
 
+def logs_key(scope: Construct) -> kms.IKey:
+    """The stack's one key for CloudWatch Logs (rotating): what the pipeline and the agents log
+    is encrypted with a key this account controls, not only the service's own."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child("LogsKey")
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    key = kms.Key(
+        stack,
+        "LogsKey",
+        description="CloudWatch Logs: every log group of the app",
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"))
+    return key
+
+
 def log_group(
     scope: Construct,
     construct_id: str,
@@ -36,12 +55,13 @@ def log_group(
     *,
     log_group_name: str | None = None,
 ) -> logs.LogGroup:
-    """A log group with the configured retention, removed with the stack."""
+    """A log group with the configured retention and the logs key, removed with the stack."""
     return logs.LogGroup(
         scope,
         construct_id,
         log_group_name=log_group_name,
         retention=retention,
+        encryption_key=logs_key(scope),
         removal_policy=RemovalPolicy.DESTROY,
     )
 

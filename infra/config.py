@@ -110,6 +110,8 @@ class AppConfig(BaseModel):
     api_cloudwatch_role: bool = True
     waf_rate_limit_per_5min: int = Field(default=2000, ge=10, description="Per client IP.")
     log_retention_days: int = 30
+    # Per function (about 13 of them): leaves unreserved capacity on the default 1,000 limit.
+    lambda_reserved_concurrency: int | None = Field(default=50, ge=1)
     alarm_latency_sla_ms: dict[str, float] = Field(
         default_factory=lambda: {"device": 50.0, "mec": 200.0, "cloud": 3000.0},
         description="p99 latency above which a tier's alarm fires (the design's targets).",

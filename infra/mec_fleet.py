@@ -12,19 +12,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from infra.agents import AgentNetwork
-from infra.common import callers_and_service
+from infra.common import callers_and_service, log_group
 from infra.config import MEC_NODE_PORT, AppConfig, MecSite
 from infra.fargate import arm64_task, health_check, private_service
 from infra.grants import grant_table
@@ -57,9 +56,7 @@ class MecFleet(Construct):
         nodes_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
-        flow_logs = logs.LogGroup(
-            self, "FlowLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        flow_logs = log_group(self, "FlowLogs", config.log_retention)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -116,9 +113,7 @@ class MecFleet(Construct):
         self.keys = NodeKeys(
             self, "NodeKeys", sites=[site.node_id for site in config.mec_sites], stage=config.stage
         )
-        self.node_logs = logs.LogGroup(
-            self, "NodeLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.node_logs = log_group(self, "NodeLogs", config.log_retention)
         self.services: dict[str, ecs.FargateService] = {}
         self.task_definitions: dict[str, ecs.FargateTaskDefinition] = {}
         for site in config.mec_sites:

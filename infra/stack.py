@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aspects, CfnOutput, Stack
 from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
 from infra.agents import Agents
 from infra.api import Api
+from infra.checkov import CheckovFindings
 from infra.config import AppConfig
 from infra.edge_gateways import EdgeGateways
 from infra.layers import Layers
@@ -109,6 +110,7 @@ class MecRouteStack(Stack):
         for alarm in gateways.alarms if gateways else []:
             alarm.add_alarm_action(actions.SnsAction(observability.topic))
             alarm.add_ok_action(actions.SnsAction(observability.topic))
+        Aspects.of(self).add(CheckovFindings(config.lambda_reserved_concurrency))
         acknowledge_findings(
             self, config=config, storage=storage, streaming=streaming, agents=agents,
             pipeline=pipeline, api=api, fleet=fleet, seed=seed, gateways=gateways,
