@@ -4,9 +4,7 @@ is tripped by the execute guard, and the next request is routed around it withou
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +18,7 @@ from mecroute.agents.breakers import Breakers
 from mecroute.local.fleet import free_port
 from mecroute.local.runtime import OfflineRuntime
 
-from .faults import ErrorServer
+from .faults import ErrorServer, node_request, node_serving
 
 NODE_LIST_TTL_S = 5.5
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -49,8 +47,7 @@ def test_a_node_failing_every_call_opens_its_breaker_and_is_routed_around(
     assert first.output is not None
     target = first.output["decision"]["primary"]
     (record,) = [r for r in runtime.node_records() if r.node_id == target["node_id"]]
-    with urllib.request.urlopen(f"{record.endpoint}/health", timeout=5) as response:
-        health = json.loads(response.read())
+    health = node_request(node_serving(runtime, record.endpoint), "GET", "/health")
     broken = ErrorServer(free_port())
     broken.start(health)
     directory = DynamoNodeDirectory(runtime.names.nodes_table)
