@@ -291,6 +291,7 @@ class Api(Construct):
         reads = apigateway.LambdaIntegration(self.reads.function)
         v1.add_resource("models").add_method("GET", reads)
         v1.add_resource("nodes").add_method("GET", reads)
+        v1.add_resource("usage").add_method("GET", reads)
         v1.add_resource("decisions").add_resource("{request_id}").add_method(
             "GET",
             reads,

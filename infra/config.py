@@ -117,6 +117,26 @@ class AppConfig(BaseModel):
         description="p99 latency above which a tier's alarm fires (the design's targets).",
     )
 
+    deployment_config: Literal[
+        "Canary10Percent5Minutes",
+        "Canary10Percent10Minutes",
+        "Linear10PercentEvery1Minute",
+        "AllAtOnce",
+    ] = Field(
+        default="Canary10Percent5Minutes",
+        description="How a deploy shifts the agents' aliases and the state machine's.",
+    )
+    canary_error_rate_pct: float = Field(
+        default=10.0, gt=0, le=100, description="A new agent version failing this share rolls back."
+    )
+    canary_pipeline_failures: int = Field(
+        default=5, ge=1, description="Failed executions a minute that roll a new pipeline back."
+    )
+    budget_monthly_usd: float = Field(
+        default=100.0, gt=0, description="AWS Budgets: the stack's monthly cost, alerted at 80%."
+    )
+    budget_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
     alarm_routing_overhead_p95_ms: float = Field(
         default=270.0,
         gt=0,

@@ -9,6 +9,8 @@ Two steps, because the agents need the queue's name before the state machine nee
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -40,8 +42,14 @@ class Pipeline(Construct):
         # `python -m mecroute.ops.redrive` (docs/reliability.md).
         self.record_dead_letters = dead_letter_queue(self, "RecordDeadLetters")
 
-    def orchestrate(self, agents: Agents) -> sfn.StateMachine:
-        functions = {agent: fn.function for agent, fn in agents.functions.items()}
+    def orchestrate(
+        self, agents: Agents, aliases: Mapping[str, lambda_.IFunction] | None = None
+    ) -> sfn.StateMachine:
+        """`aliases`: what the ASL invokes for each agent (its `live` alias, shifted by canary:
+        infra/deployment.py); without them, the functions themselves."""
+        functions: Mapping[str, lambda_.IFunction] = aliases or {
+            agent: fn.function for agent, fn in agents.functions.items()
+        }
         self.state_machine = sfn.StateMachine(
             self,
             "InferencePipeline",
@@ -62,7 +70,7 @@ class Pipeline(Construct):
                 destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
             ),
         )
-        # The ASL invokes each function by its unqualified ARN; `grant_invoke` would add
+        # The ASL invokes each agent by that one ARN (its alias); `grant_invoke` would add
         # `<arn>:*` (every version and alias) as well, which nothing here uses.
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
@@ -79,7 +87,7 @@ class Pipeline(Construct):
         self._record_asynchronously(functions["monitor"])
         return self.state_machine
 
-    def _record_asynchronously(self, monitor: lambda_.Function) -> None:
+    def _record_asynchronously(self, monitor: lambda_.IFunction) -> None:
         """RecordOutcome's event: retried by Lambda as the manifest says, then delivered to the
         record dead-letter queue (the destination grants the monitor sqs:SendMessage on it,
         which it also uses to park what a store could not write)."""

@@ -12,6 +12,7 @@ from infra.agents import Agents
 from infra.api import Api
 from infra.checkov import CheckovFindings
 from infra.config import AppConfig
+from infra.deployment import Deployments
 from infra.edge_gateways import EdgeGateways
 from infra.layers import Layers
 from infra.mec_fleet import MecFleet
@@ -19,6 +20,7 @@ from infra.nag import acknowledge_findings
 from infra.observability import Observability
 from infra.pipeline import Pipeline
 from infra.seed import Seed
+from infra.spend import StackSpend
 from infra.storage import Storage
 from infra.streaming import Streaming
 
@@ -80,7 +82,9 @@ class MecRouteStack(Stack):
             network=fleet.agent_network if fleet else None,
             record_dead_letters=pipeline.record_dead_letters,
         )
-        pipeline.orchestrate(agents)
+        deployments = Deployments(self, "Deployments", config=config, functions=agents.functions)
+        pipeline.orchestrate(agents, deployments.aliases)
+        deployments.version_state_machine(pipeline.state_machine)
         api = Api(
             self,
             "Api",
@@ -107,7 +111,16 @@ class MecRouteStack(Stack):
             fleet_services=fleet.services if fleet else {},
             cluster=fleet.cluster if fleet else None,
         )
-        for alarm in gateways.alarms if gateways else []:
+        spend = StackSpend(
+            self,
+            "Spend",
+            config=config,
+            topic=observability.topic,
+            topic_key=observability.topic_key,
+            execute_logs=agents.functions["execute"].log_group,
+        )
+        observability.dashboard.add_widgets(spend.widget)
+        for alarm in [*(gateways.alarms if gateways else []), *deployments.alarms]:
             alarm.add_alarm_action(actions.SnsAction(observability.topic))
             alarm.add_ok_action(actions.SnsAction(observability.topic))
         Aspects.of(self).add(CheckovFindings(config.lambda_reserved_concurrency))

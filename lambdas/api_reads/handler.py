@@ -15,10 +15,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, DynamoNodeDirectory
+from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.agents.breakers import Breakers
+from mecroute.agents.spend import Spend
 from mecroute.domain.chat import model_list
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import RequestId
+from mecroute.domain.request import Identifier
+from mecroute.domain.spend import load_tenants
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.settings import ApiReadsSettings
 
@@ -27,6 +31,8 @@ registry = DynamoModelRegistry(settings.models_table)
 directory = DynamoNodeDirectory(settings.nodes_table)
 decisions = DynamoDecisionLog(settings.decisions_table)
 breakers = Breakers(DynamoBreakerStore(settings.breakers_table), settings.breaker_policy())
+spend = Spend(DynamoSpendLedger(settings.usage_table), load_tenants())
+USER_ID: TypeAdapter[str] = TypeAdapter(Identifier)
 app = APIGatewayRestResolver()
 # A path parameter that cannot be a request id never reaches DynamoDB (whose keys stop at 2 KB).
 REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
@@ -49,25 +55,24 @@ def list_nodes() -> dict[str, Any]:
     }
 
 
+@app.get("/v1/usage")
+def usage() -> dict[str, Any] | Response[str]:
+    """The caller's spend today and this month, each against its budget and when it resets."""
+    try:
+        user_id = USER_ID.validate_python(
+            app.current_event.get_query_string_value("user_id", "anonymous")
+        )
+    except ValidationError as error:
+        return _invalid("user_id", "invalid user id", error)
+    return spend.usage(user_id).model_dump(mode="json")
+
+
 @app.get("/v1/decisions/<request_id>")
 def get_decision(request_id: str) -> dict[str, Any] | Response[str]:
     try:
         request_id = REQUEST_ID.validate_python(request_id)
     except ValidationError as error:
-        return Response(
-            status_code=HTTPStatus.BAD_REQUEST,
-            content_type=content_types.APPLICATION_JSON,
-            body=json.dumps(
-                {
-                    "error": "InvalidRequest",
-                    "message": "invalid request id",
-                    "problems": [
-                        {"field": "request_id", "problem": p["problem"]}
-                        for p in field_problems(error)
-                    ],
-                }
-            ),
-        )
+        return _invalid("request_id", "invalid request id", error)
     record = decisions.get(request_id)
     if record is None:
         return Response(
@@ -76,6 +81,23 @@ def get_decision(request_id: str) -> dict[str, Any] | Response[str]:
             body='{"error": "NotFound", "message": "no decision with that id"}',
         )
     return record.model_dump(mode="json")
+
+
+def _invalid(field: str, message: str, error: ValidationError) -> Response[str]:
+    """400 naming the one field at fault (a path or query parameter)."""
+    return Response(
+        status_code=HTTPStatus.BAD_REQUEST,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(
+            {
+                "error": "InvalidRequest",
+                "message": message,
+                "problems": [
+                    {"field": field, "problem": p["problem"]} for p in field_problems(error)
+                ],
+            }
+        ),
+    )
 
 
 @lambda_handler()

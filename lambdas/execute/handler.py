@@ -24,15 +24,18 @@ from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.ports import CloudModel
 from mecroute.adapters.recent import RecentRegistry
+from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import execute as agent
 from mecroute.agents.breakers import Breakers
 from mecroute.agents.guards import Guards, guarded_execute
+from mecroute.agents.spend import Spend
 from mecroute.domain.breaker import Breaker
 from mecroute.domain.errors import DeadlineExceeded, IdempotencyKeyReused
 from mecroute.domain.estimates import TIER_THREADS
 from mecroute.domain.messages import ExecutionResult
+from mecroute.domain.spend import load_tenants
 from mecroute.domain.tasks import ExecuteTask
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.idempotency import Once
@@ -82,12 +85,17 @@ guards = Guards(
         DynamoBreakerStore(settings.breakers_table),
         settings.breaker_policy(),
         on_change=breaker_changed,
-    )
+    ),
+    spend=Spend(DynamoSpendLedger(settings.usage_table), load_tenants()),
 )
 
 
 def run(task: ExecuteTask) -> ExecutionResult:
-    return guarded_execute(guards, task.context, task.target, task.plan, tiers, time.time())
+    result = guarded_execute(guards, task.context, task.target, task.plan, tiers, time.time())
+    # The dashboard's spend per tier and caller reads these lines (infra/spend.py).
+    logger.info("answered", extra={"user_id": task.context.request.user_id,
+                                   "tier": result.tier, "cost_usd": result.cost_usd})  # fmt: skip
+    return result
 
 
 # The key is scoped per user: another user's identical key is another request. The whole

@@ -11,9 +11,12 @@ from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
 from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.recent import RecentNodes, RecentOverhead, RecentRegistry, RecentStats
+from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.agents import resource as agent
 from mecroute.agents.breakers import Breakers
+from mecroute.agents.spend import Spend
 from mecroute.domain.messages import CloudStatus
+from mecroute.domain.spend import load_tenants
 from mecroute.domain.tasks import AssessResourcesTask
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.observability import logger, metrics
@@ -29,6 +32,7 @@ stats = RecentStats(stats_table)
 learned_overhead = RecentOverhead(stats_table, "regional")
 nodes = HttpMecNodes(access=settings.node_access())
 breakers = Breakers(DynamoBreakerStore(settings.breakers_table), settings.breaker_policy())
+spend = Spend(DynamoSpendLedger(settings.usage_table), load_tenants())
 cloud = CloudStatus(
     available=True,
     provider=settings.cloud_provider,
@@ -50,6 +54,7 @@ def handler(task: AssessResourcesTask, context: LambdaContext) -> dict[str, Any]
         settings.heartbeat_timeout_s,
         learned_overhead=learned_overhead(),
         breakers=breakers.not_closed(),
+        caller_budget=spend.caller_budget(task.context.request.user_id),
     )
     healthy = sum(node.healthy for node in snapshot.nodes)
     metrics.add_metric(name="HealthyMecNodes", unit="Count", value=healthy)

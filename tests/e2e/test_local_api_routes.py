@@ -58,6 +58,7 @@ def test_the_document_lists_the_routes_these_tests_cover():
         ("/v1/inference", "POST"),
         ("/v1/models", "GET"),
         ("/v1/nodes", "GET"),
+        ("/v1/usage", "GET"),
         ("/v1/decisions/{request_id}", "GET"),
         ("/v1/feedback", "POST"),
     }
@@ -92,6 +93,20 @@ def test_reads_come_from_the_api_reads_handler(api, answered):
     assert missing.json()["error"] == "NotFound"
     assert malformed.status_code == 400
     assert malformed.json()["problems"][0]["field"] == "request_id"
+
+
+def test_usage_shows_a_callers_spend_and_names_a_bad_user_id(api, answered):
+    client, _ = api
+    usage = client.get("/v1/usage", params={"user_id": "anonymous"})
+    malformed = client.get("/v1/usage", params={"user_id": "has spaces"})
+
+    assert usage.status_code == 200, usage.text
+    body = usage.json()
+    assert body["user_id"] == "anonymous"
+    assert (body["day"]["limit_usd"], body["month"]["remaining_usd"]) == (None, None)
+    assert body["day"]["resets_at"].endswith("T00:00:00+00:00")
+    assert malformed.status_code == 400
+    assert malformed.json()["problems"][0]["field"] == "user_id"
 
 
 def test_feedback_is_accepted_once_and_a_repeat_gets_the_first_receipt(api, answered):

@@ -51,9 +51,9 @@ def test_the_model_zoo_is_still_seeded_without_the_fleet(keyed: Synthesis):
 
 def test_api_key_mode_requires_a_key_on_every_method(keyed: Synthesis):
     methods = keyed.of_type("AWS::ApiGateway::Method")
-    # inference, chat completions, models, nodes, one decision, feedback: each with a key
+    # inference, chat completions, models, nodes, usage, one decision, feedback: each with a key
     routes = ("v1inferencePOST", "v1chatcompletionsPOST", "v1modelsGET", "v1nodesGET",
-              "v1decisionsrequestidGET", "v1feedbackPOST")  # fmt: skip
+              "v1usageGET", "v1decisionsrequestidGET", "v1feedbackPOST")  # fmt: skip
     assert sorted(any(route in logical_id for route in routes) for logical_id in methods) == [
         True
     ] * len(routes)
@@ -75,9 +75,10 @@ def test_alarm_email_is_subscribed(keyed: Synthesis):
 
 def test_fleet_alarms_go_with_the_fleet(keyed: Synthesis):
     # failed executions, p99 latency for each of three tiers, routing overhead p95, two DLQ
-    # depths, API 5xx; no node or gateway alarms without the fleet
+    # depths, API 5xx, the canaries' 13 (two per agent, one for the pipeline); no node or
+    # gateway alarms without the fleet
     alarms = keyed.of_type("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 8
+    assert len(alarms) == 8 + 13
     assert any("RoutingOverhead" in logical_id for logical_id in alarms)
     assert not any("Gateway" in logical_id or "Node" in logical_id for logical_id in alarms)
 

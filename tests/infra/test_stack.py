@@ -144,7 +144,9 @@ def test_state_machine_may_invoke_exactly_the_six_agents(synthesis: Synthesis):
     (statement,) = invokes
     resources = as_list(statement["Resource"])
     assert len(resources) == len(AGENTS)
-    assert all(set(r) == {"Fn::GetAtt"} for r in resources)  # no `<arn>:*` versions
+    # each agent's `live` alias (infra/deployment.py), no `<arn>:*` versions
+    aliases = synthesis.of_type("AWS::Lambda::Alias")
+    assert all(set(r) == {"Ref"} and r["Ref"] in aliases for r in resources)
 
 
 def test_the_monitor_records_asynchronously_with_the_record_queue_on_failure(
@@ -160,7 +162,13 @@ def test_the_monitor_records_asynchronously_with_the_record_queue_on_failure(
         key for key, fn in ours(synthesis).items() if fn is agent_function(synthesis, "monitor")
     )
     assert properties["FunctionName"] == {"Ref": monitor}
-    assert properties["Qualifier"] == "$LATEST"  # the unqualified ARN the ASL invokes
+    # the monitor's `live` alias, which the ASL invokes (infra/deployment.py)
+    (alias_id,) = [
+        key
+        for key, alias in synthesis.of_type("AWS::Lambda::Alias").items()
+        if alias["Properties"]["FunctionName"] == {"Ref": monitor}
+    ]
+    assert alias_id in json.dumps(properties["Qualifier"])
     assert properties["MaximumRetryAttempts"] == config.retry_attempts
     assert properties["MaximumEventAgeInSeconds"] == config.max_event_age_s
     destination = properties["DestinationConfig"]["OnFailure"]["Destination"]
@@ -520,9 +528,11 @@ def test_routing_overhead_alarm_watches_the_worst_tier_p95(synthesis: Synthesis)
 def test_alarms_page_the_encrypted_topic(synthesis: Synthesis):
     alarms = synthesis.of_type("AWS::CloudWatch::Alarm")
     # failed executions, p99 latency per tier, routing overhead, missing heartbeats, one per
-    # site, the two DLQs, API 5xx, and each site's edge gateway: queue depth and snapshot age
+    # site, the two DLQs, API 5xx, each site's edge gateway: queue depth and snapshot age, and
+    # the canaries': each agent's new version's error rate and duration, the pipeline's failures
     gateway_sites = {site.site for site in CONFIG.mec_sites}
-    expected = 1 + 3 + 1 + 1 + len(CONFIG.mec_sites) + 2 + 1 + 2 * len(gateway_sites)
+    canaries = 2 * len(AGENTS) + 1
+    expected = 1 + 3 + 1 + 1 + len(CONFIG.mec_sites) + 2 + 1 + 2 * len(gateway_sites) + canaries
     assert len(alarms) == expected
     (topic_id,) = synthesis.of_type("AWS::SNS::Topic")
     for alarm in alarms.values():

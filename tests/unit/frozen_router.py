@@ -202,7 +202,10 @@ def route(
     rejected.extend(preference_rejections)
     # Only the primary and its fallbacks become Candidate models: validating one per option
     # was most of a decision's time.
-    ordered = [scored.candidate() for scored in _order_with_diversity(feasible)]
+    chosen = _order_with_diversity(feasible)
+    if snapshot.breakers:
+        chosen = _probe_first(chosen, feasible, snapshot)
+    ordered = [scored.candidate() for scored in chosen]
     primary = ordered[0] if ordered else None
     return RoutingDecision(
         request_id=context.request_id,
@@ -529,6 +532,30 @@ def _apply_preference(
         if c.model_id != preference
     ]
     return kept, dropped
+
+
+def _probe_first(
+    chosen: list[Scored], feasible: list[Scored], snapshot: ResourceSnapshot
+) -> list[Scored]:
+    """A half-open breaker's one probe goes first (ported from the router)."""
+    probing = {
+        (seen.tier, seen.node_id, seen.model_id)
+        for seen in snapshot.breakers
+        if seen.state == "half_open" and seen.admits
+    }
+    probe = next(
+        (
+            scored
+            for scored in sorted(feasible, key=lambda s: -s.exact)
+            if (scored.option.tier, scored.place[1] or "-", scored.model_id) in probing
+        ),
+        None,
+    )
+    if probe is None:
+        return chosen
+    return [probe, *(scored for scored in chosen if scored.label != probe.label)][
+        : MAX_FALLBACKS + 1
+    ]
 
 
 def _order_with_diversity(feasible: list[Scored]) -> list[Scored]:

@@ -225,11 +225,40 @@ def test_the_router_lists_a_place_behind_an_open_breaker_as_removed_by_it() -> N
     assert "breaker 1" in decision.reason
     assert all(c.label != f"mec/mec-a/{EDGE_SMALL}" for c in decision.candidates)
 
-    # After the cooldown the place is admitted again (for its probe)
+    # After the cooldown the place is admitted again, first, for its one probe
     clock.now += 30.0
     resources = snapshot(nodes).model_copy(update={"breakers": breakers.not_closed()})
     decision = router.route(ctx, resources, CriterionWeights())
     assert not [r for r in decision.rejected if r.constraint == "breaker"]
+    assert decision.primary is not None
+    assert decision.primary.label == f"mec/mec-a/{EDGE_SMALL}"
+    assert len(decision.candidates) > 1  # the fallbacks stay behind it
+
+
+def test_a_half_open_place_goes_first_even_when_its_score_is_lower() -> None:
+    guards, breakers, node, clock = failing_guard()
+    slow = candidate("mec", EDGE_SMALL, node_id="mec-b", placement="hot")
+    for _ in range(3):
+        with pytest.raises(TierUnavailable):
+            attempt(guards, node, slow)
+    clock.now += 30.0
+    # mec-b is the slower, busier node: without its probe the router would pick mec-a
+    busy = {"speed_factor": 0.5, "utilisation": 0.9}
+    nodes = [
+        node_status("mec-a", hot_models=[EDGE_SMALL]),
+        node_status("mec-b", hot_models=[EDGE_SMALL], **busy),
+    ]
+    ctx = context({"privacy": "strict"})
+    plain = router.route(ctx, snapshot(nodes), CriterionWeights())
+    assert plain.primary is not None
+    assert plain.primary.node_id == "mec-a"
+    resources = snapshot(nodes).model_copy(update={"breakers": breakers.not_closed()})
+
+    decision = router.route(ctx, resources, CriterionWeights())
+
+    assert decision.primary is not None
+    assert decision.primary.label == f"mec/mec-b/{EDGE_SMALL}"
+    assert decision.candidates[1].node_id == "mec-a"
 
 
 # -- the learning loop ---------------------------------------------------------------------------

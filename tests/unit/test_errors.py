@@ -22,6 +22,7 @@ def test_statuses_by_error_name() -> None:
     assert HTTP_STATUS_BY_ERROR == {
         "InvalidRequest": 400,
         "NoFeasibleRoute": 422,
+        "BudgetExceeded": 402,
         "NoTierAvailable": 503,
         "TierUnavailable": 503,
         "IdempotencyKeyReused": 422,

@@ -57,6 +57,39 @@ class BreakerStore(Protocol):
     def put_if_unchanged(self, breaker: Breaker, expected_revision: int | None) -> bool: ...
 
 
+@dataclass(frozen=True)
+class Charge:
+    """An amount added to one usage item (a caller's day or month); `limit`: the most the
+    item may reach through this charge (None: no limit); `answers`: answers it counts;
+    `kept_until`: when the item may expire (epoch seconds, the table's TTL)."""
+
+    key: str
+    amount: float
+    kept_until: float
+    limit: float | None = None
+    answers: int = 0
+
+
+class SpendLedger(Protocol):
+    """Callers' spend per period, changed only atomically (see agents/spend.py)."""
+
+    def read(self, key: str) -> tuple[float, int]:
+        """(spent, answers) of one usage item; (0, 0) when it does not exist."""
+        ...
+
+    def reserve(self, hold_key: str, charges: list[Charge], expires_at: float) -> str | None:
+        """Add every charge, all or none, unless one would pass its limit: then the key of
+        that charge. A hold already made under `hold_key` (a retried call) is left as it is;
+        the hold item itself expires at `expires_at`."""
+        ...
+
+    def settle(
+        self, hold_key: str, charges: list[Charge], expires_at: float, reserved: bool
+    ) -> bool:
+        """Add every charge once per `hold_key` (all or none); False if it was settled before."""
+        ...
+
+
 class ResponseCache(Protocol):
     def get(self, key: str, now: float) -> ExecutionResult | None: ...
 

@@ -8,6 +8,7 @@ TABLE_KEYS: dict[str, tuple[str, str | None]] = {
     "stats_table": ("stat_key", None),
     "cache_table": ("cache_key", "expires_at"),
     "breakers_table": ("breaker_key", None),
+    "usage_table": ("usage_key", "expires_at"),
 }
 # On the decisions table: (user_id, recorded_at), answers "how busy was this user lately".
 DECISIONS_USER_INDEX = "by-user"

@@ -12,6 +12,7 @@ from mecroute.domain.errors import TierUnavailable
 from mecroute.domain.estimates import RoutingOverhead, RoutingPath, routing_overhead
 from mecroute.domain.messages import CloudStatus, NodeStatus, ResourceSnapshot
 from mecroute.domain.registry import NodeRecord
+from mecroute.domain.spend import CallerBudget
 
 
 def assess(
@@ -25,10 +26,12 @@ def assess(
     path: RoutingPath = "regional",
     learned_overhead: RoutingOverhead | None = None,
     breakers: Sequence[BreakerView] = (),
+    caller_budget: CallerBudget | None = None,
 ) -> ResourceSnapshot:
     """`learned_overhead`: the path's recorded routing overhead (learning.fold_routing_overhead);
     until it has enough samples the snapshot carries the path's published prior. `breakers`:
-    the circuit breakers that are not closed, for the router's breaker constraint."""
+    the circuit breakers that are not closed, for the router's breaker constraint;
+    `caller_budget`: what the caller may still spend, for its budget constraint."""
     records = directory.list_nodes()
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(records)))) as pool:
         statuses = list(
@@ -42,6 +45,7 @@ def assess(
         stats=stats.list_stats(),
         routing_overhead=routing_overhead(path, learned_overhead),
         breakers=list(breakers),
+        caller_budget=caller_budget,
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
@@ -353,6 +353,7 @@ def _assess(
     )
     privacy = context.effective_privacy
     device_region = device.region
+    caller_room = snapshot.caller_budget.remaining_usd if snapshot.caller_budget else math.inf
     assessed = []
     bounded: list[tuple[float, Assessed]] = []
     for place in snapshot_plan.options:
@@ -430,6 +431,8 @@ def _assess(
                 violation = _estimate_violation(
                     accuracy, end_ms, cost, context, snapshot.routing_overhead
                 )
+            if violation is None and cost > caller_room:
+                violation = _caller_budget_refusal(cost, snapshot)
         item = Assessed(
             place,
             end_ms,
@@ -491,6 +494,17 @@ def _estimate_violation(
     if cost > sla.max_cost_usd:
         return "budget", f"cost ${cost:.5f} > ${sla.max_cost_usd:.5f}"
     return None
+
+
+def _caller_budget_refusal(
+    cost: float, snapshot: ResourceSnapshot
+) -> tuple[ConstraintName, str] | None:
+    """The caller's own spend budget keeps this option out (checked last: an option it
+    removes would otherwise be feasible, which is what makes a refusal a 402)."""
+    budget = snapshot.caller_budget
+    if budget is None:
+        return None
+    return "caller_budget", f"cost ${cost:.6f} > ${budget.remaining_usd:.6f} left: {budget.detail}"
 
 
 def _sla_detail(latency_ms: float, sla_ms: int, path: RoutingOverhead) -> str:
@@ -559,8 +573,12 @@ def route(
     rejected.extend(preference_rejections)
     # Only the primary and its fallbacks become Candidate models, and only the options that
     # may be among them are scored in full.
-    ordered = [scored.candidate() for scored in _order_with_diversity(scorer.best(feasible))]
+    chosen = _order_with_diversity(scorer.best(feasible))
+    if snapshot.breakers:
+        chosen = _probe_first(chosen, feasible, snapshot, scorer)
+    ordered = [scored.candidate() for scored in chosen]
     primary = ordered[0] if ordered else None
+    error, budget_words = _no_route(primary, rejected, snapshot)
     return RoutingDecision(
         request_id=context.request_id,
         primary=primary,
@@ -569,8 +587,49 @@ def route(
         rejected=rejected,
         weights=weights,
         confidence=_confidence(ordered),
-        reason=_explain(primary, rejected, drifting, _path_too_slow(context, snapshot)),
+        reason=_explain(primary, rejected, drifting, _path_too_slow(context, snapshot))
+        + budget_words,
+        error=error,
     )
+
+
+def _no_route(
+    primary: Candidate | None, rejected: list[Rejection], snapshot: ResourceSnapshot
+) -> tuple[Literal["NoFeasibleRoute", "BudgetExceeded"] | None, str]:
+    """Without a primary: BudgetExceeded (and the budget's words) when the caller's budget
+    removed a candidate nothing else did, else NoFeasibleRoute."""
+    if primary is not None:
+        return None, ""
+    if snapshot.caller_budget and any(r.constraint == "caller_budget" for r in rejected):
+        return "BudgetExceeded", f"; {snapshot.caller_budget.detail}"
+    return "NoFeasibleRoute", ""
+
+
+def _probe_first(
+    chosen: list[Scored],
+    feasible: list[tuple[float, Assessed]],
+    snapshot: ResourceSnapshot,
+    scorer: _Scorer,
+) -> list[Scored]:
+    """A half-open breaker admits one probe: the best feasible option at that place goes first.
+    Ranked by score alone, a place the learned statistics still hold its failures against
+    would never be tried again, and its breaker would stay half-open for good."""
+    probing = {
+        (seen.tier, seen.node_id, seen.model_id)
+        for seen in snapshot.breakers
+        if seen.state == "half_open" and seen.admits
+    }
+    at_probing = [entry for entry in feasible if _place_key(entry[1]) in probing]
+    if not at_probing:
+        return chosen
+    probe = scorer.score(max(at_probing, key=_first)[1])
+    rest = (scored for scored in chosen if scored.label != probe.label)
+    return [probe, *rest][: MAX_FALLBACKS + 1]
+
+
+def _place_key(item: Assessed) -> tuple[str, str, str]:
+    option = item.place.option
+    return option.tier, option.node.node_id if option.node else "-", option.model.model_id
 
 
 def enumerate_options(snapshot: ResourceSnapshot) -> Iterator[Option]:

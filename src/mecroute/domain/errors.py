@@ -39,6 +39,13 @@ class NoFeasibleRoute(PipelineError):
     http_status = 422
 
 
+class BudgetExceeded(CallerError):
+    """The caller's spend budget cannot pay for any candidate the request allows; the message
+    names the budget, what is spent and left, and when it resets (domain/spend.py)."""
+
+    http_status = 402
+
+
 class NoTierAvailable(PipelineError):
     """Every feasible candidate was tried and failed."""
 
@@ -106,6 +113,7 @@ HTTP_STATUS_BY_ERROR: dict[str, int] = {
     for cls in (
         InvalidRequest,
         NoFeasibleRoute,
+        BudgetExceeded,
         NoTierAvailable,
         TierUnavailable,
         IdempotencyKeyReused,
@@ -116,7 +124,9 @@ HTTP_STATUS_BY_ERROR: dict[str, int] = {
 
 
 # Error names (as Step Functions reports them) that are rejections; every other is a failure.
-REJECTIONS = frozenset(cls.__name__ for cls in (InvalidRequest, IdempotencyKeyReused))
+REJECTIONS = frozenset(
+    cls.__name__ for cls in (InvalidRequest, IdempotencyKeyReused, BudgetExceeded)
+)
 
 
 def is_rejection(error: str | None) -> bool:

@@ -11,6 +11,7 @@ from mecroute.domain.estimates import REGIONAL_PATH_PRIOR, RoutingOverhead
 from mecroute.domain.events import RecordEvent
 from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.domain.request import CriterionWeights, InferenceRequest, Privacy, TaskType
+from mecroute.domain.spend import CallerBudget
 
 Placement = Literal["device", "hot", "warm", "cold"]
 
@@ -113,6 +114,9 @@ class ResourceSnapshot(Message):
     breakers: list[BreakerView] = Field(
         default_factory=list, description="Circuit breakers not plainly closed (domain/breaker)."
     )
+    caller_budget: CallerBudget | None = Field(
+        default=None, description="What is left of the caller's spend budget (None: no limit)."
+    )
 
 
 # 3. Router agent --------------------------------------------------------------------------------
@@ -148,7 +152,15 @@ class Candidate(Message):
 
 
 ConstraintName = Literal[
-    "privacy", "sla", "accuracy", "budget", "device", "health", "breaker", "preference"
+    "privacy",
+    "sla",
+    "accuracy",
+    "budget",
+    "caller_budget",
+    "device",
+    "health",
+    "breaker",
+    "preference",
 ]
 
 
@@ -167,6 +179,11 @@ class RoutingDecision(Message):
     weights: CriterionWeights
     confidence: float = Field(ge=0, le=1)
     reason: str
+    error: Literal["NoFeasibleRoute", "BudgetExceeded"] | None = Field(
+        default=None,
+        description="Without a primary, why: BudgetExceeded when only the caller's budget "
+        "kept a candidate out.",
+    )
 
 
 # 4. Cache agent ---------------------------------------------------------------------------------

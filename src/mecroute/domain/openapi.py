@@ -27,7 +27,8 @@ from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
 from mecroute.domain.feedback import Feedback, FeedbackReceipt
 from mecroute.domain.messages import MonitorRecord
 from mecroute.domain.registry import ModelSpec, NodeRecord, Tier
-from mecroute.domain.request import InferenceRequest
+from mecroute.domain.request import IDENTIFIER_PATTERN, InferenceRequest
+from mecroute.domain.spend import Usage
 
 DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -85,6 +86,7 @@ _SCHEMAS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (FeedbackReceipt, "serialization"),
     (ModelList, "serialization"),
     (NodeList, "serialization"),
+    (Usage, "serialization"),
     (ErrorBody, "serialization"),
 ]
 
@@ -215,6 +217,25 @@ def document() -> dict[str, Any]:
                     "circuit breaker (per place) with its state, reason and cooldown.",
                     "responses": {
                         "200": {"description": "Every node.", "content": _json(_ref(NodeList))}
+                    },
+                }
+            },
+            "/v1/usage": {
+                "get": {
+                    "operationId": "getUsage",
+                    "summary": "The caller's spend today and this month (UTC), each against its "
+                    "budget, and when each resets.",
+                    "parameters": [
+                        {
+                            "name": "user_id",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": IDENTIFIER_PATTERN},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "The usage.", "content": _json(_ref(Usage))},
+                        "400": _error("InvalidRequest: not a user id."),
                     },
                 }
             },

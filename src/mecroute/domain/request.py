@@ -19,7 +19,8 @@ TaskType = Literal[
     "auto", "chat", "qa", "classification", "summarization", "generation", "code", "translation"
 ]
 RadioType = Literal["5g", "lte", "wifi", "3g", "ethernet"]
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 
 MAX_PROMPT_CHARS = 16_000
 # Step Functions refuses a state over 256 KB, and the prompt travels in the pipeline's states

@@ -92,7 +92,7 @@ class SucceededTask(Task):
 
 class FailedTask(Task):
     action: Literal["failed"]
-    error: Literal["NoFeasibleRoute", "NoTierAvailable"]
+    error: Literal["NoFeasibleRoute", "BudgetExceeded", "NoTierAvailable"]
     context: ContextAnalysis
     decision: RoutingDecision
     failures: list[AttemptFailure] = Field(default_factory=list)

@@ -22,6 +22,7 @@ from mecroute.agents import cache, context, execute, monitor, router
 from mecroute.agents.breakers import Breakers
 from mecroute.agents.context import ComplexityScorer
 from mecroute.agents.guards import Guards, guarded_execute
+from mecroute.agents.spend import Spend
 from mecroute.domain import tasks as states
 from mecroute.domain.errors import IdempotencyKeyReused, InvalidRequest
 from mecroute.domain.events import OutcomeEvent, RequestFailedEvent
@@ -103,11 +104,15 @@ class GatewayPipeline:
         weights: CriterionWeights,
         scorer: ComplexityScorer | None,
         breakers: Breakers | None = None,
+        spend: Spend | None = None,
     ) -> None:
         self.keeper = keeper
         # The site's own breakers, in memory: the request path never waits on the region.
         self.breakers = breakers or Breakers(MemoryBreakerStore())
-        self.guards = Guards(breakers=self.breakers)
+        # Callers' budgets are shared with the region (its usage table): a budgeted caller's
+        # request reads it, a paid answer writes it. None: budgets are not kept here.
+        self.spend = spend
+        self.guards = Guards(breakers=self.breakers, spend=spend)
         self.tiers = tiers
         self.queue = queue
         self.weights = weights
@@ -125,6 +130,9 @@ class GatewayPipeline:
         not_closed = self.breakers.not_closed()
         if not_closed:
             resources = resources.model_copy(update={"breakers": not_closed})
+        budget = self.spend.caller_budget(analysis.request.user_id) if self.spend else None
+        if budget is not None:
+            resources = resources.model_copy(update={"caller_budget": budget})
         return router.route(analysis, resources, self.weights)
 
     def handle(self, request_id: str, raw: Any, arrived_at: float | None = None) -> Outcome:
@@ -139,7 +147,9 @@ class GatewayPipeline:
             return self._rejected(request_id, "rejected", error, snapshot.stale)
         decision = self.decide(analysis, snapshot)
         if decision.primary is None:
-            return self._failed("NoFeasibleRoute", analysis, decision, [], snapshot)
+            return self._failed(
+                decision.error or "NoFeasibleRoute", analysis, decision, [], snapshot
+            )
         attempts = states.Attempts(index=0, count=len(decision.candidates))
         registry = MemoryRegistry(list(snapshot.resources.models))
         directory = MemoryNodes(list(snapshot.records))

@@ -15,12 +15,15 @@ from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.memory import MemoryResponseCache
 from mecroute.adapters.onnx_engine import TIER_THREADS
 from mecroute.adapters.ports import CloudModel
+from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents.execute import Tiers
+from mecroute.agents.spend import Spend
 from mecroute.complexity.model import shipped
 from mecroute.domain.messages import CloudStatus
 from mecroute.domain.request import CriterionWeights
+from mecroute.domain.spend import load_tenants
 from mecroute.gateway.app import gateway_app
 from mecroute.gateway.pipeline import GatewayPipeline
 from mecroute.gateway.queue import RecordQueue
@@ -109,6 +112,11 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
         queue,
         _weights(settings),
         shipped(),
+        spend=(
+            Spend(DynamoSpendLedger(settings.usage_table), load_tenants())
+            if settings.usage_table
+            else None
+        ),
     )
     shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream)
     return Gateway(

@@ -31,6 +31,7 @@ Resource = Literal[
     "stats_table",
     "cache_table",
     "breakers_table",
+    "usage_table",
     "idempotency_table",
     "artifacts_bucket",
     "metrics_stream",
@@ -121,6 +122,8 @@ FUNCTIONS: tuple[Function, ...] = (
             _on("stats_table", "dynamodb:GetItem"),
             # Breakers that are not closed go into the snapshot (the router's constraint).
             _on("breakers_table", "dynamodb:Scan"),
+            # The caller's spend today and this month, for the router's budget constraint.
+            _on("usage_table", "dynamodb:GetItem"),
         ),
         node_key="infer",
     ),
@@ -157,6 +160,14 @@ FUNCTIONS: tuple[Function, ...] = (
             _on("idempotency_table", *IDEMPOTENCY),
             # The execute guard: read a place's breaker, write its transitions conditionally.
             _on("breakers_table", "dynamodb:GetItem", "dynamodb:PutItem"),
+            # Spend reserved and settled in transactions (agents/spend.py).
+            _on(
+                "usage_table",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ),
         ),
         memory_mb=1024,
         onnx=True,
@@ -194,6 +205,7 @@ FUNCTIONS: tuple[Function, ...] = (
             _on("nodes_table", "dynamodb:Scan"),
             _on("decisions_table", "dynamodb:GetItem"),
             _on("breakers_table", "dynamodb:Scan"),
+            _on("usage_table", "dynamodb:GetItem"),
         ),
     ),
     Function(

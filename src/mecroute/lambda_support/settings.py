@@ -52,6 +52,12 @@ class BreakerSettings(AgentSettings):
         )
 
 
+class SpendSettings(AgentSettings):
+    """Where callers' spend is kept (agents/spend.py); budgets come from the tenants file."""
+
+    usage_table: str
+
+
 class ContextSettings(AgentSettings):
     decisions_table: str
 
@@ -72,7 +78,7 @@ class NodeCallerSettings(AgentSettings):
         return NodeAccess(NodeKeyring(secrets), networks)
 
 
-class ResourceSettings(BreakerSettings, NodeCallerSettings):
+class ResourceSettings(BreakerSettings, SpendSettings, NodeCallerSettings):
     models_table: str
     nodes_table: str
     stats_table: str
@@ -105,7 +111,7 @@ class CacheSettings(NodeCallerSettings):
     stats_table: str
 
 
-class ExecuteSettings(BreakerSettings, NodeCallerSettings):
+class ExecuteSettings(BreakerSettings, SpendSettings, NodeCallerSettings):
     models_table: str
     cache_table: str
     artifacts_bucket: str
@@ -145,7 +151,7 @@ class AggregatorSettings(AgentSettings):
     stats_table: str
 
 
-class ApiReadsSettings(BreakerSettings):
+class ApiReadsSettings(BreakerSettings, SpendSettings):
     models_table: str
     nodes_table: str
     decisions_table: str

@@ -167,6 +167,7 @@ def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) 
             Route("/v1/stats", stats, methods=["GET"]),
             Route("/v1/models", reads.route("/v1/models"), methods=["GET"]),
             Route("/v1/nodes", reads.route("/v1/nodes"), methods=["GET"]),
+            Route("/v1/usage", reads.route("/v1/usage"), methods=["GET"]),
             Route(
                 "/v1/decisions/{request_id}",
                 reads.route("/v1/decisions/{request_id}"),

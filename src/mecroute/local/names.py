@@ -20,6 +20,7 @@ class Names:
     stats_table: str = "mecroute-stats"
     cache_table: str = "mecroute-response-cache"
     breakers_table: str = "mecroute-breakers"
+    usage_table: str = "mecroute-usage"
     idempotency_table: str = "mecroute-idempotency"
     artifacts_bucket: str = "mecroute-artifacts"
     metrics_stream: str = "mecroute-metrics"

@@ -1,0 +1,137 @@
+"""Where callers' spend is kept: a DynamoDB table changed only by transactions (ADD under a
+condition, with a marker item per attempt so a retried call is never counted twice), and the
+same semantics in memory for tests and the edge gateway's fallback."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mecroute.adapters.aws import table
+from mecroute.adapters.ports import Charge
+
+UNSETTLED_HOLD = "attribute_exists(usage_key) AND attribute_not_exists(settled)"
+
+
+def _money(amount: float) -> Decimal:
+    return Decimal(str(round(amount, 10)))
+
+
+class DynamoSpendLedger:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def read(self, key: str) -> tuple[float, int]:
+        item = table(self.table_name).get_item(Key={"usage_key": key}, ConsistentRead=True)
+        found = item.get("Item") or {}
+        return float(found.get("spent_usd", 0)), int(found.get("answers", 0))
+
+    def reserve(self, hold_key: str, charges: list[Charge], expires_at: float) -> str | None:
+        over = next((c.key for c in charges if c.limit is not None and c.amount > c.limit), None)
+        if over:
+            return over
+        hold = {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": {"usage_key": hold_key, "reserved_usd": _money(charges[0].amount),
+                         "expires_at": int(expires_at)},
+                "ConditionExpression": "attribute_not_exists(usage_key)",
+            }
+        }  # fmt: skip
+        failed = self._transact([hold, *(self._add(c) for c in charges)])
+        if failed is None or failed == 0:
+            return None  # reserved now, or by an earlier try of the same call
+        return charges[failed - 1].key
+
+    def settle(
+        self, hold_key: str, charges: list[Charge], expires_at: float, reserved: bool
+    ) -> bool:
+        marker: dict[str, Any] = {"TableName": self.table_name}
+        if reserved:
+            marker |= {
+                "Key": {"usage_key": hold_key},
+                "UpdateExpression": "SET settled = :yes",
+                "ConditionExpression": UNSETTLED_HOLD,
+                "ExpressionAttributeValues": {":yes": True},
+            }
+            first = {"Update": marker}
+        else:
+            marker |= {
+                "Item": {"usage_key": hold_key, "settled": True, "expires_at": int(expires_at)},
+                "ConditionExpression": "attribute_not_exists(usage_key)",
+            }
+            first = {"Put": marker}
+        adds = [self._add(c) for c in charges]
+        return self._transact([first, *adds]) is None
+
+    def _add(self, charge: Charge) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"usage_key": charge.key},
+            "UpdateExpression": "SET expires_at = :expires ADD spent_usd :amount, answers :answers",
+            "ExpressionAttributeValues": {":amount": _money(charge.amount),
+                                          ":answers": charge.answers,
+                                          ":expires": int(charge.kept_until)},
+        }  # fmt: skip
+        if charge.limit is not None:
+            update["ConditionExpression"] = "attribute_not_exists(spent_usd) OR spent_usd <= :room"
+            update["ExpressionAttributeValues"][":room"] = _money(charge.limit - charge.amount)
+        return {"Update": update}
+
+    def _transact(self, items: list[dict[str, Any]]) -> int | None:
+        """Run the transaction; None when it went through, else the index of the first item
+        whose condition refused it."""
+        try:
+            table(self.table_name).meta.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            for index, reason in enumerate(reasons):
+                if reason.get("Code") == "ConditionalCheckFailed":
+                    return index
+            raise
+        return None
+
+
+class MemorySpendLedger:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def read(self, key: str) -> tuple[float, int]:
+        with self._lock:
+            item = self.items.get(key, {})
+            return float(item.get("spent_usd", 0.0)), int(item.get("answers", 0))
+
+    def reserve(self, hold_key: str, charges: list[Charge], expires_at: float) -> str | None:
+        with self._lock:
+            if hold_key in self.items:
+                return None
+            for charge in charges:
+                spent = float(self.items.get(charge.key, {}).get("spent_usd", 0.0))
+                if charge.limit is not None and spent + charge.amount > charge.limit:
+                    return charge.key
+            self.items[hold_key] = {"reserved_usd": charges[0].amount}
+            self._apply(charges)
+            return None
+
+    def settle(
+        self, hold_key: str, charges: list[Charge], expires_at: float, reserved: bool
+    ) -> bool:
+        with self._lock:
+            hold = self.items.get(hold_key)
+            if (hold is None) == reserved or (hold is not None and hold.get("settled")):
+                return False
+            self.items[hold_key] = {**(hold or {}), "settled": True}
+            self._apply(charges)
+            return True
+
+    def _apply(self, charges: list[Charge]) -> None:
+        for charge in charges:
+            item = self.items.setdefault(charge.key, {"spent_usd": 0.0, "answers": 0})
+            item["spent_usd"] += charge.amount
+            item["answers"] += charge.answers

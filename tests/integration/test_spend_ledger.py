@@ -1,0 +1,103 @@
+"""Spend in DynamoDB (moto): concurrent requests racing the same budget never spend past it,
+and a retried reservation or settlement is counted once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
+from tests.unit.builders import CLOUD_MODEL, NOW, candidate, context
+
+from mecroute.adapters.aws import client, reset_clients
+from mecroute.adapters.spend_ledger import DynamoSpendLedger
+from mecroute.agents.spend import Spend
+from mecroute.domain.errors import BudgetExceeded
+from mecroute.domain.spend import Budget, Tenants
+from mecroute.local.names import MOTO_CREDENTIAL, Names
+
+TABLE = Names().usage_table
+COST = 0.003
+# Room for exactly three answers at COST a day.
+TENANTS = Tenants(budgets={"alice": Budget(daily_usd=0.01)})
+
+
+@pytest.fixture
+def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoSpendLedger]:
+    for name, value in Names().moto_environment("us-east-1").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", MOTO_CREDENTIAL)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # DynamoDB isolates concurrent transactions; moto applies one item by item and, when it
+    # cancels one, restores a copy of the whole table taken before it, undoing whatever a
+    # concurrent writer did meanwhile. One lock gives moto the isolation DynamoDB has: the
+    # racers still interleave every read, condition and write around their transactions.
+    isolated = threading.Lock()
+    transact = DynamoDBBackend.transact_write_items
+
+    def one_at_a_time(self: DynamoDBBackend, items: list[dict[str, Any]]) -> None:
+        with isolated:
+            transact(self, items)
+
+    monkeypatch.setattr(DynamoDBBackend, "transact_write_items", one_at_a_time)
+    reset_clients()
+    with mock_aws():
+        client("dynamodb").create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "usage_key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "usage_key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoSpendLedger(TABLE)
+    reset_clients()
+
+
+def test_concurrent_requests_racing_one_budget_never_spend_past_it(
+    ledger: DynamoSpendLedger,
+) -> None:
+    spend = Spend(ledger, TENANTS, lambda: NOW)
+    target = candidate("cloud", CLOUD_MODEL, placement="cold").model_copy(
+        update={"predicted_cost_usd": COST}
+    )
+    racers = 12
+    start = Barrier(racers)
+
+    def request(index: int) -> bool:
+        ctx = context({"user_id": "alice"}, request_id=f"req-{index}")
+        start.wait()
+        try:
+            hold = spend.reserve(ctx, target)
+        except BudgetExceeded:
+            return False
+        spend.settle(ctx, target, hold, COST)
+        return True
+
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        served = list(pool.map(request, range(racers)))
+
+    assert served.count(True) == 3
+    usage = spend.usage("alice")
+    assert usage.day.spent_usd == pytest.approx(3 * COST)
+    assert usage.day.answers == 3
+    assert usage.day.spent_usd <= 0.01
+
+
+def test_a_retried_reservation_and_settlement_count_once(ledger: DynamoSpendLedger) -> None:
+    spend = Spend(ledger, TENANTS, lambda: NOW)
+    target = candidate("cloud", CLOUD_MODEL, placement="cold").model_copy(
+        update={"predicted_cost_usd": COST}
+    )
+    ctx = context({"user_id": "alice"})
+    hold = spend.reserve(ctx, target)
+    assert spend.reserve(ctx, target) is not None  # the Lambda retried: the same hold
+    assert spend.usage("alice").day.spent_usd == pytest.approx(COST)
+    spend.settle(ctx, target, hold, 0.001)
+    spend.settle(ctx, target, hold, 0.001)
+    usage = spend.usage("alice")
+    assert (usage.day.spent_usd, usage.day.answers) == (pytest.approx(0.001), 1)
+    assert (usage.month.spent_usd, usage.month.answers) == (pytest.approx(0.001), 1)
