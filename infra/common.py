@@ -1,11 +1,12 @@
 """Resources several constructs build the same way: private buckets, dead-letter queues,
-log groups and the roles of deploy-time Lambdas. One place holds their settings."""
+log groups, alarms and the roles of deploy-time Lambdas. One place holds their settings."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,6 +17,34 @@ from constructs import Construct
 
 # What a dead-letter queue parks is kept this long for `python -m mecroute.ops.redrive`.
 DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+def threshold_alarm(
+    scope: Construct,
+    construct_id: str,
+    metric: cloudwatch.IMetric,
+    *,
+    threshold: float,
+    description: str,
+    evaluation_periods: int = 1,
+    datapoints_to_alarm: int = 1,
+    comparison: cloudwatch.ComparisonOperator = (
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+    ),
+    missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+) -> cloudwatch.Alarm:
+    """An alarm on a metric reaching a threshold; no data is not breaching unless said."""
+    return cloudwatch.Alarm(
+        scope,
+        construct_id,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        comparison_operator=comparison,
+        treat_missing_data=missing,
+        alarm_description=description,
+    )
 
 
 def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:

@@ -19,6 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.common import threshold_alarm
 from infra.config import AppConfig
 from infra.function import PythonFunction
 from infra.nag import acknowledge
@@ -122,15 +123,8 @@ class Deployments(Construct):
     def _alarm(
         self, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
     ) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self,
-            construct_id,
-            metric=metric,
-            threshold=threshold,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=description,
+        alarm = threshold_alarm(
+            self, construct_id, metric, threshold=threshold, description=description
         )
         self.alarms.append(alarm)
         return alarm

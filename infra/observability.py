@@ -7,6 +7,7 @@ dimension `service` (and `Tier` for per-tier figures): see lambdas/monitor/handl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigateway
@@ -21,6 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.common import threshold_alarm
 from infra.config import AppConfig
 from infra.function import PythonFunction
 from mecroute.domain.registry import TIERS
@@ -145,30 +147,10 @@ class Observability(Construct):
         )
 
     def _add_alarm(
-        self,
-        construct_id: str,
-        metric: cloudwatch.IMetric,
-        *,
-        threshold: float,
-        description: str,
-        evaluation_periods: int = 1,
-        datapoints_to_alarm: int = 1,
-        comparison: cloudwatch.ComparisonOperator = (
-            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-        ),
-        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        self, construct_id: str, metric: cloudwatch.IMetric, **settings: Any
     ) -> cloudwatch.Alarm:
-        alarm = cloudwatch.Alarm(
-            self,
-            construct_id,
-            metric=metric,
-            threshold=threshold,
-            evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=datapoints_to_alarm,
-            comparison_operator=comparison,
-            treat_missing_data=missing,
-            alarm_description=description,
-        )
+        """`common.threshold_alarm` (same settings), notifying the alarm topic both ways."""
+        alarm = threshold_alarm(self, construct_id, metric, **settings)
         alarm.add_alarm_action(actions.SnsAction(self.topic))
         alarm.add_ok_action(actions.SnsAction(self.topic))
         self.alarms.append(alarm)

@@ -15,13 +15,12 @@ import urllib3
 from pydantic import BaseModel, ValidationError
 
 from mecroute.adapters.node_keys import NodeAccess
-from mecroute.adapters.openai_server import OpenAIServerNodes, speaks_openai
+from mecroute.adapters.openai_server import OpenAIServerNodes, json_request, speaks_openai
 from mecroute.adapters.ports import NodeAnswer, NodeCall, NodeHealth
 from mecroute.domain import node_protocol as wire
 from mecroute.domain.errors import TierUnavailable
 from mecroute.domain.node_auth import scope_for
 
-CONNECT_TIMEOUT_S = 1.0
 LOAD_TIMEOUT_S = 30.0
 EVICT_TIMEOUT_S = 5.0
 # Per node: enough kept-alive connections for a gateway's or an execute Lambda's concurrency.
@@ -115,15 +114,9 @@ class HttpMecNodes:
             raise TierUnavailable(f"node {node_id}: its endpoint is not an HTTP URL")
         body = request.model_dump_json().encode() if request is not None else b""
         scope = scope_for(method, path)
-        headers = {
-            "Content-Type": "application/json",
-            **self.access.headers(node_id, url, method, body, scope),
-        }
-        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, timeout_s), read=timeout_s)
+        headers = self.access.headers(node_id, url, method, body, scope)
         try:
-            response = _POOL.request(
-                method, url, body=body or None, headers=headers, timeout=timeout
-            )
+            response = json_request(_POOL, method, url, body, headers, timeout_s)
         # A node killed mid-answer surfaces as a reset, a cut-off body or a timeout: all are
         # the node failing.
         except (urllib3.exceptions.HTTPError, OSError) as error:

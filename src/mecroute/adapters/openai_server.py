@@ -26,6 +26,26 @@ _POOL = urllib3.PoolManager(num_pools=16, maxsize=64, retries=False)
 _M = TypeVar("_M", bound=BaseModel)
 
 
+def json_request(
+    pool: urllib3.PoolManager,
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+) -> urllib3.BaseHTTPResponse:
+    """One JSON request over a pool of kept-alive connections: a node or model server that does
+    not accept within CONNECT_TIMEOUT_S is given up on, an answer is waited for `timeout_s`."""
+    timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, timeout_s), read=timeout_s)
+    return pool.request(
+        method,
+        url,
+        body=body or None,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=timeout,
+    )
+
+
 def speaks_openai(endpoint: str) -> bool:
     return endpoint.startswith(SCHEME_PREFIX)
 
@@ -134,15 +154,9 @@ class OpenAIServerNodes:
         if not url.startswith(("http://", "https://")):
             raise TierUnavailable(f"model server {url!r} is not an HTTP URL")
         body = json.dumps(payload).encode() if payload is not None else b""
-        headers = {
-            "Content-Type": "application/json",
-            **self.access.headers(node_id, url, method, body, "infer", required=False),
-        }
-        timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT_S, timeout_s), read=timeout_s)
+        headers = self.access.headers(node_id, url, method, body, "infer", required=False)
         try:
-            response = _POOL.request(
-                method, url, body=body or None, headers=headers, timeout=timeout
-            )
+            response = json_request(_POOL, method, url, body, headers, timeout_s)
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise TierUnavailable(f"{method} {url} failed: {error!r}") from None
         return response.status, bytes(response.data)
