@@ -65,7 +65,7 @@ $(CHECKOV):
 
 checkov: $(STAMP) $(CHECKOV) ## checkov on the synthesised template; accepted findings carry their reason (infra/checkov.py)
 	CDK_OUTDIR=build/checkov-cdk.out $(BIN)/python app.py >/dev/null
-	$(CHECKOV) --quiet --compact --framework cloudformation \
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
 		-f build/checkov-cdk.out/MecRoute-dev.template.json
 
 audit: $(STAMP) ## pip-audit the installed environment against PyPI's vulnerability data
