@@ -34,12 +34,15 @@ def api() -> Iterator[tuple[httpx.Client, OfflineRuntime]]:
 
 @pytest.fixture(scope="module")
 def answered(api: tuple[httpx.Client, OfflineRuntime]) -> dict[str, Any]:
-    client, _ = api
+    client, runtime = api
     response = client.post(
         "/v1/inference", json={"prompt": "What is the capital of France?", "user_id": "ada"}
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    # The record is stored off the caller's path (RecordOutcome is asynchronous): the routes
+    # that read it, the decision and feedback on it, come after it is there.
+    runtime.settle()
     return body
 
 
