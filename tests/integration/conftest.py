@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -12,10 +13,10 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from mecroute.adapters.aws import reset_clients
+from mecroute.adapters.aws import client, reset_clients
 from mecroute.domain.registry import ModelSpec
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
-from mecroute.local.names import NOT_FOR_MOCKED_HANDLERS, Names
+from mecroute.local.names import MOTO_CREDENTIAL, NOT_FOR_MOCKED_HANDLERS, Names
 from mecroute.local.seed import create_resources
 from mecroute.mec.zoo import build_zoo
 
@@ -23,6 +24,25 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
 EVENTS_DIR = REPO_ROOT / "tests" / "events"
 REGION = "us-east-1"
+
+
+@contextlib.contextmanager
+def one_table(monkeypatch: pytest.MonkeyPatch, table_name: str, hash_key: str) -> Iterator[None]:
+    """moto's in-process mock holding one on-demand table keyed by the string `hash_key`."""
+    for name, value in Names().moto_environment(REGION).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", MOTO_CREDENTIAL)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    reset_clients()
+    with mock_aws():
+        client("dynamodb").create_table(
+            TableName=table_name,
+            KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield
+    reset_clients()
 
 
 @dataclass(frozen=True)

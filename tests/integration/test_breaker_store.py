@@ -8,15 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
 
 import pytest
-from moto import mock_aws
 from tests.unit.builders import EDGE_SMALL, NOW, candidate
 
-from mecroute.adapters.aws import client, reset_clients
 from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.agents.breakers import Breakers
 from mecroute.domain.breaker import BreakerPolicy
 from mecroute.domain.errors import CircuitOpen, TierUnavailable
-from mecroute.local.names import MOTO_CREDENTIAL, Names
+from mecroute.local.names import Names
+
+from .conftest import one_table
 
 TABLE = Names().breakers_table
 TARGET = candidate("mec", EDGE_SMALL, node_id="mec-a", placement="hot")
@@ -25,20 +25,8 @@ POLICY = BreakerPolicy(consecutive_failures=3, cooldown_s=30.0)
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoBreakerStore]:
-    for name, value in Names().moto_environment("us-east-1").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", MOTO_CREDENTIAL)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    reset_clients()
-    with mock_aws():
-        client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "breaker_key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "breaker_key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with one_table(monkeypatch, TABLE, "breaker_key"):
         yield DynamoBreakerStore(TABLE)
-    reset_clients()
 
 
 def test_concurrent_failures_are_all_counted_and_open_the_breaker(

@@ -10,16 +10,16 @@ from threading import Barrier
 from typing import Any
 
 import pytest
-from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 from tests.unit.builders import CLOUD_MODEL, NOW, candidate, context
 
-from mecroute.adapters.aws import client, reset_clients
 from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.agents.spend import Spend
 from mecroute.domain.errors import BudgetExceeded
 from mecroute.domain.spend import Budget, Tenants
-from mecroute.local.names import MOTO_CREDENTIAL, Names
+from mecroute.local.names import Names
+
+from .conftest import one_table
 
 TABLE = Names().usage_table
 COST = 0.003
@@ -29,10 +29,6 @@ TENANTS = Tenants(budgets={"alice": Budget(daily_usd=0.01)})
 
 @pytest.fixture
 def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoSpendLedger]:
-    for name, value in Names().moto_environment("us-east-1").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", MOTO_CREDENTIAL)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     # DynamoDB isolates concurrent transactions; moto applies one item by item and, when it
     # cancels one, restores a copy of the whole table taken before it, undoing whatever a
     # concurrent writer did meanwhile. One lock gives moto the isolation DynamoDB has: the
@@ -45,16 +41,8 @@ def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoSpendLedger]:
             transact(self, items)
 
     monkeypatch.setattr(DynamoDBBackend, "transact_write_items", one_at_a_time)
-    reset_clients()
-    with mock_aws():
-        client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "usage_key", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "usage_key", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    with one_table(monkeypatch, TABLE, "usage_key"):
         yield DynamoSpendLedger(TABLE)
-    reset_clients()
 
 
 def test_concurrent_requests_racing_one_budget_never_spend_past_it(
