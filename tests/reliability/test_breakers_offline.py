@@ -53,6 +53,9 @@ def test_a_node_failing_every_call_opens_its_breaker_and_is_routed_around(
     directory = DynamoNodeDirectory(runtime.names.nodes_table)
     directory.put(record.model_copy(update={"endpoint": f"http://127.0.0.1:{broken.port}"}))
     place = f"mec/{target['node_id']}/{target['model_id']}"
+    # The resource agent reads node records through a 5 s cache: wait for it to see the broken
+    # address (on a quiet machine 20 requests can all finish inside the old cache's lifetime).
+    time.sleep(NODE_LIST_TTL_S)
     try:
         # When: requests keep coming until three have reached it (each answered by a fallback;
         # the router may send some elsewhere first, as load shifts)
