@@ -86,7 +86,7 @@ def varied(base: dict[str, Any], index: int) -> dict[str, Any]:
     one that has just arrived (its deadline counts from then)."""
     copy: dict[str, Any] = json.loads(json.dumps(base))
     request_id = f"bench-{index:06d}"
-    holder = copy.get("context", copy)
+    holder = copy.get("context", copy.get("request", copy))
     if "request_id" in holder:
         holder["request_id"] = request_id
     if "request_id" in copy:

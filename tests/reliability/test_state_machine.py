@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mecroute.domain.tasks import RequestSummary
 from mecroute.local.runtime import ASL_PATH
 
 STATES: dict[str, Any] = json.loads(ASL_PATH.read_text())["States"]
@@ -76,8 +77,25 @@ def test_a_failing_monitor_parks_exactly_the_task_it_was_given(name: str) -> Non
     dead_letter = STATES[catch["Next"]]
     assert dead_letter["Resource"] == "arn:aws:states:::sqs:sendMessage"
     assert dead_letter["Parameters"]["QueueUrl"] == "${RecordDeadLettersUrl}"
-    assert dead_letter["Parameters"]["MessageBody"] == {"unrecorded_task": state["Parameters"]}
+    parked = dead_letter["Parameters"]["MessageBody"]
+    assert parked["unrecorded_task"] == state["Parameters"]
+    # What failed (the error's name only: its cause may quote the task) and when
+    assert parked["failed.$"] == f"{catch['ResultPath']}.Error"
+    assert parked["parked_at.$"] == "$$.State.EnteredTime"
     assert dead_letter["Next"] == "RecordNotStored"
+
+
+@pytest.mark.parametrize("name", RECORD_STATES)
+def test_a_record_task_names_its_request_by_its_summary_never_by_its_context(name: str) -> None:
+    # The task is what a failing monitor leaves in the dead-letter queue for 14 days: the
+    # request's summary (its prompt's hash), never the context that holds the prompt.
+    parameters = STATES[name]["Parameters"]
+    assert not any(value == "$.context" for value in parameters.values()), name
+    if "request" in parameters:
+        summary = parameters["request"]
+        assert {key.removesuffix(".$") for key in summary} == set(RequestSummary.model_fields)
+        assert summary["prompt_sha256.$"] == "$.context.prompt_sha256"
+        assert all(path != "$.context.request" for path in summary.values())
 
 
 def test_an_unstored_record_is_parked_before_the_answer() -> None:

@@ -40,8 +40,10 @@ from mecroute.domain.tasks import (
     Attempts,
     FailedTask,
     RejectedTask,
+    RequestSummary,
     StepFunctionsError,
     SucceededTask,
+    UnrecordedTask,
 )
 
 from .builders import (
@@ -599,7 +601,7 @@ def succeeded_task(
     ctx = context({"sla": {"max_latency_ms": max_latency_ms}, "user_id": "alice"})
     return SucceededTask(
         action="succeeded",
-        context=ctx,
+        request=RequestSummary.of(ctx),
         decision=decision(WARM),
         result=execution_result(latency_ms=latency_ms),
         failures=[
@@ -707,7 +709,7 @@ def failed_task(failures: list[AttemptFailure]) -> FailedTask:
     return FailedTask(
         action="failed",
         error="NoTierAvailable" if failures else "NoFeasibleRoute",
-        context=context(),
+        request=RequestSummary.of(context()),
         decision=decision(None, reason="no feasible candidate: removed by privacy 1"),
         failures=failures,
     )
@@ -836,6 +838,26 @@ def test_redrive_records_a_task_the_monitor_never_ran() -> None:
     stored = log.get("req-1")
     assert stored is not None
     assert stored.error == "NoFeasibleRoute"
+
+
+def test_a_task_parked_with_its_whole_context_is_summarised_and_redriven() -> None:
+    # Given: a task parked before the summary existed (the request context, prompt included)
+    ctx = context({"prompt": "my pin is 8812", "user_id": "alice", "privacy": "strict"})
+    task = succeeded_task(200).model_dump(mode="json", exclude={"request"})
+    old = {"unrecorded_task": {**task, "context": ctx.model_dump(mode="json")}}
+
+    # When: it is read, then redriven
+    parked = UnrecordedTask.model_validate(old)
+    log = MemoryDecisionLog()
+    left = monitor.redrive(old, log, MemoryMetricsStream(), NOW + 60)
+
+    # Then: the prompt is gone, its hash and the caller kept, and the record stored
+    assert "8812" not in parked.model_dump_json()
+    assert parked.unrecorded_task.request == RequestSummary.of(ctx)  # type: ignore[union-attr]
+    assert left is None
+    stored = log.get("req-1")
+    assert stored is not None
+    assert stored.user_id == "alice"
 
 
 def test_redrive_hands_back_what_is_still_unstorable() -> None:

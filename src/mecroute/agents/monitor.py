@@ -100,13 +100,13 @@ def outcome_record(task: SucceededTask, now: float) -> MonitorRecord:
     if timed is not None:
         waited_ms = timed.end_to_end_ms
     return MonitorRecord(
-        request_id=task.context.request_id,
-        user_id=task.context.request.user_id,
+        request_id=task.request.request_id,
+        user_id=task.request.user_id,
         status="succeeded",
         decision=task.decision,
         result=result,
         failures=task.failures,
-        sla_met=waited_ms <= task.context.request.sla.max_latency_ms,
+        sla_met=waited_ms <= task.request.sla.max_latency_ms,
         recorded_at=now,
         timing=timed,
     )
@@ -119,8 +119,8 @@ def failure_record(task: FailedTask, now: float) -> MonitorRecord:
             f"{f.candidate}: {f.error}" for f in task.failures
         )
     return MonitorRecord(
-        request_id=task.context.request_id,
-        user_id=task.context.request.user_id,
+        request_id=task.request.request_id,
+        user_id=task.request.user_id,
         status="failed",
         error=task.error,
         error_detail=detail,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mecroute.domain.messages import (
     AttemptFailure,
@@ -16,6 +16,7 @@ from mecroute.domain.messages import (
     ResourceSnapshot,
     RoutingDecision,
 )
+from mecroute.domain.request import Privacy, ServiceLevel
 
 
 class Task(BaseModel):
@@ -75,9 +76,48 @@ class AttemptFailedTask(Task):
     failed_at: str | None = None
 
 
-class SucceededTask(Task):
+class RequestSummary(Task):
+    """What recording a request needs of it: who sent it, what it asked of the route, and its
+    prompt's hash, never the prompt. The Record* states pass this, not the request context,
+    so a task parked in the record dead-letter queue (kept 14 days in the region) carries no
+    `strict` or `regional` prompt; the hash still ties it to the request."""
+
+    request_id: str = Field(min_length=1, max_length=128)
+    user_id: str
+    sla: ServiceLevel
+    privacy: Privacy = Field(description="The effective privacy the route was held to.")
+    prompt_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @classmethod
+    def of(cls, context: ContextAnalysis) -> RequestSummary:
+        return cls(
+            request_id=context.request_id,
+            user_id=context.request.user_id,
+            sla=context.request.sla,
+            privacy=context.effective_privacy,
+            prompt_sha256=context.prompt_sha256,
+        )
+
+
+class SummarisedTask(Task):
+    """A record task about a request, which it names by its summary."""
+
+    request: RequestSummary
+
+    @model_validator(mode="before")
+    @classmethod
+    def _summarise_a_context(cls, data: Any) -> Any:
+        """A task parked before the summary existed carries the whole context: summarise it
+        (dropping the prompt) so that it can still be redriven."""
+        if isinstance(data, dict) and "context" in data and "request" not in data:
+            data = dict(data)
+            context = ContextAnalysis.model_validate(data.pop("context"))
+            data["request"] = RequestSummary.of(context)
+        return data
+
+
+class SucceededTask(SummarisedTask):
     action: Literal["succeeded"]
-    context: ContextAnalysis
     decision: RoutingDecision
     result: ExecutionResult
     failures: list[AttemptFailure] = Field(default_factory=list)
@@ -90,10 +130,9 @@ class SucceededTask(Task):
     arrived_at_ms: int | None = Field(default=None, ge=0)
 
 
-class FailedTask(Task):
+class FailedTask(SummarisedTask):
     action: Literal["failed"]
     error: Literal["NoFeasibleRoute", "BudgetExceeded", "NoTierAvailable"]
-    context: ContextAnalysis
     decision: RoutingDecision
     failures: list[AttemptFailure] = Field(default_factory=list)
 
@@ -127,9 +166,13 @@ RecordTask = Annotated[
 class UnrecordedTask(Task):
     """A Record* state's task parked in the record dead-letter queue by the state machine
     after the monitor agent itself kept failing (crashed, timed out), or after RecordOutcome
-    could not hand its event to Lambda."""
+    could not hand its event to Lambda. It names the request by its summary (no prompt)."""
 
     unrecorded_task: RecordTask
+    # What failed: the error name of the monitor's (or Lambda's) last failure, never its
+    # cause, which may quote the task it failed on. And when the task was parked.
+    failed: str | None = None
+    parked_at: str | None = None
 
 
 class InvocationContext(BaseModel):

@@ -193,7 +193,7 @@ class GatewayPipeline:
                 continue
             task = states.SucceededTask(
                 action="succeeded",
-                context=analysis,
+                request=states.RequestSummary.of(analysis),
                 decision=decision,
                 result=result,
                 failures=attempts.failures,
@@ -217,7 +217,7 @@ class GatewayPipeline:
         task = states.FailedTask(
             action="failed",
             error=error,
-            context=analysis,
+            request=states.RequestSummary.of(analysis),
             decision=decision,
             failures=failures,
         )
