@@ -27,8 +27,6 @@ from mecroute.domain.errors import is_rejection
 from mecroute.domain.messages import MonitorRecord, RecordReceipt
 from mecroute.domain.tasks import AttemptFailedTask, MonitorTask, StoreTask, SucceededTask
 from mecroute.lambda_support.handler import lambda_handler
-from mecroute.lambda_support.idempotency import Once
-from mecroute.lambda_support.manifest import BY_NAME
 from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import MonitorSettings
 
@@ -37,9 +35,6 @@ log = DynamoDecisionLog(settings.decisions_table)
 stream = KinesisMetricsStream(settings.metrics_stream)
 
 monitor_task: TypeAdapter[MonitorTask] = TypeAdapter(MonitorTask)
-event_invoke = BY_NAME["monitor"].event_invoke
-if event_invoke is None:
-    raise RuntimeError("the manifest must give the monitor an event-invoke config")
 
 
 def count(record: MonitorRecord, stored: bool) -> None:
@@ -77,9 +72,12 @@ def dead_letters() -> SqsQueue:
 
 
 def store(task: StoreTask) -> RecordReceipt:
-    """RecordOutcome's event: store the answered record; park whatever did not make it."""
+    """RecordOutcome's event: store the answered record; park whatever did not make it.
+    Lambda delivers an event at least once: a repeat finds the record stored and is done."""
     record = task.record
-    receipt = agent.store(record, agent.events_for(record), log, stream)
+    receipt = agent.store_answered(record, log, stream)
+    if receipt is None:
+        return RecordReceipt(record=record, stored=True)  # counted when it was stored
     if receipt.unstored is not None:
         warn_unstored(receipt)
         # Raises if the queue is down too: Lambda retries the event, then dead-letters it.
@@ -96,19 +94,7 @@ def warn_unstored(receipt: RecordReceipt) -> None:
         )
 
 
-# Lambda delivers an asynchronous event at least once: a second delivery of a stored record
-# gets the first receipt back instead of publishing its events again.
-store_once = Once(
-    store,
-    data_keyword="task",
-    output=RecordReceipt,
-    table=settings.idempotency_table,
-    key="record.request_id",
-    ttl_s=event_invoke.max_event_age_s * 2,
-)
-
-
-@lambda_handler(monitor_task, once=store_once)
+@lambda_handler(monitor_task)
 def handler(task: MonitorTask, context: LambdaContext) -> dict[str, Any]:
     now = time.time()
     if isinstance(task, AttemptFailedTask):
@@ -118,7 +104,7 @@ def handler(task: MonitorTask, context: LambdaContext) -> dict[str, Any]:
         # ComposeAnswer: the caller's answer; RecordOutcome stores it asynchronously.
         return agent.build_record(task, now).model_dump(mode="json")
     if isinstance(task, StoreTask):
-        return store_once(task).model_dump(mode="json")
+        return store(task).model_dump(mode="json")
     # A failure path's record: stored now, its unstored part parked by the state machine.
     receipt = agent.record(task, log, stream, now)
     warn_unstored(receipt)

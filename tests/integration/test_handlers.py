@@ -13,7 +13,7 @@ from tests.unit.builders import past_record
 from mecroute.adapters.aws import client
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoNodeDirectory, DynamoResponseCache
 from mecroute.agents.cache import cache_key
-from mecroute.domain.errors import InvalidRequest
+from mecroute.domain.errors import AlreadyRecorded, InvalidRequest
 from mecroute.domain.messages import (
     CachePlan,
     ContextAnalysis,
@@ -291,6 +291,17 @@ def test_monitor_handler_stores_the_answer_in_dynamodb_and_kinesis_once(
     assert outcome["event_id"] == "evt-0001:0"
     assert outcome["success"] is True
     assert outcome["tier"] == "mec"
+
+
+def test_the_decisions_table_keeps_the_first_record_of_a_request(aws: Aws) -> None:
+    log = DynamoDecisionLog(aws.names.decisions_table)
+    first = past_record("once", "alice", time.time() - 60)
+    log.put(first)
+
+    with pytest.raises(AlreadyRecorded):
+        log.put(first.model_copy(update={"recorded_at": time.time()}))
+
+    assert log.get("once") == first
 
 
 def test_monitor_handler_emits_emf_metrics_when_it_stores(

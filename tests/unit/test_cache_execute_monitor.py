@@ -828,6 +828,66 @@ def test_redrive_stores_what_was_handed_back_exactly_once() -> None:
     assert [e["event_id"] for _, e in stream.records] == ["req-1:0"]
 
 
+def test_a_repeated_store_writes_publishes_and_counts_nothing() -> None:
+    log, stream = SpyDecisionLog(), MemoryMetricsStream()
+    answer = monitor.build_record(succeeded_task(200), NOW)
+
+    first = monitor.store_answered(answer, log, stream)
+    repeat = monitor.store_answered(answer, log, stream)  # Lambda delivered the event twice
+
+    assert first is not None
+    assert first.stored is True
+    assert repeat is None
+    assert log.puts == [answer]
+    assert [e["event_id"] for _, e in stream.records] == ["req-1:0"]
+
+
+@dataclass
+class RacedDecisionLog(MemoryDecisionLog):
+    """A decisions table that another delivery of the same event writes to between this
+    delivery's read and its write."""
+
+    other: MonitorRecord | None = None
+
+    def get(self, request_id: str) -> MonitorRecord | None:
+        found = super().get(request_id)
+        if self.other is not None:
+            super().put(self.other)
+            self.other = None
+        return found
+
+
+def test_a_store_raced_by_a_concurrent_delivery_keeps_the_first_record() -> None:
+    answer = monitor.build_record(succeeded_task(200), NOW)
+    first = answer.model_copy(update={"recorded_at": NOW - 1})
+    log, stream = RacedDecisionLog(other=first), MemoryMetricsStream()
+
+    receipt = monitor.store_answered(answer, log, stream)
+
+    assert receipt is None  # not counted: the other delivery stored and counted it
+    assert log.get("req-1") == first  # the first write stays
+    # this delivery's events went out before its write was refused: the same event id,
+    # which consumers drop
+    assert [e["event_id"] for _, e in stream.records] == ["req-1:0"]
+
+
+def test_redrive_of_a_record_stored_meanwhile_leaves_it_as_it_is() -> None:
+    log = UnavailableDecisionLog()
+    receipt = monitor.record(succeeded_task(200), log, MemoryMetricsStream(), NOW)
+    assert receipt.unstored is not None
+    log.down = False
+    log.put(receipt.record.model_copy(update={"recorded_at": NOW + 1}))
+
+    left = monitor.redrive(
+        receipt.unstored.model_dump(mode="json"), log, MemoryMetricsStream(), NOW
+    )
+
+    assert left is None
+    stored = log.get("req-1")
+    assert stored is not None
+    assert stored.recorded_at == NOW + 1
+
+
 def test_redrive_records_a_task_the_monitor_never_ran() -> None:
     log, stream = MemoryDecisionLog(), MemoryMetricsStream()
     task = failed_task([])

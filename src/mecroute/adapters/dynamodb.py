@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import Key
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from mecroute.adapters.aws import QUICK_CONFIG, table
+from mecroute.adapters.aws import CLIENT_CONFIG, QUICK_CONFIG, table
 from mecroute.adapters.tables import DECISIONS_USER_INDEX
-from mecroute.domain.errors import StoreUnavailable
+from mecroute.domain.errors import AlreadyRecorded, StoreUnavailable
 from mecroute.domain.estimates import RoutingOverhead, RoutingPath
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
@@ -156,7 +157,12 @@ class DynamoStatsStore:
 
 
 def put_if(
-    table_name: str, key: str, item: dict[str, Any], counter: str, expected: int | None
+    table_name: str,
+    key: str,
+    item: dict[str, Any],
+    counter: str = "",
+    expected: int | None = None,
+    config: Config = CLIENT_CONFIG,
 ) -> bool:
     """Put `item` unless another writer moved it on since it was read (then False): its
     `counter` must still be `expected`, or the item must not exist when `expected` is None."""
@@ -172,7 +178,7 @@ def put_if(
             "ExpressionAttributeValues": {":expected": expected},
         }
     try:
-        table(table_name).put_item(Item=item, **condition)
+        table(table_name, config).put_item(Item=item, **condition)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
             return False
@@ -234,13 +240,15 @@ class DynamoDecisionLog:
         return item
 
     def put(self, record: MonitorRecord) -> None:
+        """One write, conditional: the first record of a request id stays; a second (a retry,
+        a repeated delivery, a redrive) raises AlreadyRecorded and changes nothing."""
         item = self.item(record)
         try:
-            # Keyed by request id: writing the same record again (a retry, a redrive) leaves
-            # exactly one record per request.
-            table(self.table_name, QUICK_CONFIG).put_item(Item=item)
+            written = put_if(self.table_name, "request_id", item, config=QUICK_CONFIG)
         except (ClientError, BotoCoreError) as error:
             raise StoreUnavailable(f"decisions table {self.table_name}: {error}") from None
+        if not written:
+            raise AlreadyRecorded(record.request_id)
 
     def get(self, request_id: str) -> MonitorRecord | None:
         item = table(self.table_name).get_item(Key={"request_id": request_id}).get("Item")

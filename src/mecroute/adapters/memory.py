@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mecroute.domain.errors import AlreadyRecorded
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
 
@@ -60,6 +61,8 @@ class MemoryDecisionLog:
     records: dict[str, MonitorRecord] = field(default_factory=dict)
 
     def put(self, record: MonitorRecord) -> None:
+        if record.request_id in self.records:
+            raise AlreadyRecorded(record.request_id)
         self.records[record.request_id] = record
 
     def get(self, request_id: str) -> MonitorRecord | None:

@@ -3,8 +3,8 @@
 Building a record is pure; storing it can fail (a throttled table, a stream refusing some
 entries). Whatever could not be stored comes back in the receipt, the state machine parks it
 in the record dead-letter queue, and `redrive` stores it once the store is back. Nothing is
-lost and nothing is recorded twice: the decision record is keyed by request id, and only the
-stream events that were refused are parked.
+lost and nothing is recorded twice: the decision record is written once per request id (a
+conditional write), and only the stream events that were refused are parked.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mecroute.adapters.ports import DecisionLog, MetricsStream
-from mecroute.domain.errors import StoreUnavailable, is_rejection
+from mecroute.domain.errors import AlreadyRecorded, StoreUnavailable, is_rejection
 from mecroute.domain.events import OutcomeEvent, RequestFailedEvent
 from mecroute.domain.messages import (
     AttemptFailure,
@@ -211,8 +211,33 @@ def store(
     log: DecisionLog,
     stream: MetricsStream,
 ) -> RecordReceipt:
-    """Write the record and publish the events; hand back whatever did not make it."""
-    unstored = _store(record.request_id, record, events, log, stream)
+    """Write the record and publish the events; hand back whatever did not make it. A record
+    stored already for this request id (a retried state) is kept as it was."""
+    try:
+        unstored = _store(record.request_id, record, events, log, stream)
+    except AlreadyRecorded:
+        return RecordReceipt(record=record, stored=True)
+    return _receipt(record, unstored)
+
+
+def store_answered(
+    record: MonitorRecord, log: DecisionLog, stream: MetricsStream
+) -> RecordReceipt | None:
+    """RecordOutcome's event, which Lambda delivers at least once. Events go out before the
+    record (see `_store`), so a stored record says an earlier delivery published them: a
+    repeat writes, publishes and counts nothing, and gets None."""
+    if log.get(record.request_id) is not None:
+        return None
+    try:
+        unstored = _store(record.request_id, record, events_for(record), log, stream)
+    except AlreadyRecorded:
+        # A delivery running at the same time wrote it first: the events this one published
+        # repeat that delivery's event ids, which consumers drop.
+        return None
+    return _receipt(record, unstored)
+
+
+def _receipt(record: MonitorRecord, unstored: UnstoredRecord | None) -> RecordReceipt:
     if unstored is None:
         return RecordReceipt(record=record, stored=True)
     return RecordReceipt(record=record, stored=False, unstored=unstored)
@@ -235,7 +260,10 @@ def redrive(
         task = FailedInvocation.model_validate(message).request_payload
     else:
         parked = UnstoredRecord.model_validate(message)
-        return _store(parked.request_id, parked.record, parked.events, log, stream)
+        try:
+            return _store(parked.request_id, parked.record, parked.events, log, stream)
+        except AlreadyRecorded:
+            return None  # a repeated delivery of this message stored the record already
     built = build_record(task, now)
     if log.get(built.request_id) is not None:
         # An earlier delivery of this message recorded it (SQS delivers at least once), and

@@ -108,6 +108,11 @@ class StoreUnavailable(PipelineError):
     """A table or stream refused a write after the SDK's retries (throttled, unreachable)."""
 
 
+class AlreadyRecorded(Exception):
+    """The decisions table holds a record for this request id already: an earlier run of the
+    same store wrote it (a repeated delivery, a retry), and it is kept as it was."""
+
+
 HTTP_STATUS_BY_ERROR: dict[str, int] = {
     cls.__name__: cls.http_status
     for cls in (

@@ -179,9 +179,9 @@ FUNCTIONS: tuple[Function, ...] = (
         MonitorSettings,
         "pipeline",
         (
-            _on("decisions_table", "dynamodb:PutItem"),
+            # Read first: a repeated RecordOutcome event finds its record stored.
+            _on("decisions_table", "dynamodb:GetItem", "dynamodb:PutItem"),
             _on("metrics_stream", *PUBLISH),
-            _on("idempotency_table", *IDEMPOTENCY),
         ),
         # RecordOutcome's event: Lambda's default two retries, an hour to get through; then
         # the record dead-letter queue (infra/pipeline.py), which the queue-parking needs too.

@@ -143,8 +143,6 @@ class MonitorSettings(AgentSettings):
     metrics_stream: str
     # What the asynchronous RecordOutcome could not store is parked here (a queue name).
     record_dead_letters_queue: str
-    # Lambda may deliver one event twice: the second finds the first's receipt here.
-    idempotency_table: str
 
 
 class AggregatorSettings(AgentSettings):
