@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mecroute.adapters.aws import client
+from mecroute.adapters.aws import BEDROCK_CONFIG, client
 from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, LocalBedrockRuntime, Throttle
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoResponseCache
@@ -47,7 +47,7 @@ registry = RecentRegistry(DynamoModelRegistry(settings.models_table))
 artifacts = S3ArtifactStore(settings.artifacts_bucket)
 local_models = VerifiedModels(artifacts, threads=TIER_THREADS["device"])
 cloud: CloudModel = (
-    BedrockCloud(client("bedrock-runtime"), settings.bedrock_model_id)
+    BedrockCloud(client("bedrock-runtime", BEDROCK_CONFIG), settings.bedrock_model_id)
     if settings.cloud_provider == "bedrock"
     else CloudSimulator(
         LocalBedrockRuntime(

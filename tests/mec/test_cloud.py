@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, LocalBedrockRuntime, Throttle
 from mecroute.adapters.files import DirectoryArtifactStore, DirectoryRegistry
 from mecroute.adapters.onnx_engine import TIER_THREADS
+from mecroute.adapters.ports import CloudCall
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.domain.errors import TierUnavailable
 from mecroute.domain.estimates import compute_time_ms, estimate_tokens
@@ -67,7 +68,7 @@ def test_bedrock_answer_is_read_into_tokens_and_latency(bedrock: tuple[Any, Stub
         converse_params(BEDROCK_MODEL, 64),
     )
 
-    answer = BedrockCloud(client, BEDROCK_MODEL).converse(CLOUD_MODEL, PROMPT, 64)
+    answer = BedrockCloud(client, BEDROCK_MODEL).converse(CloudCall(CLOUD_MODEL, PROMPT, 64))
 
     assert (answer.output, answer.input_tokens, answer.output_tokens) == ("Rayleigh.", 14, 3)
     assert answer.latency_ms == 412
@@ -80,7 +81,7 @@ def test_bedrock_throttling_is_tier_unavailable(bedrock: tuple[Any, Stubber]) ->
     )
 
     with pytest.raises(TierUnavailable, match=r"^Bedrock throttled: ThrottlingException$"):
-        BedrockCloud(client, BEDROCK_MODEL).converse(CLOUD_MODEL, PROMPT, 64)
+        BedrockCloud(client, BEDROCK_MODEL).converse(CloudCall(CLOUD_MODEL, PROMPT, 64))
 
 
 def test_a_throttled_simulator_fails_exactly_as_bedrock_does(
@@ -91,11 +92,11 @@ def test_a_throttled_simulator_fails_exactly_as_bedrock_does(
         "converse", service_error_code="ThrottlingException", http_status_code=429
     )
     with pytest.raises(TierUnavailable) as from_bedrock:
-        BedrockCloud(client, BEDROCK_MODEL).converse(CLOUD_MODEL, PROMPT, 64)
+        BedrockCloud(client, BEDROCK_MODEL).converse(CloudCall(CLOUD_MODEL, PROMPT, 64))
 
     with pytest.raises(TierUnavailable) as from_simulator:
         CloudSimulator(LocalBedrockRuntime(zoo[0], zoo[1], throttle=Throttle(0, 0))).converse(
-            CLOUD_MODEL, PROMPT, 64
+            CloudCall(CLOUD_MODEL, PROMPT, 64)
         )
 
     assert str(from_simulator.value) == str(from_bedrock.value)
@@ -112,10 +113,10 @@ def test_the_simulators_answer_is_a_valid_converse_response(
     stubber.add_response("converse", response, converse_params(BEDROCK_MODEL, 64))
 
     # When
-    via_bedrock = BedrockCloud(client, BEDROCK_MODEL).converse(CLOUD_MODEL, PROMPT, 64)
+    via_bedrock = BedrockCloud(client, BEDROCK_MODEL).converse(CloudCall(CLOUD_MODEL, PROMPT, 64))
     # the same draws as `local`
     simulator = CloudSimulator(LocalBedrockRuntime(zoo[0], zoo[1], rng=random.Random(7)))
-    via_simulator = simulator.converse(CLOUD_MODEL, PROMPT, 64)
+    via_simulator = simulator.converse(CloudCall(CLOUD_MODEL, PROMPT, 64))
 
     # Then: the execute agent receives the same answer either way
     assert via_simulator.output == via_bedrock.output

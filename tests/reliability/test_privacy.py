@@ -24,7 +24,7 @@ from tests.unit.builders import NOW, context, node_answer, zoo_specs
 
 from mecroute.adapters.memory import MemoryNodes, MemoryRegistry, MemoryResponseCache, MemoryStats
 from mecroute.adapters.onnx_engine import Inference
-from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeCall, NodeHealth
+from mecroute.adapters.ports import CloudAnswer, CloudCall, NodeAnswer, NodeCall, NodeHealth
 from mecroute.agents import execute, resource, router
 from mecroute.domain.errors import ModelIntegrityError, PipelineError, TierUnavailable
 from mecroute.domain.messages import CachePlan, Candidate, CloudStatus, CriterionScores
@@ -77,10 +77,8 @@ class RecordingCloud:
     throttled: bool
     calls: list[str] = field(default_factory=list)
 
-    def converse(
-        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
-    ) -> CloudAnswer:
-        self.calls.append(model_id)
+    def converse(self, call: CloudCall) -> CloudAnswer:
+        self.calls.append(call.model_id)
         if self.throttled:
             raise TierUnavailable("Bedrock throttled: ThrottlingException")
         return CloudAnswer(output="cloud answer", input_tokens=10, output_tokens=20, latency_ms=400)
@@ -224,11 +222,9 @@ class CountingCloud:
     real: Any
     calls: int = 0
 
-    def converse(
-        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
-    ) -> CloudAnswer:
+    def converse(self, call: CloudCall) -> CloudAnswer:
         self.calls += 1
-        answer: CloudAnswer = self.real.converse(model_id, prompt, max_tokens)
+        answer: CloudAnswer = self.real.converse(call)
         return answer
 
 

@@ -16,7 +16,7 @@ from mecroute.adapters.memory import (
     MemoryResponseCache,
 )
 from mecroute.adapters.onnx_engine import Inference
-from mecroute.adapters.ports import CloudAnswer, NodeAnswer, NodeCall, NodeHealth
+from mecroute.adapters.ports import CloudAnswer, CloudCall, NodeAnswer, NodeCall, NodeHealth
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents import cache, execute, monitor
 from mecroute.domain.errors import (
@@ -113,11 +113,11 @@ class SpyDecisionLog(MemoryDecisionLog):
 @dataclass
 class FakeCloud:
     calls: list[tuple[str, str, int]] = field(default_factory=list)
+    timeouts: list[float | None] = field(default_factory=list)
 
-    def converse(
-        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
-    ) -> CloudAnswer:
-        self.calls.append((model_id, prompt, max_tokens))
+    def converse(self, call: CloudCall) -> CloudAnswer:
+        self.calls.append((call.model_id, call.prompt, call.max_tokens))
+        self.timeouts.append(call.timeout_s)
         return CloudAnswer(
             output="cloud says hi", input_tokens=1000, output_tokens=1000, latency_ms=500.0
         )
@@ -466,6 +466,16 @@ def test_an_attempt_waits_only_for_the_time_left_before_the_deadline() -> None:
 
     ((*_, timeout_s),) = nodes.infers
     assert timeout_s == pytest.approx(2.6)
+
+
+def test_bedrock_is_given_the_time_left_before_the_deadline() -> None:
+    cloud = FakeCloud()
+    ctx = context({"sla": {"max_latency_ms": 3000}})
+    target = candidate("cloud", CLOUD_MODEL, placement="cold", predicted_latency_ms=900.0)
+
+    execute.execute(ctx, target, plan_for(target), tiers(cloud=cloud), NOW + 0.4)
+
+    assert cloud.timeouts == [pytest.approx(2.6)]
 
 
 @pytest.mark.parametrize(("predicted_ms", "timeout_s"), [(400.0, 1.2), (900.0, 2.7), (2000.0, 2.9)])

@@ -24,6 +24,17 @@ QUICK_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 2},
 )
 
+# Bedrock's Converse, which a caller waits on: each call's read timeout is the time left before
+# the request's deadline (set per call by `adapters.cloud`); `read_timeout` here is the most any
+# call may wait, under the Execute state's 25 s, and the bound where the runtime's botocore
+# predates per-call read timeouts. One attempt: a retry has no time left inside the deadline,
+# and a throttled or timed-out call moves on to the next candidate instead.
+BEDROCK_CONFIG = Config(
+    connect_timeout=1,
+    read_timeout=23,
+    retries={"mode": "standard", "total_max_attempts": 1},
+)
+
 
 @functools.cache
 def client(service: str, config: Config = CLIENT_CONFIG) -> Any:

@@ -11,12 +11,13 @@ import math
 import random
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 
-from mecroute.adapters.ports import CloudAnswer, ModelRegistry
+from mecroute.adapters.ports import CloudAnswer, CloudCall, ModelRegistry
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.domain.errors import TierUnavailable
 from mecroute.domain.estimates import compute_time_ms, estimate_tokens
@@ -25,29 +26,44 @@ from mecroute.domain.synthetic_text import generate
 
 _RETRYABLE = {"ThrottlingException", "ServiceUnavailableException", "ModelNotReadyException"}
 
+# The read timeout of the Converse call this thread is making (None: the client's own).
+_call_timeout_s: ContextVar[float | None] = ContextVar("bedrock_call_timeout_s", default=None)
 
-def converse(
-    client: Any, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
-) -> CloudAnswer:
-    """One Converse call, with Bedrock's failures turned into the pipeline's TierUnavailable.
 
-    `max_tokens` is the caller's limit on the answer, not the router's estimate of it.
-    """
+def _per_call_read_timeout(context: dict[str, Any], **_: Any) -> None:
+    """botocore's `before-call` hook: the call's read timeout goes into its request context,
+    where botocore's HTTP session takes it instead of the client's (since boto/botocore#3770)."""
+    timeout_s = _call_timeout_s.get()
+    if timeout_s is not None:
+        context["read_timeout"] = timeout_s
+
+
+def converse(client: Any, model_id: str, call: CloudCall) -> CloudAnswer:
+    """One Converse call on `model_id` (Bedrock's id for the call's model), waiting at most
+    `call.timeout_s`, with Bedrock's failures turned into the pipeline's TierUnavailable."""
     started = time.perf_counter()
-    config: dict[str, Any] = {"maxTokens": max_tokens}
-    if temperature is not None:
+    config: dict[str, Any] = {"maxTokens": call.max_tokens}
+    if call.temperature is not None:
         # Bedrock's Converse takes 0-1; OpenAI's scale goes to 2.
-        config["temperature"] = min(1.0, temperature)
+        config["temperature"] = min(1.0, call.temperature)
+    bounded = _call_timeout_s.set(call.timeout_s)
     try:
         response = client.converse(
             modelId=model_id,
-            messages=[{"role": "user", "content": [{"text": prompt}]}],
+            messages=[{"role": "user", "content": [{"text": call.prompt}]}],
             inferenceConfig=config,
         )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "ClientError")
         kind = "throttled" if code in _RETRYABLE else "failed"
         raise TierUnavailable(f"Bedrock {kind}: {code}") from None
+    except (ReadTimeoutError, ConnectTimeoutError) as error:
+        waited_ms = (time.perf_counter() - started) * 1000
+        raise TierUnavailable(
+            f"Bedrock timed out after {waited_ms:.0f} ms: {type(error).__name__}"
+        ) from None
+    finally:
+        _call_timeout_s.reset(bounded)
     text = "".join(block.get("text", "") for block in response["output"]["message"]["content"])
     usage = response.get("usage", {})
     return CloudAnswer(
@@ -62,16 +78,21 @@ def converse(
 
 
 class BedrockCloud:
-    """Calls Converse on the configured Bedrock model id (the registry's cloud model maps to it)."""
+    """Calls Converse on the configured Bedrock model id (the registry's cloud model maps to it),
+    each call waiting at most the time it is given: one cached client (`aws.BEDROCK_CONFIG`,
+    connections kept alive), its read timeout set per call."""
 
     def __init__(self, client: Any, bedrock_model_id: str) -> None:
         self.client = client
         self.bedrock_model_id = bedrock_model_id
+        client.meta.events.register(
+            "before-call.bedrock-runtime.Converse",
+            _per_call_read_timeout,
+            unique_id="mecroute-per-call-read-timeout",
+        )
 
-    def converse(
-        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
-    ) -> CloudAnswer:
-        return converse(self.client, self.bedrock_model_id, prompt, max_tokens, temperature)
+    def converse(self, call: CloudCall) -> CloudAnswer:
+        return converse(self.client, self.bedrock_model_id, call)
 
 
 @dataclass
@@ -168,19 +189,18 @@ class LocalBedrockRuntime:
         }
 
 
-class CloudSimulator(BedrockCloud):
-    """The offline cloud tier: BedrockCloud's own code over LocalBedrockRuntime.
+class CloudSimulator:
+    """The offline cloud tier: BedrockCloud's own code (`converse`) over LocalBedrockRuntime.
 
-    Addressed by registry model id (offline there is no Bedrock model id to map it to).
+    Addressed by registry model id (offline there is no Bedrock model id to map it to). Its
+    latency is modelled, not waited for, so a timeout never cuts it short.
     """
 
     def __init__(self, runtime: LocalBedrockRuntime) -> None:
-        super().__init__(runtime, bedrock_model_id="")
+        self.client = runtime
 
-    def converse(
-        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
-    ) -> CloudAnswer:
-        return converse(self.client, model_id, prompt, max_tokens, temperature)
+    def converse(self, call: CloudCall) -> CloudAnswer:
+        return converse(self.client, call.model_id, call)
 
 
 def _client_error(code: str, message: str, status: int = 400) -> ClientError:

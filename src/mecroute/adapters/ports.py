@@ -150,6 +150,18 @@ class NodeCall:
     timeout_s: float
 
 
+@dataclass(frozen=True)
+class CloudCall:
+    """One Converse request: `max_tokens` is the caller's limit on the answer (not the router's
+    estimate), `timeout_s` the longest the call may wait for it (None: the client's own)."""
+
+    model_id: str
+    prompt: str
+    max_tokens: int
+    temperature: float | None = None
+    timeout_s: float | None = None
+
+
 class MecNodes(Protocol):
     """The HTTP API every MEC node serves; `node_id` names the node whose site's key signs."""
 
@@ -176,6 +188,4 @@ class CloudAnswer:
 class CloudModel(Protocol):
     """Amazon Bedrock's Converse API, or the local simulator behind the same interface."""
 
-    def converse(
-        self, model_id: str, prompt: str, max_tokens: int, temperature: float | None = None
-    ) -> CloudAnswer: ...
+    def converse(self, call: CloudCall) -> CloudAnswer: ...

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 from mecroute.adapters.ports import (
     CloudAnswer,
+    CloudCall,
     CloudModel,
     MecNodes,
     ModelRegistry,
@@ -74,10 +77,11 @@ def execute(
         raise TierUnavailable(f"{target.label}: model {target.model_id} is not in the registry")
     if target.tier == "mec":
         result = _on_mec(context, target, model, tiers, plan, left_s)
+    elif target.tier == "cloud":
+        result = _in_cloud(context, target, model, tiers.cloud, left_s)
     else:
-        # Bedrock and the device run are bounded by their own timeouts (docs/reliability.md).
-        run = {"device": _on_device, "cloud": _in_cloud}[target.tier]
-        result = run(context, target, model, tiers, plan)
+        # The device run is the client's own: only an attempt that fits is started.
+        result = _on_device(context, target, model, tiers, plan)
     if cacheable(context):
         tiers.responses.put(cache_key(context, model.model_id), result, now + tiers.response_ttl_s)
     return result
@@ -160,14 +164,8 @@ def _on_mec(
         max_tokens=context.request.answer_limit,
         timeout_s=node_timeout_s(target, left_s),
     )
-    try:
+    with _by_the_deadline(target, left_s):
         answer = tiers.nodes.infer(target.endpoint, target.node_id or "", call)
-    except TierUnavailable as error:
-        if time.perf_counter() - started >= left_s:
-            raise DeadlineExceeded(
-                f"{target.label}: no answer before the deadline ({left_s * 1000:.0f} ms left)"
-            ) from error
-        raise
     served_ms = (time.perf_counter() - started) * 1000
     return _served(
         context,
@@ -181,13 +179,30 @@ def _on_mec(
     )
 
 
+@contextmanager
+def _by_the_deadline(target: Candidate, left_s: float) -> Iterator[None]:
+    """A tier that failed once the time left was spent was cut off by the deadline."""
+    started = time.perf_counter()
+    try:
+        yield
+    except TierUnavailable as error:
+        if time.perf_counter() - started >= left_s:
+            raise DeadlineExceeded(
+                f"{target.label}: no answer before the deadline ({left_s * 1000:.0f} ms left)"
+            ) from error
+        raise
+
+
 def _in_cloud(
-    context: ContextAnalysis, target: Candidate, model: ModelSpec, tiers: Tiers, plan: CachePlan
+    context: ContextAnalysis, target: Candidate, model: ModelSpec, cloud: CloudModel, left_s: float
 ) -> ExecutionResult:
     request = context.request
-    answer = tiers.cloud.converse(
-        model.model_id, request.prompt, request.answer_limit, request.temperature
-    )
+    with _by_the_deadline(target, left_s):
+        answer = cloud.converse(
+            CloudCall(
+                model.model_id, request.prompt, request.answer_limit, request.temperature, left_s
+            )
+        )
     return _served(
         context,
         model,

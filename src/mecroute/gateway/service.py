@@ -8,7 +8,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
-from mecroute.adapters.aws import client, table
+from mecroute.adapters.aws import BEDROCK_CONFIG, client, table
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, LocalBedrockRuntime
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
 from mecroute.adapters.mec_http import HttpMecNodes
@@ -89,7 +89,7 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
     registry = SnapshotRegistry(keeper)
     artifacts = S3ArtifactStore(settings.artifacts_bucket)
     cloud: CloudModel = (
-        BedrockCloud(client("bedrock-runtime"), settings.bedrock_model_id)
+        BedrockCloud(client("bedrock-runtime", BEDROCK_CONFIG), settings.bedrock_model_id)
         if settings.cloud_provider == "bedrock"
         else CloudSimulator(
             LocalBedrockRuntime(registry, VerifiedModels(artifacts, threads=TIER_THREADS["cloud"]))
