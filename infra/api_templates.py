@@ -26,9 +26,20 @@ def escaped(reference: str) -> str:
     return f"$util.escapeJavaScript({reference}){_JSON_SAFE}"
 
 
+# The verified caller (mecroute.domain.identity.Caller) as the JSON inside the input string:
+# the API key's id in api_key mode, the SigV4 principal's ARN in iam mode (the other is empty).
+# Neither can hold a quote or a backslash (key ids are letters and digits; ARNs have none), so
+# they are placed as they are; the context agent validates them and hashes the ARN in Python.
+CALLER = (
+    '\\"caller\\": {\\"api_key_id\\": \\"$!context.identity.apiKeyId\\", '
+    '\\"user_arn\\": \\"$!context.identity.userArn\\"}'
+)
+
+
 def start_execution_request(state_machine_arn: str) -> str:
     """The state machine input the offline runtime also uses: {request_id, arrived_at_ms,
-    request}, the arrival being API Gateway's request time (epoch milliseconds)."""
+    request: {inference: the body, caller}}, the arrival being API Gateway's request time
+    (epoch milliseconds) and the caller who API Gateway authenticated."""
     return "\n".join(
         [
             "## The pipeline's input, as mecroute.local.runtime.OfflineRuntime.run builds it.",
@@ -37,8 +48,7 @@ def start_execution_request(state_machine_arn: str) -> str:
             '  "name": "$context.requestId",',
             '  "input": "{\\"request_id\\": \\"$context.requestId\\", '
             '\\"arrived_at_ms\\": $context.requestTimeEpoch, \\"request\\": '
-            + escaped("$input.json('$')")
-            + '}"',
+            '{\\"inference\\": ' + escaped("$input.json('$')") + f', {CALLER}}}}}"',
             "}",
         ]
     )
@@ -159,7 +169,7 @@ def chat_request(state_machine_arn: str) -> str:
             + escaped("$input.json('$')")
             + ', \\"headers\\": '
             + escaped("$routing")
-            + ', \\"can_stream\\": false}}"',
+            + f', \\"can_stream\\": false, {CALLER}}}}}"',
             "}",
         ]
     )

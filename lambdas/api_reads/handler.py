@@ -1,4 +1,5 @@
-"""Read-only API Lambda: GET /v1/models, GET /v1/nodes, GET /v1/decisions/{request_id}.
+"""Read-only API Lambda: GET /v1/models, GET /v1/nodes, GET /v1/usage,
+GET /v1/decisions/{request_id} (its owner's only).
 
 Same routes and bodies as the local API (mecroute.local.api), over the same adapters.
 """
@@ -21,6 +22,7 @@ from mecroute.agents.spend import Spend
 from mecroute.domain.chat import model_list
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import RequestId
+from mecroute.domain.identity import proxy_event_user_id
 from mecroute.domain.request import Identifier
 from mecroute.domain.spend import load_tenants
 from mecroute.lambda_support.handler import lambda_handler
@@ -55,11 +57,17 @@ def list_nodes() -> dict[str, Any]:
     }
 
 
+def _caller() -> str | None:
+    """The verified caller's user id (mecroute.domain.identity); None: nobody was verified."""
+    return proxy_event_user_id(app.current_event.raw_event.get("requestContext"))
+
+
 @app.get("/v1/usage")
 def usage() -> dict[str, Any] | Response[str]:
-    """The caller's spend today and this month, each against its budget and when it resets."""
+    """The caller's spend today and this month, each against its budget and when it resets.
+    A verified caller sees its own; `user_id` then names nobody else."""
     try:
-        user_id = USER_ID.validate_python(
+        user_id = _caller() or USER_ID.validate_python(
             app.current_event.get_query_string_value("user_id", "anonymous")
         )
     except ValidationError as error:
@@ -69,12 +77,14 @@ def usage() -> dict[str, Any] | Response[str]:
 
 @app.get("/v1/decisions/<request_id>")
 def get_decision(request_id: str) -> dict[str, Any] | Response[str]:
+    """The record, for its owner only: another caller's id answers as a missing one."""
     try:
         request_id = REQUEST_ID.validate_python(request_id)
     except ValidationError as error:
         return _invalid("request_id", "invalid request id", error)
     record = decisions.get(request_id)
-    if record is None:
+    caller = _caller()
+    if record is None or (caller is not None and record.user_id != caller):
         return Response(
             status_code=HTTPStatus.NOT_FOUND,
             content_type=content_types.APPLICATION_JSON,

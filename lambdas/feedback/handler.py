@@ -17,6 +17,7 @@ from mecroute.adapters.streams import KinesisMetricsStream
 from mecroute.agents import feedback as logic
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import Feedback, FeedbackReceipt
+from mecroute.domain.identity import proxy_event_user_id
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.idempotency import Once
 from mecroute.lambda_support.observability import metrics
@@ -64,6 +65,9 @@ def post_feedback() -> Response[str]:
                 "request_id": request_id,
             },
         )
+    caller = proxy_event_user_id(app.current_event.raw_event.get("requestContext"))
+    if caller is not None:  # the verified caller's own, whatever the body says
+        feedback = feedback.model_copy(update={"user_id": caller})
     try:
         receipt = record(feedback)
     except logic.UnknownRequest:

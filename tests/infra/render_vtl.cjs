@@ -1,5 +1,5 @@
 // Renders API Gateway mapping templates with velocityjs, for tests/infra/test_api_templates.py.
-// Reads [{template, body, requestId, headers?, requestTimeEpoch?}] as JSON on stdin; writes
+// Reads [{template, body, requestId, headers?, requestTimeEpoch?, identity?}] as JSON on stdin; writes
 // [{output, status, headers}] on stdout.
 // $input, $util and $context follow API Gateway's mapping-template reference; only what the
 // templates in infra/api_templates.py use is implemented.
@@ -47,9 +47,9 @@ function javaMap(object) {
   return { keySet: () => Object.keys(object), get: (name) => object[name] };
 }
 
-function renderOne({ template, body, requestId, headers = {}, requestTimeEpoch = 0 }) {
+function renderOne({ template, body, requestId, headers = {}, requestTimeEpoch = 0, identity = {} }) {
   const document = body === "" ? {} : JSON.parse(body);
-  const context = { requestId, requestTimeEpoch, responseOverride: { header: {} } };
+  const context = { requestId, requestTimeEpoch, identity, responseOverride: { header: {} } };
   const output = render(
     template,
     {

@@ -2,6 +2,7 @@
 exactly what the local API answers (mecroute.local.api.response_for) for the same execution."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from infra import api_templates
+from mecroute.agents.context import parse_request
 from mecroute.domain.chat import (
     completion_from_record,
     from_pipeline_request,
@@ -17,7 +19,9 @@ from mecroute.domain.chat import (
     to_inference_request,
 )
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, InvalidRequest
+from mecroute.domain.identity import principal_user_id
 from mecroute.domain.messages import MonitorRecord
+from mecroute.domain.request import IDENTIFIER_PATTERN
 from mecroute.local.api import response_for
 from mecroute.local.runtime import Run
 
@@ -34,11 +38,15 @@ pytestmark = pytest.mark.skipif(
 
 
 def render(
-    template: str, bodies: list[str], headers: dict[str, str] | None = None
+    template: str,
+    bodies: list[str],
+    headers: dict[str, str] | None = None,
+    identity: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
+    """`identity`: API Gateway's $context.identity (apiKeyId, userArn) for the request."""
     cases = [
         {"template": template, "body": body, "requestId": REQUEST_ID, "headers": headers or {},
-         "requestTimeEpoch": REQUEST_TIME_EPOCH_MS}
+         "requestTimeEpoch": REQUEST_TIME_EPOCH_MS, "identity": identity or {}}
         for body in bodies
     ]  # fmt: skip
     completed = subprocess.run(
@@ -153,8 +161,54 @@ def test_request_template_builds_the_pipeline_input(body: dict[str, Any]):
     assert start_sync_execution["stateMachineArn"] == STATE_MACHINE_ARN
     assert start_sync_execution["name"] == REQUEST_ID
     assert json.loads(start_sync_execution["input"]) == {
-        "request_id": REQUEST_ID, "arrived_at_ms": REQUEST_TIME_EPOCH_MS, "request": body,
+        "request_id": REQUEST_ID, "arrived_at_ms": REQUEST_TIME_EPOCH_MS,
+        "request": {"inference": body, "caller": {"api_key_id": "", "user_arn": ""}},
     }  # fmt: skip
+
+
+# -- Callers are who they authenticate as ---------------------------------------------------
+
+KEY_CALLER = {"apiKeyId": "a1b2c3d4e5"}  # api_key mode
+ROLE_ARN = "arn:aws:sts::123456789012:assumed-role/mecroute-client/"  # iam mode, + a session
+
+
+def pipeline_request_of(template: str, body: dict[str, Any], identity: dict[str, str]) -> Any:
+    (rendered,) = render(template, [json.dumps(body)], identity=identity)
+    return json.loads(json.loads(rendered["output"])["input"])["request"]
+
+
+@pytest.mark.parametrize("template", ["inference", "chat"])
+def test_the_request_runs_as_the_api_key_not_as_the_body_says(template: str):
+    """api_key mode: the key's id is the user, whatever user_id (chat: user) the body sends."""
+    body = ({**CHAT, "user": "mallory"} if template == "chat"
+            else {"prompt": "Hi", "user_id": "mallory"})  # fmt: skip
+    build = (
+        api_templates.chat_request if template == "chat" else api_templates.start_execution_request
+    )
+
+    request = parse_request(pipeline_request_of(build(STATE_MACHINE_ARN), body, KEY_CALLER))
+
+    assert request.user_id == "key-a1b2c3d4e5"
+
+
+def test_a_sigv4_principal_is_a_short_stable_user_id_whatever_its_session():
+    """iam mode: the principal's ARN (with `/`, past 64 characters) becomes `iam-` + a hash in
+    Python; an assumed role's session name, which the caller chooses, is not part of it."""
+    template = api_templates.start_execution_request(STATE_MACHINE_ARN)
+    body = {"prompt": "Hi", "user_id": "mallory"}
+
+    def user_of(arn: str) -> str:
+        return parse_request(pipeline_request_of(template, body, {"userArn": arn})).user_id
+
+    first, second = user_of(ROLE_ARN + "session-1"), user_of(ROLE_ARN + "x" * 64)
+    other_role = user_of("arn:aws:sts::123456789012:assumed-role/other/session-1")
+    iam_user = user_of("arn:aws:iam::123456789012:user/team/alice")
+
+    assert first == second == principal_user_id(ROLE_ARN + "anything")
+    assert len({first, other_role, iam_user, "mallory"}) == 4
+    for user_id in (first, other_role, iam_user):
+        assert re.fullmatch(IDENTIFIER_PATTERN, user_id)
+        assert user_id.startswith("iam-")
 
 
 def test_a_refused_start_sync_execution_call_answers_json():

@@ -20,6 +20,7 @@ from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoStatsStore
 from mecroute.agents.learning import stat_key
 from mecroute.domain.breaker import BreakerPolicy, after_failure, closed
+from mecroute.domain.identity import proxy_event_user_id
 from mecroute.domain.messages import ExecutionResult, MonitorRecord
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
 from mecroute.local.names import Names
@@ -131,6 +132,52 @@ def test_a_decision_is_read_back_or_not_found(aws: Names):
                          path_parameters={"request_id": "nope"})  # fmt: skip
     status, body = call("api_reads", missing)
     assert (status, body["error"]) == (404, "NotFound")
+
+
+ALICE_ROLE = "arn:aws:sts::123456789012:assumed-role/alice-app/botocore-session-1"
+CALLERS = {"api_key": {"apiKeyId": "a1b2c3d4e5"}, "iam": {"userArn": ALICE_ROLE}}
+
+
+def decision_event(request_id: str, identity: dict[str, str]) -> dict[str, Any]:
+    return rest_event("GET", f"/v1/decisions/{request_id}", resource="/v1/decisions/{request_id}",
+                      path_parameters={"request_id": request_id}, identity=identity)  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", list(CALLERS))
+def test_a_decision_is_answered_only_to_the_principal_who_made_it(aws: Names, mode: str):
+    """As deployed: API Gateway verified the caller (an API key, a SigV4 principal); another
+    caller's record answers exactly as a missing one."""
+    owner = proxy_event_user_id({"identity": CALLERS[mode]})
+    assert owner is not None
+    record = record_decision(aws, "req-9", user_id=owner)
+    bob = ALICE_ROLE.replace("alice-app", "bob-app")
+    someone_else = {"api_key": {"apiKeyId": "z9y8x7w6v5"}, "iam": {"userArn": bob}}[mode]
+
+    mine = call("api_reads", decision_event("req-9", CALLERS[mode]))
+    theirs = call("api_reads", decision_event("req-9", someone_else))
+    missing = call("api_reads", decision_event("req-404", someone_else))
+
+    assert mine == (200, record.model_dump(mode="json"))
+    assert theirs == missing
+    assert theirs[0] == 404
+
+
+@pytest.mark.parametrize("mode", list(CALLERS))
+def test_usage_and_feedback_are_the_verified_callers_own(aws: Names, mode: str):
+    owner = proxy_event_user_id({"identity": CALLERS[mode]})
+    record_decision(aws, "req-10", user_id=str(owner))
+    usage = rest_event("GET", "/v1/usage", identity=CALLERS[mode])
+    usage["queryStringParameters"] = {"user_id": "alice"}
+    claimed = {"request_id": "req-10", "user_id": "mallory", "rating": 5}
+
+    status, body = call("api_reads", usage)
+    accepted, _ = call("feedback", rest_event("POST", "/v1/feedback", claimed,
+                                              identity=CALLERS[mode]))  # fmt: skip
+
+    assert (status, body["user_id"]) == (200, owner)
+    assert accepted == 202
+    (event,) = [e for e in stream_events(aws) if e["kind"] == "feedback"]
+    assert event["user_id"] == owner
 
 
 # -- Feedback -------------------------------------------------------------------------------

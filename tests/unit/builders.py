@@ -206,9 +206,11 @@ def rest_event(
     resource: str | None = None,
     path_parameters: dict[str, str] | None = None,
     request_id: str = "api-req-1",
+    identity: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event, as the stage hands it to a LambdaIntegration (a body
-    that is not already a string is sent as JSON)."""
+    that is not already a string is sent as JSON); `identity`: who API Gateway verified
+    (`apiKeyId` in api_key mode, `userArn` in iam mode)."""
     resource = resource or path
     return {
         "resource": resource,
@@ -221,7 +223,8 @@ def rest_event(
         "pathParameters": path_parameters,
         "stageVariables": None,
         "requestContext": {"requestId": request_id, "resourcePath": resource,
-                           "httpMethod": method, "stage": "dev", "path": f"/dev{path}"},
+                           "httpMethod": method, "stage": "dev", "path": f"/dev{path}",
+                           "identity": {"sourceIp": "198.51.100.7", **(identity or {})}},
         "body": body if body is None or isinstance(body, str) else json.dumps(body),
         "isBase64Encoded": False,
     }  # fmt: skip

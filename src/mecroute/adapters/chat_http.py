@@ -23,6 +23,7 @@ from mecroute.domain.chat import (
     to_inference_request,
 )
 from mecroute.domain.errors import InvalidRequest
+from mecroute.domain.identity import Caller, caller_field
 from mecroute.domain.messages import MonitorRecord
 
 # (the pipeline's input, the request id) -> (HTTP status, the API's own answer body): what
@@ -34,8 +35,9 @@ log = logging.getLogger(__name__)
 
 
 def chat_completions_route(run: RunPipeline, identify: Identify | None = None) -> Route:
-    """`POST /v1/chat/completions` over `run`; `identify` (the gateway's API keys) names the
-    caller from the request's headers, which then replaces the body's `user`. `GET /v1/models`
+    """`POST /v1/chat/completions` over `run`; `identify` (the API keys) names the caller from
+    the request's headers, whom the request then runs as (mecroute.domain.identity: the body's
+    `user` is ignored). `GET /v1/models`
     answers mecroute.domain.chat.model_list wherever the registry is read (api_reads)."""
 
     async def completions(request: Request) -> Response:
@@ -65,8 +67,6 @@ async def _complete(
     if media_type.lower() != "application/json":
         raise HttpProblem(415, "RequestRejected", "Unsupported Media Type")
     body = json_value(await request.body())
-    if isinstance(body, dict) and user is not None:
-        body = {**body, "user": user}  # the verified identity, not what the body claims
     try:
         chat, _ = to_inference_request(body, request.headers)
     except InvalidRequest as invalid:
@@ -74,7 +74,8 @@ async def _complete(
             400, "InvalidRequest", "invalid request", problems=invalid.problems
         ) from None
     try:
-        status, answer = await run_in_threadpool(run, pipeline_request(body, request.headers), rid)
+        envelope = {**pipeline_request(body, request.headers), **caller_field(Caller(user_id=user))}
+        status, answer = await run_in_threadpool(run, envelope, rid)
     except HttpProblem:
         raise
     except Exception as error:  # moto or the runtime failing is a 502, not a hang

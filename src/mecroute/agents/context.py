@@ -10,9 +10,10 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from mecroute.adapters.ports import DecisionLog
-from mecroute.domain.chat import from_pipeline_request
+from mecroute.domain.chat import CHAT_ENVELOPE, from_pipeline_request
 from mecroute.domain.errors import InvalidRequest
 from mecroute.domain.estimates import estimate_tokens
+from mecroute.domain.identity import INFERENCE_ENVELOPE, bind, caller_of
 from mecroute.domain.messages import ContextAnalysis
 from mecroute.domain.request import DeviceTelemetry, InferenceRequest, NetworkConditions, TaskType
 
@@ -53,8 +54,20 @@ _OUTPUT_TOKENS: dict[TaskType, int] = {
 
 
 def parse_request(raw: Any) -> InferenceRequest:
-    """Validate a raw request body (or a chat completion's envelope); every bad field is named
-    in the InvalidRequest raised."""
+    """Validate a raw request body (bare, wrapped with its caller, or a chat completion's
+    envelope); every bad field is named in the InvalidRequest raised. The request runs as the
+    caller its front door verified (mecroute.domain.identity), whatever its body's user_id."""
+    caller = None
+    if isinstance(raw, dict) and (INFERENCE_ENVELOPE in raw or CHAT_ENVELOPE in raw):
+        try:
+            caller = caller_of(raw)
+        except ValidationError as error:
+            raise InvalidRequest.from_validation_error(error) from None
+        raw = raw.get(INFERENCE_ENVELOPE, raw)
+    return bind(_validated(raw), caller)
+
+
+def _validated(raw: Any) -> InferenceRequest:
     chat = from_pipeline_request(raw)
     if chat is not None:
         return chat

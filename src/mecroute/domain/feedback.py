@@ -17,7 +17,9 @@ class Feedback(StrictModel):
 
     request_id: RequestId = Field(description="The request id the inference answer carried.")
     user_id: Identifier = Field(
-        default="anonymous", description="Must match the user id of the original request."
+        default="anonymous",
+        description="Only where callers are not verified: a verified caller (API key, SigV4) "
+        "is the user, whatever this says. Must match the user id of the original request.",
     )
     rating: int = Field(ge=1, le=5, description="1 = useless answer, 5 = exactly what was needed.")
     correct: bool | None = Field(

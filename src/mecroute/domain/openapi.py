@@ -230,6 +230,8 @@ def document() -> dict[str, Any]:
                             "name": "user_id",
                             "in": "query",
                             "required": False,
+                            "description": "Only where callers are not verified (a local API or "
+                            "site without API keys): a verified caller sees its own usage.",
                             "schema": {"type": "string", "pattern": IDENTIFIER_PATTERN},
                         }
                     ],
@@ -242,7 +244,8 @@ def document() -> dict[str, Any]:
             "/v1/decisions/{request_id}": {
                 "get": {
                     "operationId": "getDecision",
-                    "summary": "The decision record of one request.",
+                    "summary": "The decision record of one request, for the caller who sent it "
+                    "(another caller's id is answered as a missing one).",
                     "parameters": [
                         {
                             "name": "request_id",
@@ -257,7 +260,7 @@ def document() -> dict[str, Any]:
                             "content": _json(_ref(MonitorRecord)),
                         },
                         "400": _error("InvalidRequest: not a request id."),
-                        "404": _error("NotFound: no decision with that id."),
+                        "404": _error("NotFound: no decision with that id of this caller's."),
                     },
                 }
             },

@@ -157,7 +157,11 @@ class InferenceRequest(StrictModel):
     weights: CriterionWeights | None = Field(
         default=None, description="Overrides the default 40/30/20/10 criterion weights."
     )
-    user_id: Identifier = "anonymous"
+    user_id: Identifier = Field(
+        default="anonymous",
+        description="Only where callers are not verified: a request runs as its verified caller "
+        "(SigV4 principal, API key), whatever this says (mecroute.domain.identity).",
+    )
     idempotency_key: (
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] | None
     ) = None

@@ -20,6 +20,7 @@ from mecroute.adapters.chat_http import chat_completions_route
 from mecroute.adapters.web import HttpProblem, json_app, json_value, request_id_of
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, error_body, field_problems
 from mecroute.domain.feedback import RequestId
+from mecroute.domain.identity import Caller, with_caller
 from mecroute.gateway.auth import authenticate
 from mecroute.gateway.pipeline import GatewayPipeline, Outcome
 from mecroute.gateway.queue import QueueFull
@@ -60,9 +61,8 @@ def gateway_app(
         media_type = request.headers.get("content-type", "application/json")
         if media_type.split(";", 1)[0].strip().lower() != "application/json":
             raise HttpProblem(415, "RequestRejected", "Unsupported Media Type")
-        body = json_value(await request.body())
-        if isinstance(body, dict) and user is not None:
-            body = {**body, "user_id": user}  # the verified identity, not what the body claims
+        # The request runs as the verified caller, whatever its body's user_id says.
+        body = with_caller(json_value(await request.body()), Caller(user_id=user))
         status, answer, outcome = await anyio.to_thread.run_sync(
             run, body, rid, arrived_at, limiter=limiter
         )
@@ -97,7 +97,9 @@ def gateway_app(
                 400, "InvalidRequest", "invalid request id", problems=problems
             ) from None
         record = pipeline.recent.get(wanted)
-        if record is None:
+        caller = identify(request.headers)
+        # Another caller's decision answers exactly as a missing one.
+        if record is None or (caller is not None and record.user_id != caller):
             raise HttpProblem(404, "NotFound", "no decision with that id at this site")
         return JSONResponse(record.model_dump(mode="json"))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
-from mecroute.adapters.aws import BEDROCK_CONFIG, client, table
+from mecroute.adapters.aws import BEDROCK_CONFIG, client
 from mecroute.adapters.cloud import BedrockCloud, CloudSimulator, LocalBedrockRuntime
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
 from mecroute.adapters.mec_http import HttpMecNodes
@@ -25,22 +25,12 @@ from mecroute.domain.messages import CloudStatus
 from mecroute.domain.request import CriterionWeights
 from mecroute.domain.spend import load_tenants
 from mecroute.gateway.app import gateway_app
+from mecroute.gateway.auth import api_keys
 from mecroute.gateway.pipeline import GatewayPipeline
 from mecroute.gateway.queue import RecordQueue
 from mecroute.gateway.settings import GatewaySettings
 from mecroute.gateway.shipper import Shipper
-from mecroute.gateway.snapshot import ApiKeys, Region, SnapshotKeeper, SnapshotRegistry
-
-
-class DynamoApiKeys(ApiKeys):
-    """API key hashes from a DynamoDB table of {key_sha256, user_id} items."""
-
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
-
-    def read(self) -> dict[str, str]:
-        items = table(self.table_name).scan().get("Items", [])
-        return {str(i["key_sha256"]): str(i["user_id"]) for i in items}
+from mecroute.gateway.snapshot import Region, SnapshotKeeper, SnapshotRegistry
 
 
 @dataclass
@@ -70,7 +60,7 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
         registry=DynamoModelRegistry(settings.models_table),
         directory=DynamoNodeDirectory(settings.nodes_table),
         stats=DynamoStatsStore(settings.stats_table),
-        api_keys=DynamoApiKeys(settings.api_keys_table) if settings.api_keys_table else ApiKeys(),
+        api_keys=api_keys(settings.api_keys_table, settings.api_keys_file),
     )
     cloud_status = CloudStatus(
         available=True,

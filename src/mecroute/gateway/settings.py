@@ -38,6 +38,8 @@ class GatewaySettings(AgentSettings):
     pipeline_threads: int = Field(default=8, ge=1, le=64)
     # A table of API key hashes (key_sha256 -> user_id); unset: callers are anonymous.
     api_keys_table: str | None = None
+    # Or a file of the same items (mecroute.gateway.auth.KeyFile): `mecroute serve --api-keys`.
+    api_keys_file: Path | None = None
     # The region's usage table: callers' budgets hold at the edge too; unset: not kept here.
     usage_table: str | None = None
     router: RouterSettings = Field(default_factory=RouterSettings.from_env)

@@ -19,6 +19,7 @@ from mecroute.agents.resource import probe
 from mecroute.domain.estimates import RoutingOverhead, routing_overhead
 from mecroute.domain.messages import CloudStatus, ResourceSnapshot, TierStat
 from mecroute.domain.registry import ModelSpec, NodeRecord
+from mecroute.gateway.auth import ApiKeys
 
 JITTER = 0.2
 log = logging.getLogger(__name__)
@@ -50,13 +51,6 @@ class HeartbeatHealth:
             hot_models=list(record.hot_models),
             status=record.status,
         )
-
-
-class ApiKeys:
-    """Reads the API key hashes the gateway verifies callers against (a port; see auth.py)."""
-
-    def read(self) -> dict[str, str]:
-        return {}
 
 
 @dataclass

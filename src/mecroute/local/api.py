@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mecroute.adapters.chat_http import chat_completions_route
+from mecroute.adapters.chat_http import Identify, chat_completions_route
 from mecroute.adapters.dynamodb import DynamoStatsStore
 from mecroute.adapters.web import (
     HttpProblem,
@@ -34,7 +34,9 @@ from mecroute.adapters.web import (
     request_id_of,
 )
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, error_body, field_problems
+from mecroute.domain.identity import Caller, with_caller
 from mecroute.domain.request import InferenceRequest
+from mecroute.gateway.auth import ApiKeys, authenticate
 from mecroute.lambda_support.manifest import BY_NAME
 from mecroute.local.lambdas import FUNCTION_PREFIX, FakeLambdaContext, load_handler
 from mecroute.local.runtime import OfflineRuntime, Run
@@ -109,16 +111,28 @@ def inference_reply(raw: bytes, content_type: str | None, rid: str, start: Start
     return Reply(status, body)
 
 
-def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) -> Starlette:
+def api_app(
+    runtime: OfflineRuntime,
+    gateways: Mapping[str, str] | None = None,
+    keys: ApiKeys | None = None,
+) -> Starlette:
     """The local API's routes over the offline runtime (blocking calls run on worker threads):
-    inference through the pipeline, the others through their own Lambda handlers."""
-    reads = ProxiedHandler("api_reads")
-    feedback = ProxiedHandler("feedback")
+    inference through the pipeline, the others through their own Lambda handlers. With `keys`
+    (the edge gateways' API key items) every route but /health wants a key, and a request runs
+    as the user it names, as a signed call runs as its principal on the regional API."""
+    known = keys or ApiKeys()
+
+    def identify(headers: Mapping[str, str]) -> str | None:
+        return authenticate(headers, known.read())
+
+    reads = ProxiedHandler("api_reads", identify)
+    feedback = ProxiedHandler("feedback", identify)
 
     def start(request: dict[str, Any], rid: str) -> Run:
         return runtime.run(request, request_id=rid, trace=False)
 
-    async def sites(_: Request) -> Response:
+    async def sites(request: Request) -> Response:
+        identify(request.headers)
         by_site: dict[str, list[str]] = {}
         for node in runtime.nodes:
             by_site.setdefault(node.profile.site, []).append(node.profile.node_id)
@@ -130,8 +144,9 @@ def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) 
 
     learned = DynamoStatsStore(runtime.names.stats_table)
 
-    async def stats(_: Request) -> Response:
+    async def stats(request: Request) -> Response:
         """What the learning loop has learned (offline only: the regional API has no route)."""
+        identify(request.headers)
         found = await run_in_threadpool(learned.list_stats)
         found.sort(key=lambda stat: (stat.tier, stat.node_id, stat.model_id))
         overhead = await run_in_threadpool(learned.get_overhead, "regional")
@@ -149,10 +164,13 @@ def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) 
     async def inference(request: Request) -> Response:
         # API Gateway's $context.requestTimeEpoch: the request's time counts from here.
         arrived_at_ms = int(time.time() * 1000)
+        caller = Caller(user_id=identify(request.headers))
         raw = await request.body()
         content_type = request.headers.get("content-type")
 
-        def start_arrived(pipeline_request: dict[str, Any], rid: str) -> Run:
+        def start_arrived(body: dict[str, Any], rid: str) -> Run:
+            # As API Gateway's template: the body wrapped with the caller it runs as.
+            pipeline_request = with_caller(body, caller)
             return runtime.run(pipeline_request, rid, trace=False, arrived_at_ms=arrived_at_ms)
 
         reply = await run_in_threadpool(
@@ -175,7 +193,9 @@ def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) 
             ),
             Route("/v1/feedback", feedback.route("/v1/feedback"), methods=["POST"]),
             Route("/v1/inference", inference, methods=["POST"]),
-            chat_completions_route(lambda request, rid: response_for(start(request, rid))),
+            chat_completions_route(
+                lambda request, rid: response_for(start(request, rid)), identify
+            ),
         ],
         max_body_bytes=MAX_BODY_BYTES,
     )
@@ -183,17 +203,20 @@ def api_app(runtime: OfflineRuntime, gateways: Mapping[str, str] | None = None) 
 
 class ProxiedHandler:
     """A route answered by a real Lambda handler (lambdas/<name>/handler.py), as API Gateway's
-    proxy integration would call it. Loaded once the runtime has set the tables' variables."""
+    proxy integration would call it, with the verified caller as the authorizer's principal.
+    Loaded once the runtime has set the tables' variables."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, identify: Identify) -> None:
         self.name = name
+        self.identify = identify
         self.handler = load_handler(BY_NAME[name].source.parent, name)
         # A Lambda runs one event at a time; its resolver keeps the current event on itself.
         self._one_at_a_time = threading.Lock()
 
     def route(self, resource: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            event = proxy_event(request, await request.body(), resource)
+            user = self.identify(request.headers)
+            event = proxy_event(request, await request.body(), resource, user)
             return await run_in_threadpool(self._call, event)
 
         return endpoint
@@ -213,8 +236,11 @@ class ProxiedHandler:
         return Response(body, int(result["statusCode"]), headers)
 
 
-def proxy_event(request: Request, body: bytes, resource: str) -> dict[str, Any]:
-    """The API Gateway REST proxy event for `request` (the shape the handlers' resolver reads)."""
+def proxy_event(
+    request: Request, body: bytes, resource: str, user: str | None = None
+) -> dict[str, Any]:
+    """The API Gateway REST proxy event for `request` (the shape the handlers' resolver reads);
+    a verified `user` is the authorizer's principal (mecroute.domain.identity)."""
     rid = request_id_of(request)
     headers = dict(request.headers)
     query = dict(request.query_params)
@@ -239,11 +265,17 @@ def proxy_event(request: Request, body: bytes, resource: str) -> dict[str, Any]:
             "requestId": rid,
             "requestTimeEpoch": int(time.time() * 1000),
             "identity": {"sourceIp": request.client.host if request.client else "127.0.0.1"},
+            **({"authorizer": {"principalId": user}} if user else {}),
         },
     }
 
 
-def serve(runtime: OfflineRuntime, port: int, gateways: Mapping[str, str] | None = None) -> Served:
-    """The local API, not yet started. Loopback only: it has no authentication (the deployed
-    one signs every call)."""
-    return Served(api_app(runtime, gateways), "127.0.0.1", port)
+def serve(
+    runtime: OfflineRuntime,
+    port: int,
+    gateways: Mapping[str, str] | None = None,
+    keys: ApiKeys | None = None,
+) -> Served:
+    """The local API, not yet started, on loopback. Without `keys` its callers are anonymous
+    (each request's own user_id stands), as at a site whose gateway knows no keys."""
+    return Served(api_app(runtime, gateways, keys), "127.0.0.1", port)

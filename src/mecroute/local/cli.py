@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -81,6 +82,15 @@ def parser() -> argparse.ArgumentParser:
         metavar="NODE_ID=URL",
         help="add your own OpenAI-compatible server (vLLM, llama.cpp, Ollama, TGI) as a MEC node; "
         "repeatable; it serves the registry's model ids (docs/model-servers.md)",
+    )
+    serve.add_argument(
+        "--api-keys",
+        type=Path,
+        default=os.environ.get("API_KEYS_FILE") or None,
+        metavar="FILE",
+        help='callers\' keys, {"keys": [{"key_sha256": ..., "user_id": ...}]}: the local API and '
+        "the edge gateways then answer only a known key, and each request runs as its user "
+        "(env API_KEYS_FILE; without: anonymous callers, docs/security.md)",
     )
 
     node = commands.add_parser(
@@ -252,6 +262,7 @@ def _as_text(run: Run) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from mecroute.gateway.auth import FileApiKeys
     from mecroute.local.api import serve
     from mecroute.local.gateways import start_gateways
 
@@ -259,13 +270,17 @@ def _serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     check_port_free(args.port)
+    keys = FileApiKeys(args.api_keys) if args.api_keys else None
+    if keys is not None:
+        keys.read()  # a bad file fails here, named, not on the first request
+        os.environ["API_KEYS_FILE"] = str(args.api_keys)  # the gateways' settings read it
     with _started(args.verbose) as runtime:
         servers = register_model_servers(runtime.names.nodes_table, args.model_server)
         # The learning loop: the real aggregator consumes the outcome events (GET /v1/stats).
         learning = StreamConsumer.aggregator(runtime.names.metrics_stream).start()
         gateways = start_gateways(runtime, Path(tempfile.mkdtemp(prefix="mecroute-gateways-")))
         urls = {site: served.url for site, (_, served) in gateways.items()}
-        server = serve(runtime, args.port, urls).start()
+        server = serve(runtime, args.port, urls, keys).start()
         url = server.url
         nodes = ", ".join(
             [f"{n.profile.node_id}={n.endpoint}" for n in runtime.nodes]
@@ -277,7 +292,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"edge gateways: {json.dumps(urls)} (GET {url}/v1/sites)", flush=True)
         print(
             f"try: curl -s -X POST {url}/v1/inference -H 'Content-Type: application/json' "
-            """-d '{"prompt": "What is the capital of France?"}'""",
+            """-d '{"prompt": "What is the capital of France?"}'"""
+            + (" -H 'x-api-key: YOUR KEY'" if keys else ""),
             flush=True,
         )
         stop.wait()
