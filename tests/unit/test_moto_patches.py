@@ -1,9 +1,12 @@
-"""The offline runtime's moto patches: Lambda and SQS task states share one client."""
+"""The offline runtime's moto patches: Lambda and SQS task states share one client; the
+interpreter's copies of state data."""
+
+import datetime
 
 import boto3
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-from mecroute.local.moto_patches import speed_up_moto
+from mecroute.local.moto_patches import copy_json, speed_up_moto
 
 
 def test_task_states_reuse_one_lambda_client_whatever_credentials_moto_passes():
@@ -33,3 +36,18 @@ def test_a_new_runtime_gets_clients_of_its_own(monkeypatch):
     # Then its tasks reach its own moto server and its own in-process handlers
     assert new is not old
     assert new.meta.endpoint_url.endswith(":5999")
+
+
+def test_the_interpreter_copies_json_values_deeply_and_anything_else_as_deepcopy_does():
+    # Given a state's data, with a value that is no JSON (a copy must not share it either)
+    when = datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC)
+    data = {"a": [1, 2.5, {"b": None, "c": True}], "s": "x", "when": [when], "t": ({"u": 1},)}
+    # When it is copied
+    copied = copy_json(data)
+    # Then the copy is equal and nothing mutable is shared with the original
+    assert copied == data
+    copied["a"][2]["b"] = "changed"
+    copied["t"][0]["u"] = 2
+    assert data["a"][2]["b"] is None
+    assert data["t"][0]["u"] == 1
+    assert copied["a"] is not data["a"]

@@ -288,7 +288,11 @@ def _serve(args: argparse.Namespace) -> int:
         )
         print(f"mecroute local API listening on {url}", flush=True)
         print(f"MEC nodes: {nodes}", flush=True)
-        print(f"moto (AWS APIs): {runtime.endpoint_url}", flush=True)
+        print(
+            f"moto (AWS APIs): {runtime.data_endpoint_url} (DynamoDB, S3, Kinesis, SQS, "
+            f"Secrets Manager), {runtime.endpoint_url} (Step Functions)",
+            flush=True,
+        )
         print(f"edge gateways: {json.dumps(urls)} (GET {url}/v1/sites)", flush=True)
         print(
             f"try: curl -s -X POST {url}/v1/inference -H 'Content-Type: application/json' "

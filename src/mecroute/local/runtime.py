@@ -1,5 +1,6 @@
-"""The offline runtime: moto (DynamoDB, S3, Kinesis, Step Functions), the real handlers
-in-process, and MEC nodes as local processes. The deployed ASL file runs unchanged."""
+"""The offline runtime: moto (Step Functions in this process, which runs the real handlers
+in-process; DynamoDB, S3, Kinesis, SQS and Secrets Manager in a process of its own), and MEC
+nodes as local processes. The deployed ASL file runs unchanged."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from mecroute.local.moto_patches import (
     speed_up_moto,
     wait_until_finished,
 )
+from mecroute.local.moto_process import MotoProcess
 from mecroute.local.names import Names
 from mecroute.local.seed import create_resources
 
@@ -72,6 +74,7 @@ class OfflineRuntime:
     nodes: list[NodeProcess] = field(default_factory=list)
     lambdas: InProcessLambdas | None = None
     state_machine_arn: str = ""
+    data_services: MotoProcess | None = None
     _server: Any = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
@@ -82,8 +85,8 @@ class OfflineRuntime:
         speed_up_moto()
         make_conditional_writes_atomic()
         honour_invocation_type()
-        self._start_moto()
         try:
+            self._start_moto()
             create_resources(self.names, ZOO_DIR)
             # One runtime plays every role offline: callers and nodes read the same key list.
             self._set_env(create_site_keys([site.node_id for site in self.sites]))
@@ -115,6 +118,9 @@ class OfflineRuntime:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.data_services is not None:
+            self.data_services.stop()
+            self.data_services = None
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -133,7 +139,14 @@ class OfflineRuntime:
 
     @property
     def endpoint_url(self) -> str:
+        """moto in this process: Step Functions."""
         return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def data_endpoint_url(self) -> str:
+        """moto in its own process: DynamoDB, S3, Kinesis, SQS, Secrets Manager."""
+        assert self.data_services is not None
+        return self.data_services.url
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -237,8 +250,10 @@ class OfflineRuntime:
     # -- internals --------------------------------------------------------------------------
 
     def _aws_env(self) -> dict[str, str]:
+        assert self.data_services is not None
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
+            **self.data_services.endpoints(),
             "AWS_ACCESS_KEY_ID": MOTO_CREDENTIAL,
             "AWS_SECRET_ACCESS_KEY": MOTO_CREDENTIAL,
             "AWS_DEFAULT_REGION": REGION,
@@ -263,12 +278,14 @@ class OfflineRuntime:
         from moto.server import ThreadedMotoServer
 
         default_user_config["stepfunctions"]["execute_state_machine"] = True
+        self.data_services = MotoProcess.start(os.environ | self.names.moto_environment(REGION))
         self.moto_port = self.moto_port or free_port()
         self._set_env(
             {
                 **self._aws_env(),
                 **self.names.environment(),
-                "MOTO_PORT": str(self.moto_port),
+                # moto's interpreter sends its SQS tasks (the dead-letter states) to MOTO_PORT.
+                "MOTO_PORT": str(self.data_services.port),
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": "DEBUG" if self.verbose else "CRITICAL",

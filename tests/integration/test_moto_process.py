@@ -1,0 +1,65 @@
+"""The offline runtime's data services: moto's server in a child process, reached over HTTP,
+with DynamoDB's conditional writes atomic, and gone when its parent lets go of it."""
+
+import os
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from mecroute.local.moto_process import MotoProcess
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def served():
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    started = MotoProcess.start(env)
+    yield started
+    started.stop()
+
+
+def dynamodb(served: MotoProcess):
+    return boto3.client(
+        "dynamodb", endpoint_url=served.url, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+
+
+def test_it_serves_dynamodb_with_conditional_writes_checked(served):
+    # Given a table in the child's moto
+    client = dynamodb(served)
+    client.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    new_only = {"ConditionExpression": "attribute_not_exists(k)"}
+    # When one key is put twice on condition that it is new
+    client.put_item(TableName="t", Item={"k": {"S": "a"}}, **new_only)
+    # Then the second put is refused, as DynamoDB refuses it
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        client.put_item(TableName="t", Item={"k": {"S": "a"}}, **new_only)
+    assert served.process.poll() is None
+
+
+def test_it_ends_when_its_parent_closes_its_input(served):
+    # Given a running server (its parent holds its standard input)
+    assert served.process.poll() is None
+    # When the parent lets go, as a runtime that was killed outright does
+    assert served.process.stdin is not None
+    served.process.stdin.close()
+    # Then the server exits by itself: no process is left behind
+    deadline = time.monotonic() + 10
+    while served.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert served.process.returncode == 0
+
+
+def test_stop_ends_it_and_can_be_repeated(served):
+    served.stop()
+    assert served.process.poll() is not None
+    served.stop()
