@@ -183,6 +183,7 @@ class Api(Construct):
             ),
         )
         self._gateway_responses()
+        self._limit_responses(config, iam_auth)
         v1 = self.rest_api.root.add_resource("v1")
         self._inference(v1, state_machine)
         self._chat_completions(v1, state_machine)
@@ -324,6 +325,33 @@ class Api(Construct):
                 templates={JSON: api_templates.gateway_error_response(error)},
             )
 
+    def _limit_responses(self, config: AppConfig, iam_auth: bool) -> None:
+        """429s that name the limit the caller hit (docs/security.md, per-caller limits)."""
+        rate = f"{config.api_rate_limit:g} requests/s (burst {config.api_burst_limit})"
+        throttled = (
+            f"over the stage's limit of {rate}, shared by every caller"
+            if iam_auth
+            else f"over the usage plan's limit of {rate} per API key"
+        )
+        self.rest_api.add_gateway_response(
+            "Throttled",
+            type=apigateway.ResponseType.THROTTLED,
+            status_code="429",
+            response_headers={"Retry-After": "'1'"},
+            templates={JSON: api_templates.limit_response("TooManyRequests", throttled)},
+        )
+        if not iam_auth:
+            quota = (
+                f"over the usage plan's quota of {config.api_quota_per_day} requests per day "
+                "per API key (it resets at 00:00 UTC)"
+            )
+            self.rest_api.add_gateway_response(
+                "QuotaExceeded",
+                type=apigateway.ResponseType.QUOTA_EXCEEDED,
+                status_code="429",
+                templates={JSON: api_templates.limit_response("QuotaExceeded", quota)},
+            )
+
     def _firewall(self, config: AppConfig) -> wafv2.CfnWebACL:
         def managed(
             priority: int, name: str, overrides: tuple[str, ...] = ()
@@ -382,7 +410,8 @@ class Api(Construct):
         return web_acl
 
     def _usage_plan(self, config: AppConfig) -> None:
-        """api_key mode: each client's key is throttled and capped by the usage plan."""
+        """api_key mode: each client's key is throttled and capped by the usage plan (its 429s
+        name the limit: _limit_responses)."""
         plan = self.rest_api.add_usage_plan(
             "UsagePlan",
             name=f"mecroute-{config.stage}",

@@ -139,6 +139,12 @@ def gateway_error_response(error: str) -> str:
     )
 
 
+def limit_response(error: str, limit: str) -> str:
+    """A throttled or over-quota caller's 429, naming the limit (fixed at synth from cdk.json)."""
+    body = {"error": error, "message": limit, "request_id": "$context.requestId"}
+    return json.dumps(body)
+
+
 # `POST /v1/chat/completions` -> StartSyncExecution -------------------------------------------
 # The body and the `x-mecroute-*` headers travel as they came, in the chat envelope the context
 # agent translates (mecroute.domain.chat.from_pipeline_request, the translation the local API and

@@ -7,7 +7,6 @@ tests/infra/test_api_templates.py."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,12 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.filterwarnings("ignore:No application metrics to publish"),
 ]
-KEYS = {"alice": "sk-alice-0123456789", "bob": "sk-bob-9876543210"}
+KEYS = {"alice": "sk-alice-0123456789", "bob": "sk-bob-9876543210",
+        "carol": "sk-carol-5555555555", "dave": "sk-dave-7777777777",
+        "erin": "sk-erin-3333333333"}  # fmt: skip
+# Each caller's token bucket at the gateway: 4 requests, then one per 100 s (no test waits that).
+CALLER_BURST = 4
+CALLER_RATE_PER_S = 0.01
 PROMPT = "What is the capital of France?"
 
 
@@ -38,29 +42,25 @@ def offline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     keys_file = folder / "keys.json"
     items = [{"key_sha256": key_hash(key), "user_id": user} for user, key in KEYS.items()]
     keys_file.write_text(json.dumps({"keys": items}))
-    previous = os.environ.get("API_KEYS_FILE")
-    os.environ["API_KEYS_FILE"] = str(keys_file)  # the gateways' settings read it
-    try:
-        with OfflineRuntime(time_scale=0) as runtime:
-            gateways = start_gateways(runtime, folder)
-            api = serve(runtime, 0, keys=FileApiKeys(keys_file)).start()
-            site = sorted(gateways)[0]
-            try:
-                with (
-                    httpx.Client(base_url=api.url, timeout=60) as regional,
-                    httpx.Client(base_url=gateways[site][1].url, timeout=60) as edge,
-                ):
-                    yield {"runtime": runtime, "regional": regional, "edge": edge}
-            finally:
-                api.stop()
-                for gateway, served in gateways.values():
-                    served.stop()
-                    gateway.stop()
-    finally:
-        if previous is None:
-            os.environ.pop("API_KEYS_FILE", None)
-        else:
-            os.environ["API_KEYS_FILE"] = previous
+    with pytest.MonkeyPatch.context() as env, OfflineRuntime(time_scale=0) as runtime:
+        # The gateways' settings read these.
+        env.setenv("API_KEYS_FILE", str(keys_file))
+        env.setenv("CALLER_BURST", str(CALLER_BURST))
+        env.setenv("CALLER_RATE_PER_S", str(CALLER_RATE_PER_S))
+        gateways = start_gateways(runtime, folder)
+        api = serve(runtime, 0, keys=FileApiKeys(keys_file)).start()
+        site = sorted(gateways)[0]
+        try:
+            with (
+                httpx.Client(base_url=api.url, timeout=60) as regional,
+                httpx.Client(base_url=gateways[site][1].url, timeout=60) as edge,
+            ):
+                yield {"runtime": runtime, "regional": regional, "edge": edge}
+        finally:
+            api.stop()
+            for gateway, served in gateways.values():
+                served.stop()
+                gateway.stop()
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +168,42 @@ def test_usage_is_the_callers_own(offline, alices):
 
     assert usage.status_code == 200, usage.text
     assert usage.json()["user_id"] == "alice"
+
+
+def test_a_caller_over_its_limit_at_the_gateway_gets_a_429_naming_it(offline):
+    """carol spends her burst; her next request is refused with the limit and Retry-After, and
+    dave, another caller at the same gateway, is not held back by her."""
+    answers = [
+        offline["edge"].get("/v1/decisions/no-such-request", headers=as_user("carol"))
+        for _ in range(CALLER_BURST + 1)
+    ]
+    daves = offline["edge"].get("/v1/decisions/no-such-request", headers=as_user("dave"))
+
+    assert [a.status_code for a in answers] == [404] * CALLER_BURST + [429]
+    refused = answers[-1]
+    assert refused.json()["error"] == "TooManyRequests"
+    assert f"{CALLER_RATE_PER_S:g} requests/s (burst {CALLER_BURST})" in refused.json()["message"]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert daves.status_code == 404
+
+
+def test_the_limit_holds_on_inference_and_chat_too(offline):
+    """With erin's bucket spent, the pipeline routes refuse her before anything runs."""
+    for _ in range(CALLER_BURST):
+        offline["edge"].get("/v1/decisions/no-such-request", headers=as_user("erin"))
+
+    inference = offline["edge"].post(
+        "/v1/inference", json={"prompt": PROMPT}, headers=as_user("erin")
+    )
+    chat = offline["edge"].post(
+        "/v1/chat/completions",
+        json={"model": "auto", "messages": [{"role": "user", "content": PROMPT}]},
+        headers=as_user("erin"),
+    )
+
+    assert inference.status_code == chat.status_code == 429
+    assert int(inference.headers["retry-after"]) == int(chat.headers["retry-after"]) >= 1
+    assert chat.json()["error"]["code"] == "TooManyRequests"
 
 
 def _without_request_id(body: dict[str, Any]) -> dict[str, Any]:

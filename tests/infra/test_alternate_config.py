@@ -3,10 +3,12 @@ an alarm e-mail. Synthesised once for this module; it must pass cdk-nag and cfn-
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
+from infra.config import AppConfig, cdk_json_context
 from infra_synthesis import STACK_NAME, Synthesis, synthesize
 
 ALARM_EMAIL = "oncall@example.com"
@@ -65,6 +67,29 @@ def test_api_key_mode_requires_a_key_on_every_method(keyed: Synthesis):
     assert "RateLimit" in plan["Properties"]["Throttle"]
     assert len(keyed.of_type("AWS::ApiGateway::ApiKey")) == 1
     assert len(keyed.of_type("AWS::ApiGateway::UsagePlanKey")) == 1
+
+
+def test_each_keys_limits_are_the_usage_plans_and_its_429s_name_them(keyed: Synthesis):
+    config = AppConfig.model_validate(cdk_json_context())
+    (plan,) = keyed.of_type("AWS::ApiGateway::UsagePlan").values()
+    assert plan["Properties"]["Throttle"] == {
+        "RateLimit": config.api_rate_limit, "BurstLimit": config.api_burst_limit,
+    }  # fmt: skip
+    assert plan["Properties"]["Quota"] == {"Limit": config.api_quota_per_day, "Period": "DAY"}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in keyed.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    throttled = json.loads(responses["THROTTLED"]["ResponseTemplates"]["application/json"])
+    quota = json.loads(responses["QUOTA_EXCEEDED"]["ResponseTemplates"]["application/json"])
+
+    statuses = {responses[kind]["StatusCode"] for kind in ("THROTTLED", "QUOTA_EXCEEDED")}
+    assert statuses == {"429"}
+    rate = f"{config.api_rate_limit:g} requests/s (burst {config.api_burst_limit})"
+    assert throttled["error"] == "TooManyRequests"
+    assert f"{rate} per API key" in throttled["message"]
+    assert quota["error"] == "QuotaExceeded"
+    assert f"{config.api_quota_per_day} requests per day per API key" in quota["message"]
 
 
 def test_alarm_email_is_subscribed(keyed: Synthesis):

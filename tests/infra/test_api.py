@@ -42,7 +42,7 @@ def model_schema(synthesis: Synthesis, method: dict[str, Any]) -> dict[str, Any]
     return schema
 
 
-def test_the_six_routes_exist_and_every_one_is_sigv4_signed(synthesis: Synthesis):
+def test_every_route_exists_and_every_one_is_sigv4_signed(synthesis: Synthesis):
     found = methods(synthesis)
     assert set(found) == ROUTES
     for method in found.values():
@@ -127,10 +127,27 @@ def test_gateway_errors_answer_in_the_pipeline_error_shape(synthesis: Synthesis)
         r["Properties"]["ResponseType"]: r["Properties"]
         for r in synthesis.of_type("AWS::ApiGateway::GatewayResponse").values()
     }
-    assert set(responses) == {"BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert set(responses) == {"BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"}
     bad_body = responses["BAD_REQUEST_BODY"]
     assert bad_body["StatusCode"] == "400"
     assert '"error": "InvalidRequest"' in bad_body["ResponseTemplates"]["application/json"]
+
+
+def test_a_throttled_caller_is_told_the_stages_limit_and_that_it_is_shared(synthesis: Synthesis):
+    """iam mode has no per-principal request limit (docs/security.md): the 429 says so."""
+    (throttled,) = [
+        r["Properties"]
+        for r in synthesis.of_type("AWS::ApiGateway::GatewayResponse").values()
+        if r["Properties"]["ResponseType"] == "THROTTLED"
+    ]
+    body = json.loads(throttled["ResponseTemplates"]["application/json"])
+    assert throttled["StatusCode"] == "429"
+    assert throttled["ResponseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}
+    assert body["error"] == "TooManyRequests"
+    rate = f"{CONFIG.api_rate_limit:g} requests/s (burst {CONFIG.api_burst_limit})"
+    assert rate in body["message"]
+    assert "shared by every caller" in body["message"]
+    assert body["request_id"] == "$context.requestId"
 
 
 def test_stage_throttled_traced_and_access_logged(synthesis: Synthesis):

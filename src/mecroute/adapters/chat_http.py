@@ -46,7 +46,7 @@ def chat_completions_route(run: RunPipeline, identify: Identify | None = None) -
             user = identify(request.headers) if identify is not None else None
             status, answer, stream, include_usage = await _complete(request, rid, run, user)
         except HttpProblem as problem:
-            return _error(problem.status, problem_body(problem, rid), rid)
+            return _error(problem.status, problem_body(problem, rid), rid, problem.headers)
         if status != 200:
             return _error(status, answer, rid)
         completion = completion_from_record(MonitorRecord.model_validate(answer), int(time.time()))
@@ -85,7 +85,10 @@ async def _complete(
     return status, answer, chat.stream, include_usage
 
 
-def _error(status: int, answer: dict[str, Any], rid: str) -> Response:
+def _error(
+    status: int, answer: dict[str, Any], rid: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """OpenAI's error shape; `headers` (a 429's Retry-After) pass through."""
     body = openai_error(status, {**answer, "request_id": answer.get("request_id") or rid})
-    headers = {"x-mecroute-request-id": body.request_id or rid}
+    headers = {**(headers or {}), "x-mecroute-request-id": body.request_id or rid}
     return JSONResponse(body.model_dump(mode="json"), status, headers)

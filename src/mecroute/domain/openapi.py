@@ -121,6 +121,11 @@ def document() -> dict[str, Any]:
         "named in `problems`."
     )
     inference_errors["415"] = _error("The body is not `application/json`.")
+    inference_errors["429"] = _error(
+        "TooManyRequests (or QuotaExceeded): over the caller's request limit (an API key's "
+        "usage plan, an edge gateway's bucket) or the stage's, named in `message`; "
+        "`Retry-After` says when to retry."
+    )
     inference_errors["502"] = _error("The pipeline failed for a reason it does not name.")
     return {
         "openapi": "3.1.0",

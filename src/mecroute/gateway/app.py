@@ -22,6 +22,7 @@ from mecroute.domain.errors import HTTP_STATUS_BY_ERROR, error_body, field_probl
 from mecroute.domain.feedback import RequestId
 from mecroute.domain.identity import Caller, with_caller
 from mecroute.gateway.auth import authenticate
+from mecroute.gateway.limits import CallerLimits
 from mecroute.gateway.pipeline import GatewayPipeline, Outcome
 from mecroute.gateway.queue import QueueFull
 from mecroute.gateway.shipper import Shipper
@@ -32,7 +33,11 @@ STALE_HEADER = "x-mecroute-snapshot-stale"
 
 
 def gateway_app(
-    site: str, pipeline: GatewayPipeline, shipper: Shipper, threads: int = 8
+    site: str,
+    pipeline: GatewayPipeline,
+    shipper: Shipper,
+    threads: int = 8,
+    limits: CallerLimits | None = None,
 ) -> Starlette:
     # The pipeline blocks (node calls, the queue's commit) and is mostly Python under one GIL:
     # a few threads keep the cores busy; more only queue for the GIL and stretch every answer.
@@ -57,7 +62,7 @@ def gateway_app(
     async def inference(request: Request) -> Response:
         arrived_at = time.time()
         rid = request_id_of(request)
-        user = authenticate(request.headers, pipeline.keeper.current.api_keys)
+        user = identify(request.headers)
         media_type = request.headers.get("content-type", "application/json")
         if media_type.split(";", 1)[0].strip().lower() != "application/json":
             raise HttpProblem(415, "RequestRejected", "Unsupported Media Type")
@@ -84,7 +89,9 @@ def gateway_app(
         return HTTP_STATUS_BY_ERROR.get(error, 502), answer, outcome
 
     def identify(headers: Mapping[str, str]) -> str | None:
-        return authenticate(headers, pipeline.keeper.current.api_keys)
+        """The verified caller, admitted by its token bucket (401/403, or 429 naming the limit)."""
+        user = authenticate(headers, pipeline.keeper.current.api_keys)
+        return limits.admit(user) if limits is not None else user
 
     async def decision(request: Request) -> Response:
         try:

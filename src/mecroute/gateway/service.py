@@ -26,6 +26,7 @@ from mecroute.domain.request import CriterionWeights
 from mecroute.domain.spend import load_tenants
 from mecroute.gateway.app import gateway_app
 from mecroute.gateway.auth import api_keys
+from mecroute.gateway.limits import CallerLimits, Limit
 from mecroute.gateway.pipeline import GatewayPipeline
 from mecroute.gateway.queue import RecordQueue
 from mecroute.gateway.settings import GatewaySettings
@@ -111,7 +112,13 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
     shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream)
     return Gateway(
         site,
-        gateway_app(site, pipeline, shipper, settings.pipeline_threads),
+        gateway_app(
+            site,
+            pipeline,
+            shipper,
+            settings.pipeline_threads,
+            CallerLimits(Limit(settings.caller_rate_per_s, settings.caller_burst)),
+        ),
         pipeline,
         keeper,
         shipper,

@@ -40,6 +40,10 @@ class GatewaySettings(AgentSettings):
     api_keys_table: str | None = None
     # Or a file of the same items (mecroute.gateway.auth.KeyFile): `mecroute serve --api-keys`.
     api_keys_file: Path | None = None
+    # Each verified caller's token bucket (gateway/limits.py), per gateway process: the regional
+    # usage plan's defaults (cdk.json api_rate_limit, api_burst_limit).
+    caller_rate_per_s: float = Field(default=50.0, gt=0)
+    caller_burst: int = Field(default=100, ge=1)
     # The region's usage table: callers' budgets hold at the edge too; unset: not kept here.
     usage_table: str | None = None
     router: RouterSettings = Field(default_factory=RouterSettings.from_env)
