@@ -63,3 +63,46 @@ def test_stop_ends_it_and_can_be_repeated(served):
     served.stop()
     assert served.process.poll() is not None
     served.stop()
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(served):
+    # Given a table with items, one of which a transaction will update
+    client = dynamodb(served)
+    client.create_table(
+        TableName="usage",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for key in ("held", "spent", "other"):
+        client.put_item(TableName="usage", Item={"k": {"S": key}, "n": {"N": "1"}})
+    before = client.scan(TableName="usage")["Items"]
+    # When a transaction updates one item, puts a new one, then fails a condition on a third
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": "usage", "Key": {"k": {"S": "spent"}},
+                            "UpdateExpression": "ADD n :one",
+                            "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+                {"Put": {"TableName": "usage", "Item": {"k": {"S": "new"}}}},
+                {"Update": {"TableName": "usage", "Key": {"k": {"S": "held"}},
+                            "UpdateExpression": "SET n = :two",
+                            "ConditionExpression": "n > :two",
+                            "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            ]
+        )  # fmt: skip
+    # Then nothing it did is left: the update is undone and the new item is gone
+    after = client.scan(TableName="usage")["Items"]
+    assert sorted(after, key=str) == sorted(before, key=str)
+    # And a transaction that goes through writes all of its items
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "usage", "Item": {"k": {"S": "new"}}}},
+            {"Update": {"TableName": "usage", "Key": {"k": {"S": "spent"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        ]
+    )  # fmt: skip
+    spent = client.get_item(TableName="usage", Key={"k": {"S": "spent"}})["Item"]
+    assert spent["n"] == {"N": "2"}
+    assert "Item" in client.get_item(TableName="usage", Key={"k": {"S": "new"}})

@@ -3,6 +3,7 @@
 import json
 import time
 
+from mecroute.adapters.aws import client
 from mecroute.local.runtime import OfflineRuntime
 
 # An abstract-algebra question in MMLU's format: the complexity model rates it hard.
@@ -136,3 +137,16 @@ def test_a_repeated_request_is_answered_from_the_response_cache(runtime: Offline
     assert first.output["result"]["from_cache"] is False
     assert second.output["result"]["from_cache"] is True
     assert second.output["result"]["output"] == first.output["result"]["output"]
+
+
+def test_the_caller_is_answered_what_describe_execution_answers(runtime: OfflineRuntime):
+    # Given one execution that succeeds and one that fails (moto signals the end of each)
+    runs = [runtime.run({"prompt": "What is 2 + 2?"}), runtime.run({"prompt": ""})]
+    for run in runs:
+        # When the execution is described through the Step Functions API afterwards
+        described = client("stepfunctions").describe_execution(executionArn=run.execution_arn)
+        # Then the caller was told the same status, output, error and cause
+        assert run.status == described["status"]
+        assert run.output == (json.loads(described["output"]) if "output" in described else None)
+        assert (run.error, run.cause) == (described.get("error"), described.get("cause"))
+    assert [run.status for run in runs] == ["SUCCEEDED", "FAILED"]

@@ -13,10 +13,11 @@ import threading
 import types
 from typing import Any
 
-# Executions moto has finished, newest last (bounded: an execution nobody waits for is
-# forgotten after this many more have finished), and the condition waiters sleep on.
+# Executions moto has finished, newest last, each with what DescribeExecution answers for it
+# (bounded: an execution nobody waits for is forgotten after this many more have finished),
+# and the condition waiters sleep on.
 _FINISHED_KEPT = 10_000
-_finished: collections.OrderedDict[str, None] = collections.OrderedDict()
+_finished: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
 _finish = threading.Condition()
 
 
@@ -37,7 +38,8 @@ def speed_up_moto() -> None:
       up a copier per object; a copy that knows JSON values is several times quicker.
     - A caller waiting for an execution polls DescribeExecution (eight calls a request at
       concurrency 16, each a full request through the server): moto's interpreter runs in
-      this process, so it signals the end instead (`wait_until_finished`).
+      this process, so it signals the end instead, with what DescribeExecution would answer
+      (`wait_until_finished`).
 
     Each is skipped if moto's internals have moved: the runtime is slower, never wrong.
     """
@@ -70,20 +72,17 @@ def route_once() -> None:
         backends.list_of_moto_modules = listed
 
 
-def wait_until_finished(execution_arn: str, timeout_s: float) -> bool:
-    """Block until moto's interpreter has finished the execution (True), or `timeout_s` has
-    passed (False; at once if moto's internals moved and nothing signals: poll instead)."""
-
-    def finished() -> bool:
-        if execution_arn not in _finished:
-            return False
-        del _finished[execution_arn]
-        return True
-
+def wait_until_finished(execution_arn: str, timeout_s: float) -> dict[str, Any] | None:
+    """Block until moto's interpreter has finished the execution, and return what
+    DescribeExecution answers for it then (moto's own description: status, output, error,
+    cause); None once `timeout_s` has passed, or at once if moto's internals moved and nothing
+    signals: poll DescribeExecution instead."""
     if not getattr(_terminated(), "signals", False):
-        return False
+        return None
     with _finish:
-        return _finish.wait_for(finished, timeout_s)
+        if _finish.wait_for(lambda: execution_arn in _finished, timeout_s):
+            return _finished.pop(execution_arn)
+    return None
 
 
 def _terminated() -> Any:
@@ -101,8 +100,10 @@ def _signal_finished_executions() -> None:
 
     def terminated_and_signalled(self: Any) -> None:
         terminated(self)  # the execution's status and output are set before anyone wakes
+        described = dict(self.execution.to_describe_output())
+        described["status"] = str(getattr(described["status"], "value", described["status"]))
         with _finish:
-            _finished[self.execution.exec_arn] = None
+            _finished[self.execution.exec_arn] = described
             while len(_finished) > _FINISHED_KEPT:
                 _finished.popitem(last=False)
             _finish.notify_all()
@@ -153,11 +154,71 @@ def make_conditional_writes_atomic() -> None:
     with contextlib.suppress(ImportError, AttributeError):
         from moto.dynamodb.models import DynamoDBBackend
 
+        # Before the lock wraps it: what a transaction may have to restore is read under it.
+        _restore_only_what_a_transaction_touched()
         lock = threading.RLock()
         for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
             write = getattr(DynamoDBBackend, name)
             if not getattr(write, "atomic", False):
                 setattr(DynamoDBBackend, name, _holding(lock, write))
+
+
+def _restore_only_what_a_transaction_touched() -> None:
+    """moto deep-copies every table a TransactWriteItems names, whole, to put it back if the
+    transaction fails: a cost that grows with the table (the spend ledger's usage table gains
+    a hold per request, so every request's transaction got slower). Instead the items the
+    transaction names are copied, and put back (or removed, if new) when it fails. A table
+    with a stream keeps moto's whole copy, which also restores the stream."""
+    import moto.dynamodb.models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    dynamodb_models: Any = moto.dynamodb.models
+
+    transact = DynamoDBBackend.transact_write_items
+    if getattr(transact, "restores_touched_items", False) or dynamodb_models.copy is not copy:
+        return
+
+    def whole_copy_unless_restored_by_item(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table) and value.stream_shard is None:
+            return value  # moto's "restore" then puts back the same table: a no-op
+        return copy.deepcopy(value, memo)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched = [_touched(self, entry) for entry in transact_items]
+        try:
+            transact(self, transact_items)
+        except Exception:
+            for table, hash_key, range_key, before in reversed([t for t in touched if t]):
+                if before is None:
+                    table.delete_item(hash_key, range_key)
+                elif range_key is None:
+                    table.items[hash_key] = before  # where moto's Table.put_item keeps it
+                else:
+                    table.items[hash_key][range_key] = before
+            raise
+
+    transact_write_items.restores_touched_items = True  # type: ignore[attr-defined]
+    dynamodb_models.copy = types.SimpleNamespace(deepcopy=whole_copy_unless_restored_by_item)
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _touched(backend: Any, entry: dict[str, Any]) -> tuple[Any, Any, Any, Any] | None:
+    """(table, hash key, range key, a copy of the item or None) for one transaction entry;
+    None when moto will refuse the entry before writing (no such table, no key)."""
+    operation = next(iter(entry.values()), None)
+    if not isinstance(operation, dict):
+        return None
+    table = backend.tables.get(operation.get("TableName"))
+    if table is None or table.stream_shard is not None:
+        return None
+    try:
+        hash_key, range_key = backend.get_keys_value(
+            table, operation.get("Key", operation.get("Item", {}))
+        )
+    except Exception:  # moto answers the bad key itself, having written nothing
+        return None
+    return table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))
 
 
 def _holding(lock: threading.RLock, write: Any) -> Any:

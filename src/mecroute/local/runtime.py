@@ -179,10 +179,12 @@ class OfflineRuntime:
             input=json.dumps(pipeline_input),
         )["executionArn"]
         deadline = time.monotonic() + timeout_s
-        wait_until_finished(execution_arn, timeout_s)  # polls below only if it cannot signal
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
+        # Polls below only if moto cannot signal the end (or the wait timed out).
+        described = wait_until_finished(execution_arn, timeout_s)
+        while described is None:
+            polled: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            if polled["status"] != "RUNNING":
+                described = polled
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {request_id} still running after {timeout_s}s")
