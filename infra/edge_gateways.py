@@ -107,6 +107,8 @@ class EdgeGateways(Construct):
         task.add_container(
             "Gateway",
             image=ecs.ContainerImage.from_docker_image_asset(fleet.image),
+            # Two processes: the HTTP service, and the record shipper it starts as its child
+            # (at a lower priority, on the same queue file) and stops on SIGTERM.
             command=["mecroute", "gateway"],
             environment={
                 "MEC_SITE": site,

@@ -81,6 +81,10 @@ def test_a_gateway_killed_mid_load_loses_no_answered_record(runtime: OfflineRunt
     assert queued(queue_file) == 0
     for request_id in answered:
         assert len(decision_items(runtime, request_id)) == 1, request_id
-    outcomes = [e for e in every_stream_event(runtime) if e.get("kind") == "outcome"]
+    # The request's own outcome (a failed attempt before it, a node's 429 under this load, has
+    # an outcome event of its own, with success false).
+    outcomes = [
+        e for e in every_stream_event(runtime) if e.get("kind") == "outcome" and e["success"]
+    ]
     by_request = Counter(e["request_id"] for e in {e["event_id"]: e for e in outcomes}.values())
-    assert all(by_request[request_id] == 1 for request_id in answered)
+    assert {r: by_request[r] for r in answered if by_request[r] != 1} == {}

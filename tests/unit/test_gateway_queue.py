@@ -70,3 +70,23 @@ def test_a_group_that_cannot_be_written_fails_its_caller_and_keeps_nothing(tmp_p
 
     assert [m for _, m in queue.peek(10)] == ["kept", "after"]
     assert queue.depth() == 2
+
+
+def test_a_shippers_acknowledgements_on_its_own_connection_free_the_writers_queue(
+    tmp_path: Path,
+):
+    # The gateway's request process writes; its shipper process reads the same file.
+    gateway = RecordQueue(tmp_path / "q.sqlite", limit=2)
+    shipper = RecordQueue(tmp_path / "q.sqlite", limit=2)
+    gateway.put("a")
+    gateway.put("b")
+    with pytest.raises(QueueFull):
+        gateway.put("refused")
+
+    shipper.ack([message_id for message_id, _ in shipper.peek(1)])
+    shipper.failed("region unreachable")
+    gateway.put("c")
+
+    assert [m for _, m in shipper.peek(10)] == ["b", "c"]
+    tally = gateway.tally()
+    assert (tally.depth, tally.shipped, tally.last_error) == (2, 1, "region unreachable")

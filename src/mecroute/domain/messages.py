@@ -287,8 +287,14 @@ class MonitorRecord(Message):
         if decision is None:
             return None
 
+        copies: dict[int, Candidate] = {}  # the primary and fallbacks are also candidates
+
         def bare(candidate: Candidate) -> Candidate:
-            return candidate.model_copy(update={"endpoint": None})
+            if candidate.endpoint is None:
+                return candidate
+            if id(candidate) not in copies:
+                copies[id(candidate)] = candidate.model_copy(update={"endpoint": None})
+            return copies[id(candidate)]
 
         return decision.model_copy(
             update={

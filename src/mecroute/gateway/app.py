@@ -4,12 +4,13 @@ POST /v1/chat/completions, streaming included (mecroute.adapters.chat_http)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from typing import Any
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,26 +26,25 @@ from mecroute.gateway.auth import authenticate
 from mecroute.gateway.limits import CallerLimits
 from mecroute.gateway.pipeline import GatewayPipeline, Outcome
 from mecroute.gateway.queue import QueueFull
-from mecroute.gateway.shipper import Shipper
 
 MAX_BODY_BYTES = 256 * 1024  # as the regional API (mecroute.local.api)
 REQUEST_ID: TypeAdapter[str] = TypeAdapter(RequestId)
 STALE_HEADER = "x-mecroute-snapshot-stale"
+JSON = "application/json"
 
 
 def gateway_app(
     site: str,
     pipeline: GatewayPipeline,
-    shipper: Shipper,
-    threads: int = 8,
+    executor: Executor,
     limits: CallerLimits | None = None,
 ) -> Starlette:
-    # The pipeline blocks (node calls, the queue's commit) and is mostly Python under one GIL:
-    # a few threads keep the cores busy; more only queue for the GIL and stretch every answer.
-    limiter = CapacityLimiter(threads)
+    """`executor` runs the pipeline, which blocks (node calls, the queue's commit): a plain
+    pool handed the call straight from the loop, without anyio's limiter and task tracking."""
 
     async def health(_: Request) -> Response:
         snapshot = pipeline.keeper.current
+        queue = pipeline.queue.tally()
         return JSONResponse(
             {
                 "status": "ok",
@@ -52,9 +52,9 @@ def gateway_app(
                 "snapshot_age_s": round(time.time() - snapshot.resources.taken_at, 3),
                 "region_read_age_s": round(time.time() - snapshot.region_read_at, 3),
                 "stale": snapshot.stale,
-                "queue_depth": pipeline.queue.depth(),
-                "records_shipped": shipper.shipped,
-                "shipping_error": shipper.last_error,
+                "queue_depth": queue.depth,
+                "records_shipped": queue.shipped,
+                "shipping_error": queue.last_error,
                 "breakers": [v.model_dump(mode="json") for v in pipeline.breakers.views()],
             }
         )
@@ -68,25 +68,30 @@ def gateway_app(
             raise HttpProblem(415, "RequestRejected", "Unsupported Media Type")
         # The request runs as the verified caller, whatever its body's user_id says.
         body = with_caller(json_value(await request.body()), Caller(user_id=user))
-        status, answer, outcome = await anyio.to_thread.run_sync(
-            run, body, rid, arrived_at, limiter=limiter
-        )
-        return JSONResponse(answer, status, outcome_headers(outcome))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, answered, body, rid, arrived_at)
 
-    def run(
-        body: Any, rid: str, arrived_at: float | None = None
-    ) -> tuple[int, dict[str, Any], Outcome]:
-        """What the regional API answers for this pipeline input, and the outcome behind it."""
+    def answered(body: Any, rid: str, arrived_at: float) -> Response:
+        """The answer, encoded once (pydantic's own encoder for a record), off the loop."""
+        outcome = handled(body, rid, arrived_at)
+        headers = outcome_headers(outcome)
+        if outcome.error is None and outcome.record is not None:
+            return Response(outcome.record.model_dump_json(), 200, headers, JSON)
+        status, answer = failure(outcome, rid)
+        return Response(json.dumps(answer), status, headers, JSON)
+
+    def run(body: Any, rid: str) -> tuple[int, dict[str, Any]]:
+        """What the regional API answers for this pipeline input (the chat route's call)."""
+        outcome = handled(body, rid, None)
+        if outcome.error is None and outcome.record is not None:
+            return 200, outcome.record.model_dump(mode="json")
+        return failure(outcome, rid)
+
+    def handled(body: Any, rid: str, arrived_at: float | None) -> Outcome:
         try:
-            outcome = pipeline.handle(rid, body, arrived_at)
+            return pipeline.handle(rid, body, arrived_at)
         except QueueFull as full:
             raise HttpProblem(503, "RecordQueueFull", str(full)) from None
-        if outcome.error is None and outcome.record is not None:
-            return 200, outcome.record.model_dump(mode="json"), outcome
-        error = outcome.error or "ExecutionFailed"
-        answer = error_body(error, outcome.cause)
-        answer["request_id"] = rid
-        return HTTP_STATUS_BY_ERROR.get(error, 502), answer, outcome
 
     def identify(headers: Mapping[str, str]) -> str | None:
         """The verified caller, admitted by its token bucket (401/403, or 429 naming the limit)."""
@@ -115,10 +120,18 @@ def gateway_app(
             Route("/health", health, methods=["GET"]),
             Route("/v1/inference", inference, methods=["POST"]),
             Route("/v1/decisions/{request_id}", decision, methods=["GET"]),
-            chat_completions_route(lambda body, rid: run(body, rid)[:2], identify),
+            chat_completions_route(run, identify),
         ],
         max_body_bytes=MAX_BODY_BYTES,
     )
+
+
+def failure(outcome: Outcome, rid: str) -> tuple[int, dict[str, Any]]:
+    """The regional API's status and body for an outcome that is not an answer."""
+    error = outcome.error or "ExecutionFailed"
+    answer = error_body(error, outcome.cause)
+    answer["request_id"] = rid
+    return HTTP_STATUS_BY_ERROR.get(error, 502), answer
 
 
 def outcome_headers(outcome: Outcome) -> dict[str, str]:

@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    gateway = build_gateway(args.site).start()
-    served = Served(gateway.app, args.host, args.port).start()
+    gateway = build_gateway(args.site).start(shipper_process=True)
+    served = Served(gateway.app, args.host, args.port, fast=True).start()
     # On Fargate (GATEWAY_METRICS=cloudwatch) its alarms read these; offline nothing is sent.
     reporter = (
         MetricsReporter(args.site, gateway.keeper, gateway.queue).start()

@@ -4,7 +4,11 @@ when the gateway is back; nothing is dropped.
 
 Commits are grouped: callers who arrive while a commit is on disk wait for it, and the next one
 to write commits everything queued meanwhile in one transaction (one WAL append for many
-records, not one each); each caller still returns only once its own record is committed."""
+records, not one each); each caller still returns only once its own record is committed.
+
+The gateway's request process writes the file and its shipper process (mecroute.gateway.shipper)
+reads and acknowledges; the counts both need (depth, records shipped, the last shipping error)
+are kept in the file itself, the depth by triggers in the same transactions as the rows."""
 
 from __future__ import annotations
 
@@ -12,11 +16,36 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+SCHEMA = """
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tally (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    depth INTEGER NOT NULL,
+    shipped INTEGER NOT NULL,
+    last_error TEXT
+);
+INSERT OR IGNORE INTO tally VALUES (1, (SELECT COUNT(*) FROM pending), 0, NULL);
+CREATE TRIGGER IF NOT EXISTS queued AFTER INSERT ON pending
+    BEGIN UPDATE tally SET depth = depth + 1; END;
+CREATE TRIGGER IF NOT EXISTS unqueued AFTER DELETE ON pending
+    BEGIN UPDATE tally SET depth = depth - 1; END;
+COMMIT;
+"""
 
 
 class QueueFull(Exception):
     """The queue holds its limit: the gateway refuses new work rather than lose a record."""
+
+
+@dataclass(frozen=True)
+class Tally:
+    depth: int  # committed and not yet acknowledged
+    shipped: int  # acknowledged, ever, by any shipper of this file
+    last_error: str | None  # the last shipment's failure; None once one succeeds
 
 
 class RecordQueue:
@@ -29,25 +58,27 @@ class RecordQueue:
         # WAL with synchronous=NORMAL: a commit is in the file (the OS's cache) when it returns,
         # so a killed process loses none; only losing the machine could lose the last commits.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY, message TEXT NOT NULL)"
-        )
+        self._db.executescript(SCHEMA)
         self._state = threading.Lock()  # the fields below
         self._disk = threading.Lock()  # one writer (or reader) of the file at a time
         self._waiting: list[str] = []
         self._accepted = 0  # messages put, ever (a caller's ticket is its number)
         self._committed = 0  # of those, how many are on disk
         self._failed: dict[int, BaseException] = {}  # tickets whose group could not be written
-        self._depth = self._count()
+        # The depth as of this process's last commit: the shipper's acknowledgements since
+        # only lower it, so a put is never let past the limit; it is read again before a refusal.
+        self._depth = self.tally().depth
 
     def put(self, message: str) -> None:
         """Returns once `message` is committed; QueueFull (nothing kept) past the limit."""
-        with self._state:
-            if self._depth + len(self._waiting) >= self.limit:
-                raise QueueFull(f"{self._depth} records wait for the region (limit {self.limit})")
-            self._waiting.append(message)
-            self._accepted += 1
-            ticket = self._accepted
+        ticket = self._admit(message)
+        if ticket is None:  # full as last seen: the shipper may have acknowledged since
+            depth = self.tally().depth
+            with self._state:
+                self._depth = depth
+            ticket = self._admit(message)
+            if ticket is None:
+                raise QueueFull(f"{depth} records wait for the region (limit {self.limit})")
         with self._disk:
             with self._state:
                 if ticket in self._failed:
@@ -62,6 +93,7 @@ class RecordQueue:
                     self._db.executemany(
                         "INSERT INTO pending (message) VALUES (?)", [(m,) for m in batch]
                     )
+                    depth = self._read(_DEPTH)
             except sqlite3.Error as error:
                 with self._state:  # none of the group is kept: each of its callers is told
                     self._failed.update(dict.fromkeys(range(first, upto + 1), error))
@@ -69,7 +101,16 @@ class RecordQueue:
                     raise self._failed.pop(ticket) from None
             with self._state:
                 self._committed = upto
-                self._depth += len(batch)
+                self._depth = depth
+
+    def _admit(self, message: str) -> int | None:
+        """The message's ticket, or None (nothing kept) when the queue is at its limit."""
+        with self._state:
+            if self._depth + len(self._waiting) >= self.limit:
+                return None
+            self._waiting.append(message)
+            self._accepted += 1
+            return self._accepted
 
     def peek(self, count: int) -> list[tuple[int, str]]:
         """The oldest `count` committed messages, left in place until `ack`."""
@@ -79,16 +120,19 @@ class RecordQueue:
             ).fetchall()
         return [(int(row[0]), str(row[1])) for row in rows]
 
-    def ack(self, ids: list[int]) -> None:
-        if not ids:
-            return
-        with self._disk:
-            with self._transaction():
-                removed = self._db.executemany(
-                    "DELETE FROM pending WHERE id = ?", [(i,) for i in ids]
-                ).rowcount
-            with self._state:
-                self._depth -= removed
+    def ack(self, ids: list[int], error: str | None = None) -> None:
+        """Removes what was shipped; `error`: why the rest of the batch was not (None: it was)."""
+        with self._disk, self._transaction():
+            removed = self._db.executemany(
+                "DELETE FROM pending WHERE id = ?", [(i,) for i in ids]
+            ).rowcount
+            self._db.execute(
+                "UPDATE tally SET shipped = shipped + ?, last_error = ?", (max(removed, 0), error)
+            )
+
+    def failed(self, error: str) -> None:
+        """A shipment the region refused: nothing left the queue."""
+        self.ack([], error)
 
     @property
     def accepted(self) -> int:
@@ -96,8 +140,15 @@ class RecordQueue:
         return self._accepted
 
     def depth(self) -> int:
-        """Messages committed and not yet acknowledged."""
-        return self._depth
+        """Messages committed and not yet acknowledged (by any process)."""
+        return self.tally().depth
+
+    def tally(self) -> Tally:
+        with self._disk:
+            depth, shipped, last_error = self._db.execute(
+                "SELECT depth, shipped, last_error FROM tally"
+            ).fetchone()
+        return Tally(int(depth), int(shipped), last_error)
 
     def close(self) -> None:
         with self._disk:
@@ -113,5 +164,8 @@ class RecordQueue:
             raise
         self._db.execute("COMMIT")
 
-    def _count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
+    def _read(self, query: str) -> int:
+        return int(self._db.execute(query).fetchone()[0])
+
+
+_DEPTH = "SELECT depth FROM tally"

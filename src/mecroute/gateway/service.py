@@ -3,6 +3,7 @@ stores, the agents' tiers, the on-disk record queue and its shipper, and the HTT
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from mecroute.gateway.limits import CallerLimits, Limit
 from mecroute.gateway.pipeline import GatewayPipeline
 from mecroute.gateway.queue import RecordQueue
 from mecroute.gateway.settings import GatewaySettings
-from mecroute.gateway.shipper import Shipper
+from mecroute.gateway.shipper import Shipper, ShipperProcess
 from mecroute.gateway.snapshot import Region, SnapshotKeeper, SnapshotRegistry
 
 
@@ -42,15 +43,26 @@ class Gateway:
     keeper: SnapshotKeeper
     shipper: Shipper
     queue: RecordQueue
+    executor: ThreadPoolExecutor
+    shipping: ShipperProcess | None = None
 
-    def start(self) -> Gateway:
+    def start(self, shipper_process: bool = False) -> Gateway:
+        """`shipper_process`: ship records from a process of their own (`mecroute gateway`,
+        as deployed), not a thread of this one."""
         self.keeper.start()
-        self.shipper.start()
+        if shipper_process:
+            self.shipping = ShipperProcess(self.queue.path).start()
+        else:
+            self.shipper.start()
         return self
 
     def stop(self) -> None:
+        self.executor.shutdown()
         self.keeper.stop()
-        self.shipper.stop()
+        if self.shipping is not None:
+            self.shipping.stop()
+        else:
+            self.shipper.stop()
         self.queue.close()
 
 
@@ -110,19 +122,22 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
         ),
     )
     shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream)
+    # The pipeline blocks (node calls, the queue's commit) and is mostly Python under one GIL:
+    # a few threads keep the cores busy; more only queue for the GIL and stretch every answer.
+    executor = ThreadPoolExecutor(settings.pipeline_threads, thread_name_prefix="pipeline")
     return Gateway(
         site,
         gateway_app(
             site,
             pipeline,
-            shipper,
-            settings.pipeline_threads,
+            executor,
             CallerLimits(Limit(settings.caller_rate_per_s, settings.caller_burst)),
         ),
         pipeline,
         keeper,
         shipper,
         queue,
+        executor,
     )
 
 

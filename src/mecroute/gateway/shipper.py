@@ -1,13 +1,25 @@
 """Ships queued records to the region in batches: decision records with DynamoDB BatchWriteItem,
 their events with Kinesis PutRecords. A message leaves the queue only once all of it is stored;
 a retried one writes its record again (keyed by request id) and events a consumer de-duplicates
-by event id."""
+by event id.
+
+`mecroute gateway` runs it as its own process (`python -m mecroute.gateway.shipper QUEUE_FILE`)
+on the same queue file, at a lower priority: its CPU (boto3's serialising and signing) stays off
+the request path, and answers come first when the two compete for a core. `mecroute serve`'s
+in-process gateways run it as a thread."""
 
 from __future__ import annotations
 
+import argparse
+import ctypes
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +34,10 @@ BATCH = 200  # messages per drain: about 8 BatchWriteItem calls and one or two P
 # gateway a signed request whatever it carries), records still there within about a second.
 LINGER_S = 1.0
 PUT_RECORDS_LIMIT = 500
+# The shipper process's niceness: under CPU contention the request process gets the core first
+# (the queue is on disk and bounded; records wait, answers do not).
+NICENESS = 5
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +53,6 @@ class Shipper:
         self.decisions = DynamoDecisionLog(decisions_table)
         self.metrics_stream = metrics_stream
         self.linger_s = linger_s
-        self.shipped = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="record-shipper", daemon=True)
@@ -65,10 +80,10 @@ class Shipper:
         except (ClientError, BotoCoreError) as error:
             self.last_error = str(error)
             log.warning("records not shipped, will retry: %s", error)
+            self.queue.failed(self.last_error)
             return 0
-        self.queue.ack(done)
-        self.shipped += len(done)
         self.last_error = None if len(done) == len(batch) else "some events were refused"
+        self.queue.ack(done, self.last_error)
         return len(done)
 
     def _run(self) -> None:
@@ -114,3 +129,63 @@ class Shipper:
 
 def _data(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
+
+
+class ShipperProcess:
+    """The shipper of the queue file at `queue_path` as a child process; SIGTERM: it ships
+    everything it can, then exits."""
+
+    def __init__(self, queue_path: Path) -> None:
+        self.queue_path = queue_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ShipperProcess:
+        command = [sys.executable, "-m", "mecroute.gateway.shipper", str(self.queue_path),
+                   "--parent", str(os.getpid())]  # fmt: skip
+        self.process = subprocess.Popen(command)  # noqa: S603 - our own module  # nosec B603
+        return self
+
+    def stop(self, timeout_s: float = 50.0) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # what it held is still on disk, for the next start
+            self.process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mecroute.gateway.settings import GatewaySettings
+
+    parser = argparse.ArgumentParser(prog="python -m mecroute.gateway.shipper", description=__doc__)
+    parser.add_argument("queue", type=Path, help="the gateway's queue file")
+    parser.add_argument("--parent", type=int, help="the gateway's process id: exit with it")
+    args = parser.parse_args(argv)
+    settings = GatewaySettings.from_env()
+    if args.parent is not None:
+        die_with(args.parent)
+    os.nice(NICENESS)
+    queue = RecordQueue(args.queue, settings.queue_limit)
+    shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream).start()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    shipper.stop()
+    queue.close()
+    return 0
+
+
+def die_with(parent: int) -> None:
+    """A gateway killed outright takes its shipper with it (Linux's parent-death signal), as
+    it took its thread: what the queue holds waits on disk for the restarted gateway's."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the gateway was gone before the signal was set
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

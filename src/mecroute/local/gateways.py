@@ -24,7 +24,7 @@ def start_gateways(runtime: OfflineRuntime, queue_dir: Path) -> dict[str, tuple[
     try:
         for site in sites_of(runtime):
             gateway = build_gateway(site, settings).start()
-            started[site] = (gateway, Served(gateway.app).start())
+            started[site] = (gateway, Served(gateway.app, fast=True).start())
     except BaseException:
         for gateway, served in started.values():
             served.stop()
