@@ -293,6 +293,7 @@ class Api(Construct):
         v1.add_resource("models").add_method("GET", reads)
         v1.add_resource("nodes").add_method("GET", reads)
         v1.add_resource("usage").add_method("GET", reads)
+        v1.add_resource("stats").add_method("GET", reads)
         v1.add_resource("decisions").add_resource("{request_id}").add_method(
             "GET",
             reads,

@@ -1,4 +1,4 @@
-"""Read-only API Lambda: GET /v1/models, GET /v1/nodes, GET /v1/usage,
+"""Read-only API Lambda: GET /v1/models, GET /v1/nodes, GET /v1/usage, GET /v1/stats,
 GET /v1/decisions/{request_id} (its owner's only).
 
 Same routes and bodies as the local API (mecroute.local.api), over the same adapters.
@@ -15,7 +15,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
 from mecroute.adapters.breaker_store import DynamoBreakerStore
-from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoModelRegistry, DynamoNodeDirectory
+from mecroute.adapters.dynamodb import (
+    DynamoDecisionLog,
+    DynamoModelRegistry,
+    DynamoNodeDirectory,
+    DynamoStatsStore,
+)
 from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.agents.breakers import Breakers
 from mecroute.agents.spend import Spend
@@ -23,6 +28,7 @@ from mecroute.domain.chat import model_list
 from mecroute.domain.errors import field_problems
 from mecroute.domain.feedback import RequestId
 from mecroute.domain.identity import proxy_event_user_id
+from mecroute.domain.messages import LearnedStatistics
 from mecroute.domain.request import Identifier
 from mecroute.domain.spend import load_tenants
 from mecroute.lambda_support.handler import lambda_handler
@@ -32,6 +38,7 @@ settings = ApiReadsSettings.from_env()
 registry = DynamoModelRegistry(settings.models_table)
 directory = DynamoNodeDirectory(settings.nodes_table)
 decisions = DynamoDecisionLog(settings.decisions_table)
+learned = DynamoStatsStore(settings.stats_table)
 breakers = Breakers(DynamoBreakerStore(settings.breakers_table), settings.breaker_policy())
 spend = Spend(DynamoSpendLedger(settings.usage_table), load_tenants())
 USER_ID: TypeAdapter[str] = TypeAdapter(Identifier)
@@ -55,6 +62,15 @@ def list_nodes() -> dict[str, Any]:
         ],
         "breakers": [seen.model_dump(mode="json") for seen in breakers.views()],
     }
+
+
+@app.get("/v1/stats")
+def list_stats() -> dict[str, Any]:
+    """What the learning loop has learned: per tier, node and model, and the regional path's
+    routing overhead (the aggregator's table)."""
+    found = sorted(learned.list_stats(), key=lambda stat: (stat.tier, stat.node_id, stat.model_id))
+    answer = LearnedStatistics(stats=found, routing_overhead=learned.get_overhead("regional"))
+    return answer.model_dump(mode="json")
 
 
 def _caller() -> str | None:

@@ -62,6 +62,7 @@ def test_the_document_lists_the_routes_these_tests_cover():
         ("/v1/models", "GET"),
         ("/v1/nodes", "GET"),
         ("/v1/usage", "GET"),
+        ("/v1/stats", "GET"),
         ("/v1/decisions/{request_id}", "GET"),
         ("/v1/feedback", "POST"),
     }

@@ -53,9 +53,10 @@ def test_the_model_zoo_is_still_seeded_without_the_fleet(keyed: Synthesis):
 
 def test_api_key_mode_requires_a_key_on_every_method(keyed: Synthesis):
     methods = keyed.of_type("AWS::ApiGateway::Method")
-    # inference, chat completions, models, nodes, usage, one decision, feedback: each with a key
+    # inference, chat completions, models, nodes, usage, stats, one decision, feedback: each
+    # with a key
     routes = ("v1inferencePOST", "v1chatcompletionsPOST", "v1modelsGET", "v1nodesGET",
-              "v1usageGET", "v1decisionsrequestidGET", "v1feedbackPOST")  # fmt: skip
+              "v1usageGET", "v1statsGET", "v1decisionsrequestidGET", "v1feedbackPOST")  # fmt: skip
     assert sorted(any(route in logical_id for route in routes) for logical_id in methods) == [
         True
     ] * len(routes)

@@ -19,7 +19,7 @@ from mecroute.domain.schema import api_gateway_schema
 CONFIG = AppConfig.model_validate(cdk_json_context())
 ROUTES = {
     ("POST", "inference"), ("POST", "completions"), ("GET", "models"), ("GET", "nodes"),
-    ("GET", "usage"), ("GET", "{request_id}"), ("POST", "feedback"),
+    ("GET", "usage"), ("GET", "stats"), ("GET", "{request_id}"), ("POST", "feedback"),
 }  # fmt: skip
 PIPELINE_ROUTES = {("POST", "inference"), ("POST", "completions")}
 

@@ -21,7 +21,7 @@ from mecroute.adapters.dynamodb import DynamoDecisionLog, DynamoStatsStore
 from mecroute.agents.learning import stat_key
 from mecroute.domain.breaker import BreakerPolicy, after_failure, closed
 from mecroute.domain.identity import proxy_event_user_id
-from mecroute.domain.messages import ExecutionResult, MonitorRecord
+from mecroute.domain.messages import ExecutionResult, LearnedStatistics, MonitorRecord
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
 from mecroute.local.names import Names
 from mecroute.local.seed import create_resources
@@ -318,3 +318,8 @@ def test_aggregator_keeps_the_learned_routing_overhead_beside_the_statistics(aws
     assert 150.0 <= learned.p50_ms <= 170.0
     (stat,) = store.list_stats()
     assert stat.samples == 2
+    # And the regional API lists both, as the local API does (the same handler)
+    status, body = call("api_reads", rest_event("GET", "/v1/stats"))
+    assert status == 200
+    assert body == LearnedStatistics(stats=[stat], routing_overhead=learned).model_dump(mode="json")
+    assert body["routing_overhead"]["samples"] == 2

@@ -100,6 +100,14 @@ class TierStat(Message):
     )
 
 
+class LearnedStatistics(Message):
+    """`GET /v1/stats`: what the learning loop has learned per tier, node and model, and the
+    regional routing path's learned overhead (null until the aggregator has folded some in)."""
+
+    stats: list[TierStat]
+    routing_overhead: RoutingOverhead | None = None
+
+
 class ResourceSnapshot(Message):
     taken_at: float
     nodes: list[NodeStatus]

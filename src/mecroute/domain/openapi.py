@@ -25,7 +25,7 @@ from mecroute.domain.chat import (
 )
 from mecroute.domain.errors import HTTP_STATUS_BY_ERROR
 from mecroute.domain.feedback import Feedback, FeedbackReceipt
-from mecroute.domain.messages import MonitorRecord
+from mecroute.domain.messages import LearnedStatistics, MonitorRecord
 from mecroute.domain.registry import ModelSpec, NodeRecord, Tier
 from mecroute.domain.request import IDENTIFIER_PATTERN, InferenceRequest
 from mecroute.domain.spend import Usage
@@ -87,6 +87,7 @@ _SCHEMAS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (ModelList, "serialization"),
     (NodeList, "serialization"),
     (Usage, "serialization"),
+    (LearnedStatistics, "serialization"),
     (ErrorBody, "serialization"),
 ]
 
@@ -243,6 +244,20 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "The usage.", "content": _json(_ref(Usage))},
                         "400": _error("InvalidRequest: not a user id."),
+                    },
+                }
+            },
+            "/v1/stats": {
+                "get": {
+                    "operationId": "listStats",
+                    "summary": "What the learning loop has learned per tier, node and model "
+                    "(samples, latency EWMA and p95, success rate, answer quality) and the "
+                    "regional routing path's overhead.",
+                    "responses": {
+                        "200": {
+                            "description": "The learned statistics.",
+                            "content": _json(_ref(LearnedStatistics)),
+                        }
                     },
                 }
             },

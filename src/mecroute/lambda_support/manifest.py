@@ -197,7 +197,7 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
     Function(
         "api_reads",
-        "Read-only API: model registry, MEC nodes, one decision by request id",
+        "Read-only API: model registry, MEC nodes, usage, learned statistics, one decision",
         ApiReadsSettings,
         "api",
         (
@@ -206,6 +206,7 @@ FUNCTIONS: tuple[Function, ...] = (
             _on("decisions_table", "dynamodb:GetItem"),
             _on("breakers_table", "dynamodb:Scan"),
             _on("usage_table", "dynamodb:GetItem"),
+            _on("stats_table", "dynamodb:Scan", "dynamodb:GetItem"),
         ),
     ),
     Function(

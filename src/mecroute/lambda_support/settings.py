@@ -153,6 +153,7 @@ class ApiReadsSettings(BreakerSettings, SpendSettings):
     models_table: str
     nodes_table: str
     decisions_table: str
+    stats_table: str
 
 
 class FeedbackSettings(AgentSettings):

@@ -24,7 +24,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mecroute.adapters.chat_http import Identify, chat_completions_route
-from mecroute.adapters.dynamodb import DynamoStatsStore
 from mecroute.adapters.web import (
     HttpProblem,
     Served,
@@ -142,21 +141,6 @@ def api_app(
         ]
         return JSONResponse({"sites": listed})
 
-    learned = DynamoStatsStore(runtime.names.stats_table)
-
-    async def stats(request: Request) -> Response:
-        """What the learning loop has learned (offline only: the regional API has no route)."""
-        identify(request.headers)
-        found = await run_in_threadpool(learned.list_stats)
-        found.sort(key=lambda stat: (stat.tier, stat.node_id, stat.model_id))
-        overhead = await run_in_threadpool(learned.get_overhead, "regional")
-        return JSONResponse(
-            {
-                "stats": [stat.model_dump(mode="json", exclude={"revision"}) for stat in found],
-                "routing_overhead": overhead.model_dump(mode="json") if overhead else None,
-            }
-        )
-
     async def health(_: Request) -> Response:
         alive = sum(node.process.poll() is None for node in runtime.nodes)
         return JSONResponse({"status": "ok", "mec_nodes_running": alive})
@@ -182,7 +166,7 @@ def api_app(
         [
             Route("/health", health, methods=["GET"]),
             Route("/v1/sites", sites, methods=["GET"]),
-            Route("/v1/stats", stats, methods=["GET"]),
+            Route("/v1/stats", reads.route("/v1/stats"), methods=["GET"]),
             Route("/v1/models", reads.route("/v1/models"), methods=["GET"]),
             Route("/v1/nodes", reads.route("/v1/nodes"), methods=["GET"]),
             Route("/v1/usage", reads.route("/v1/usage"), methods=["GET"]),
