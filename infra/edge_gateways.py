@@ -83,7 +83,7 @@ class EdgeGateways(Construct):
         self.task_definitions[site] = task
         role = task.task_role
         # The snapshot: registry, nodes and learned statistics (Scan, as the agents read them).
-        for name in ("models_table", "nodes_table", "stats_table"):
+        for name in ("models_table", "nodes_table", "stats_table", "api_keys_table"):
             grant_table(tables[name], role, "dynamodb:Scan")
         # Records: batched decision records and their stream events.
         grant_table(tables["decisions_table"], role, "dynamodb:BatchWriteItem")
@@ -120,7 +120,13 @@ class EdgeGateways(Construct):
                 "METRICS_STREAM": metrics_stream.stream_name,
                 **{
                     name.upper(): tables[name].table_name
-                    for name in ("models_table", "nodes_table", "stats_table", "decisions_table")
+                    for name in (
+                        "models_table",
+                        "nodes_table",
+                        "stats_table",
+                        "decisions_table",
+                        "api_keys_table",  # its callers' keys (identity, per-caller limits)
+                    )
                 },
                 **fleet.keys.environment(fleet.node_networks, "infer"),
             },

@@ -58,7 +58,7 @@ class MecRouteStack(Stack):
                 config=config,
                 fleet=fleet,
                 artifacts=storage.artifacts,
-                tables=dict(storage.tables),
+                tables={**storage.tables, "api_keys_table": storage.api_keys_table},
                 metrics_stream=streaming.metrics_stream,
             )
             if fleet

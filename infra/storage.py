@@ -15,6 +15,7 @@ from mecroute.adapters.tables import (
     IDEMPOTENCY_TTL,
     TABLE_KEYS,
 )
+from mecroute.gateway.auth import API_KEY_HASH
 
 __all__ = ["IDEMPOTENCY_KEY", "IDEMPOTENCY_TTL", "Storage"]
 
@@ -55,6 +56,8 @@ class Storage(Construct):
                 )
             self.tables[attribute] = table
         self.idempotency_table = _table(self, "IdempotencyTable", IDEMPOTENCY_KEY, IDEMPOTENCY_TTL)
+        # The edge gateways' callers: {key_sha256, user_id} items (docs/security.md).
+        self.api_keys_table = _table(self, "ApiKeysTable", API_KEY_HASH, None)
 
         # Server access logs need SSE-S3 on the target bucket (SSE-KMS is not supported).
         self.access_logs = private_bucket(

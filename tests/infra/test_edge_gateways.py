@@ -68,6 +68,25 @@ def test_the_task_role_reads_the_snapshot_and_writes_records_only(synthesis: Syn
     assert not any(action.endswith("*") for action in actions)
 
 
+def test_each_gateway_verifies_callers_against_the_api_keys_table(synthesis: Synthesis):
+    """Deployed, a site's callers are who their key names (docs/security.md): the table is in
+    every gateway's environment, and its role may only Scan it."""
+    (table_id,) = [name for name in synthesis.of_type("AWS::DynamoDB::GlobalTable")
+                   if name.startswith("StorageApiKeysTable")]  # fmt: skip
+    for task in gateways(synthesis.of_type("AWS::ECS::TaskDefinition")).values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert environment["API_KEYS_TABLE"] == {"Ref": table_id}
+    on_table = set()
+    for name, policy in synthesis.of_type("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if table_id in json.dumps(statement["Resource"]):
+                assert name.startswith("EdgeGateways"), name  # nobody else reads the keys
+                on_table |= set(statement["Action"] if isinstance(statement["Action"], list)
+                                else [statement["Action"]])  # fmt: skip
+    assert on_table == {"dynamodb:Scan"}
+
+
 def test_alarms_on_queue_depth_and_snapshot_age_page_the_topic(synthesis: Synthesis):
     alarms = gateways(synthesis.of_type("AWS::CloudWatch::Alarm")).values()
     watched = {(a["Properties"]["MetricName"], a["Properties"]["Namespace"]) for a in alarms}

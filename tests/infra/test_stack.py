@@ -16,6 +16,7 @@ from infra_synthesis import Synthesis
 
 from mecroute.adapters.tables import TABLE_KEYS
 from mecroute.domain.node_auth import SCOPES
+from mecroute.gateway.auth import API_KEY_HASH
 from mecroute.lambda_support.manifest import AGENTS, BY_NAME, FUNCTIONS, Function
 from mecroute.mec.zoo import CATALOGUE, artifact_key
 
@@ -200,7 +201,8 @@ def test_the_monitor_records_asynchronously_with_the_record_queue_on_failure(
 
 
 def test_tables_on_demand_encrypted_recoverable_and_retained(template: Template):
-    template.resource_count_is("AWS::DynamoDB::GlobalTable", len(TABLE_KEYS) + 1)
+    # the TABLE_KEYS tables, idempotency, the edge gateways' API keys
+    template.resource_count_is("AWS::DynamoDB::GlobalTable", len(TABLE_KEYS) + 2)
     template.all_resources_properties(
         "AWS::DynamoDB::GlobalTable",
         {
@@ -222,7 +224,10 @@ def test_tables_on_demand_encrypted_recoverable_and_retained(template: Template)
 def test_tables_have_the_offline_key_schemas_and_ttls(synthesis: Synthesis):
     tables = [t["Properties"] for t in synthesis.of_type("AWS::DynamoDB::GlobalTable").values()]
     by_key = {t["KeySchema"][0]["AttributeName"]: t for t in tables}
-    expected = {key: ttl for key, ttl in TABLE_KEYS.values()} | {IDEMPOTENCY_KEY: IDEMPOTENCY_TTL}
+    expected = {key: ttl for key, ttl in TABLE_KEYS.values()} | {
+        IDEMPOTENCY_KEY: IDEMPOTENCY_TTL,
+        API_KEY_HASH: None,
+    }
     assert set(by_key) == set(expected)
     for key, ttl in expected.items():
         spec = by_key[key].get("TimeToLiveSpecification")

@@ -16,6 +16,9 @@ from mecroute.adapters.aws import table
 from mecroute.adapters.web import HttpProblem
 from mecroute.domain.request import Identifier
 
+# The key of the API keys table (and of each KeyItem): the SHA-256 of the key, never the key.
+API_KEY_HASH = "key_sha256"
+
 
 def key_hash(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
@@ -55,7 +58,7 @@ class DynamoApiKeys(ApiKeys):
 
     def read(self) -> dict[str, str]:
         items = table(self.table_name).scan().get("Items", [])
-        return {str(i["key_sha256"]): str(i["user_id"]) for i in items}
+        return {str(i[API_KEY_HASH]): str(i["user_id"]) for i in items}
 
 
 class KeyItem(BaseModel):
