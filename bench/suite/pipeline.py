@@ -1,13 +1,17 @@
 """The whole offline pipeline (moto executing the ASL, handlers in-process) at concurrency
 1 and 16, as a client of `mecroute serve` waits for it: the answer, not the trace of the
-states (which the local API does not read either)."""
+states (which the local API does not read either). Beside the times, the CPU each request
+costs the runtime's two processes (this one: the interpreter and the handlers; moto's data
+services), which on a shared machine moves less than throughput does."""
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
 import contextlib
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from mecroute.local.runtime import OfflineRuntime
@@ -39,15 +43,21 @@ def run(plan: Plan) -> dict[str, Any]:
         for _ in range(5):
             one(runtime)
         for concurrency, total in totals.items():
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), _cpu_s(runtime)
             with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
                 done = list(pool.map(lambda _: one(runtime), range(total)))
             elapsed_s = time.perf_counter() - started
+            cpu_after = _cpu_s(runtime)
             statuses = [status for _, status in done]
             figures[f"c{concurrency}"] = {
                 "requests": total,
                 "ms": summary([ms for ms, _ in done]),
                 "per_s": total / elapsed_s,
+                # CPU ms per request: [this process, moto's data services] (None off Linux)
+                "cpu_ms": [
+                    None if after is None or before is None else (after - before) * 1000 / total
+                    for before, after in zip(cpu_before, cpu_after, strict=True)
+                ],
                 "succeeded": statuses.count("SUCCEEDED"),
                 "failed_by_error": dict(
                     collections.Counter(s for s in statuses if s != "SUCCEEDED")
@@ -86,9 +96,30 @@ def rows(figures: dict[str, Any]) -> list[Row]:
 
 
 def _described(level: dict[str, Any]) -> str:
+    main_ms, data_ms = level.get("cpu_ms", [None, None])
+    cpu = "" if main_ms is None or data_ms is None else (
+        f"; CPU {main_ms + data_ms:.0f} ms a request: {main_ms:.0f} interpreter and handlers, "
+        f"{data_ms:.0f} data services"
+    )  # fmt: skip
     return (
         f"p50 {level['ms']['p50']:.0f} ms, p95 {level['ms']['p95']:.0f} ms, "
         f"{level['per_s']:.1f} req/s ({level['succeeded']}/{level['requests']} succeeded"
         + "".join(f"; {n} {error}" for error, n in level.get("failed_by_error", {}).items())
+        + cpu
         + ")"
     )
+
+
+def _cpu_s(runtime: OfflineRuntime) -> tuple[float | None, float | None]:
+    """CPU seconds used so far by this process and by moto's data-services process."""
+    services = runtime.data_services
+    return time.process_time(), None if services is None else _child_cpu_s(services.process.pid)
+
+
+def _child_cpu_s(pid: int) -> float | None:
+    """A running child's user + system CPU seconds, from /proc (None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

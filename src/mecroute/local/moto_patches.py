@@ -35,7 +35,8 @@ def speed_up_moto() -> None:
     - The server lists moto's package directory to route every request (`route_once`).
     - The interpreter deep-copies the state's data several times in every state (its input
       for each history event, each path, each frame): `copy.deepcopy` keeps a memo and looks
-      up a copier per object; a copy that knows JSON values is several times quicker.
+      up a copier per object; a copy that knows JSON values is several times quicker, and
+      the copies made for a history event, which only serialises them, are not needed.
     - A caller waiting for an execution polls DescribeExecution (eight calls a request at
       concurrency 16, each a full request through the server): moto's interpreter runs in
       this process, so it signals the end instead, with what DescribeExecution would answer
@@ -135,15 +136,42 @@ def _copy_json_quickly() -> None:
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.string import string_expression
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
     from moto.stepfunctions.parser.asl.eval import environment, states
 
     modules: tuple[Any, ...] = (states, string_expression, result_path, execute_state, environment)
     for module in modules:
         if module.copy is copy:  # each calls copy.deepcopy and nothing else of the module
             module.copy = _JSON_COPY
+    # A state's entered and exited history events copy its data only to serialise the copy.
+    for name in ("_get_state_entered_event_details", "_get_state_exited_event_details"):
+        describe = getattr(CommonStateField, name)
+        if not getattr(describe, "uncopied", False):
+            setattr(CommonStateField, name, _serialised_uncopied(describe))
 
 
-_JSON_COPY = types.SimpleNamespace(deepcopy=copy_json)
+# Set on a thread while moto serialises a history event's data: what it copies then is only read.
+_serialising = threading.local()
+
+
+def _copy_unless_serialising(value: Any) -> Any:
+    return value if getattr(_serialising, "active", False) else copy_json(value)
+
+
+def _serialised_uncopied(describe: Any) -> Any:
+    @functools.wraps(describe)
+    def uncopied(*args: Any, **kwargs: Any) -> Any:
+        _serialising.active = True
+        try:
+            return describe(*args, **kwargs)
+        finally:
+            _serialising.active = False
+
+    uncopied.uncopied = True  # type: ignore[attr-defined]
+    return uncopied
+
+
+_JSON_COPY = types.SimpleNamespace(deepcopy=_copy_unless_serialising)
 
 
 def make_conditional_writes_atomic() -> None:
