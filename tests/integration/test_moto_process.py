@@ -1,7 +1,9 @@
 """The offline runtime's data services: moto's server in a child process, reached over HTTP,
-with DynamoDB's conditional writes atomic, and gone when its parent lets go of it."""
+with DynamoDB's conditional writes and Kinesis's record numbering atomic, and gone when its
+parent lets go of it."""
 
 import os
+import threading
 import time
 
 import boto3
@@ -106,3 +108,37 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(served):
     spent = client.get_item(TableName="usage", Key={"k": {"S": "spent"}})["Item"]
     assert spent["n"] == {"N": "2"}
     assert "Item" in client.get_item(TableName="usage", Key={"k": {"S": "new"}})
+
+
+def test_concurrent_stream_writes_keep_every_record(served):
+    # Given one shard, and eight writers putting batches at once (the monitor's events, the
+    # gateways' shippers), each through a client of its own
+    def kinesis():
+        return boto3.client(
+            "kinesis", endpoint_url=served.url, region_name=REGION,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+
+    kinesis().create_stream(StreamName="metrics", ShardCount=1)
+
+    def write(writer: int) -> None:
+        client = kinesis()
+        for batch in range(25):
+            records = [
+                {"Data": f"{writer}/{batch}/{n}".encode(), "PartitionKey": "p"} for n in range(4)
+            ]
+            client.put_records(StreamName="metrics", Records=records)
+
+    writers = [threading.Thread(target=write, args=(writer,)) for writer in range(8)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    # Then every record is on the stream, each once
+    client = kinesis()
+    (shard,) = client.describe_stream(StreamName="metrics")["StreamDescription"]["Shards"]
+    iterator = client.get_shard_iterator(
+        StreamName="metrics", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    data = [r["Data"] for r in client.get_records(ShardIterator=iterator, Limit=10_000)["Records"]]
+    assert len(data) == len(set(data)) == 8 * 25 * 4

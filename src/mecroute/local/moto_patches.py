@@ -191,6 +191,21 @@ def make_conditional_writes_atomic() -> None:
                 setattr(DynamoDBBackend, name, _holding(lock, write))
 
 
+def make_stream_writes_atomic() -> None:
+    """A Kinesis shard numbers each record one past its last; moto's shard reads the last
+    number and then stores, unlocked ("not safe for concurrency", its comment says), so two
+    concurrent PutRecords could take one number and the second record overwrote the first:
+    an outcome event lost. A lock makes numbering and storing one step."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from moto.kinesis.models import Shard
+
+        put_record = Shard.put_record
+        if getattr(put_record, "atomic", False):
+            return
+        lock = threading.RLock()  # a shard's puts are quick; one lock for all shards will do
+        Shard.put_record = _holding(lock, put_record)  # type: ignore[method-assign]
+
+
 def _restore_only_what_a_transaction_touched() -> None:
     """moto deep-copies every table a TransactWriteItems names, whole, to put it back if the
     transaction fails: a cost that grows with the table (the spend ledger's usage table gains

@@ -72,11 +72,16 @@ class MotoProcess:
 def main() -> None:
     from moto.server import ThreadedMotoServer
 
-    from mecroute.local.moto_patches import make_conditional_writes_atomic, route_once
+    from mecroute.local.moto_patches import (
+        make_conditional_writes_atomic,
+        make_stream_writes_atomic,
+        route_once,
+    )
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     route_once()
     make_conditional_writes_atomic()
+    make_stream_writes_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
