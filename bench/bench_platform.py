@@ -42,7 +42,7 @@ from suite.paths import PARTIAL_RESULTS_DIR, RESULTS_DIR, ROOT
 from suite.table import Row, plain, write
 from suite.timing import QUICK, Plan, bench_reference, say
 
-from mecroute.lambda_support.manifest import AGENTS, BY_NAME
+from mecroute.lambda_support.manifest import BY_NAME
 
 SECTIONS = ("router", "litellm", "context", "handlers", "cold", "pipeline", "node", "layers")
 Rows = Callable[[dict[str, Any]], list[Row]]
@@ -99,8 +99,10 @@ def commit() -> str:
 
 def platform_cost(handlers: dict[str, Any]) -> dict[str, Any]:
     asl_bytes = (ROOT / "statemachines" / "inference_pipeline.asl.json").stat().st_size
-    memory_mb = {agent: BY_NAME[agent].memory_mb for agent in AGENTS}
-    return cost.cost_per_million(handlers["cases"], asl_bytes, memory_mb)
+    from infra.streaming import AGGREGATOR_BATCH_SIZE  # infra/ is on the path from main()
+
+    memory_mb = {name: function.memory_mb for name, function in BY_NAME.items()}
+    return cost.cost_per_million(handlers["cases"], asl_bytes, memory_mb, AGGREGATOR_BATCH_SIZE)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,7 @@
 """Platform cost per million requests from the measured handler durations, the configured memory
-sizes and AWS list prices (inference itself excluded)."""
+sizes, the request units and stream data of the AWS calls the handlers really made, and AWS list
+prices (inference itself excluded; so are logs and traces, which are billed per gigabyte and per
+trace, not per request)."""
 
 from __future__ import annotations
 
@@ -38,8 +40,29 @@ PATH = {
     "monitor": "monitor (answer)",
 }
 # Invoked asynchronously (RecordOutcome's event): billed as Lambda, outside the Express
-# duration, whose RecordOutcome task state only hands the event over.
-OFF_PATH = {"monitor (store)": ("monitor", "monitor (store)")}
+# duration, whose RecordOutcome task state only hands the event over. Then the stream's
+# consumer folds the request's outcome event into the learned statistics.
+OFF_PATH = {
+    "monitor (store)": ("monitor", "monitor (store)"),
+    "aggregator": ("aggregator", "aggregator (one outcome event)"),
+}
+# The aggregator is invoked per batch of stream records (`aggregator_batch`, the stack's
+# batch size): its request is shared by a full batch (an assumption: at low traffic batches
+# are smaller). Its duration is measured on a batch of one, so it is counted whole per event.
+# DynamoDB on-demand, Kinesis Data Streams on-demand, Firehose (a Kinesis stream as source).
+DYNAMODB_WRITE_UNITS_PER_MILLION_USD = 0.625
+DYNAMODB_READ_UNITS_PER_MILLION_USD = 0.125
+KINESIS_IN_PER_GB_USD = 0.08
+KINESIS_OUT_PER_GB_USD = 0.04  # per consumer: the aggregator and Firehose
+KINESIS_CONSUMERS = 2
+FIREHOSE_PER_GB_USD = 0.029
+UNIT_PRICES_PER_MILLION_USD = {
+    "dynamodb_write_units": DYNAMODB_WRITE_UNITS_PER_MILLION_USD,
+    "dynamodb_read_units": DYNAMODB_READ_UNITS_PER_MILLION_USD,
+    # a kilobyte a request is a gigabyte (2^20 KB ~ 10^6) a million requests
+    "kinesis_kb": (KINESIS_IN_PER_GB_USD + KINESIS_CONSUMERS * KINESIS_OUT_PER_GB_USD) / 1.048576,
+    "firehose_kb": FIREHOSE_PER_GB_USD / 1.048576,
+}
 
 
 def round_up(value: float, step: float) -> float:
@@ -47,12 +70,13 @@ def round_up(value: float, step: float) -> float:
 
 
 def cost_per_million(
-    handlers: dict[str, Any], asl_bytes: int, memory_mb: Mapping[str, int]
+    handlers: dict[str, Any], asl_bytes: int, memory_mb: Mapping[str, int], aggregator_batch: int
 ) -> dict[str, Any]:
     """Platform cost of one successful request, inference excluded: the execute agent's
     duration is its own work around a node that answers at once (time scale 0).
     `handlers` holds warm_handlers' cases; `memory_mb` each agent's memory size (the manifest's)."""
     invoked = {agent: (agent, case) for agent, case in PATH.items()} | OFF_PATH
+    invocations = {"aggregator": 1 / aggregator_batch}
     lambdas = {}
     for name, (agent, case) in invoked.items():
         size_mb = memory_mb[agent]
@@ -61,7 +85,7 @@ def cost_per_million(
         lambdas[name] = {
             "memory_mb": size_mb,
             "billed_mean_ms": billed_ms,
-            "requests_usd": LAMBDA_REQUESTS_PER_MILLION_USD,
+            "requests_usd": LAMBDA_REQUESTS_PER_MILLION_USD * invocations.get(name, 1),
             "duration_usd": duration_usd,
         }
     data_bytes = sum(handlers[case]["output_bytes"] for case in PATH.values())
@@ -69,16 +93,18 @@ def cost_per_million(
     billed_memory_gb = round_up(express_memory_mb, EXPRESS_MEMORY_CHUNK_MB) / 1024
     execution_ms = sum(lambdas[agent]["billed_mean_ms"] for agent in PATH)
     # Every task state, RecordOutcome's hand-over of the event included.
-    execution_ms += EXPRESS_TASK_OVERHEAD_MS * (len(PATH) + len(OFF_PATH))
+    execution_ms += EXPRESS_TASK_OVERHEAD_MS * (len(PATH) + 1)
     billed_execution_ms = round_up(execution_ms, EXPRESS_DURATION_INCREMENT_MS)
     express_duration_usd = (
         billed_memory_gb * billed_execution_ms / 1000 * EXPRESS_PER_GB_SECOND_USD * 1e6
     )
     lambda_usd = sum(lam["requests_usd"] + lam["duration_usd"] for lam in lambdas.values())
+    data = data_units(handlers, [case for _, case in invoked.values()])
+    data_usd = sum(entry["usd"] for entry in data["priced"].values())
     fixed = API_GATEWAY_REST_PER_MILLION_USD + EXPRESS_PER_MILLION_USD
-    fixed += LAMBDA_REQUESTS_PER_MILLION_USD * len(lambdas)
+    fixed += sum(lam["requests_usd"] for lam in lambdas.values())
     total = API_GATEWAY_REST_PER_MILLION_USD + EXPRESS_PER_MILLION_USD
-    total += express_duration_usd + lambda_usd
+    total += express_duration_usd + lambda_usd + data_usd
     execute_gb = memory_mb["execute"] / 1024
     return {
         "prices_as_of": PRICES_AS_OF,
@@ -94,6 +120,8 @@ def cost_per_million(
         "express_task_overhead_ms_assumed": EXPRESS_TASK_OVERHEAD_MS,
         "lambdas": lambdas,
         "lambda_usd": lambda_usd,
+        "data": data,
+        "data_usd": data_usd,
         "execute_wait_usd_per_10ms_inference": (
             execute_gb * 0.010 * LAMBDA_ARM64_PER_GB_SECOND_USD * 1e6
         ),
@@ -101,17 +129,49 @@ def cost_per_million(
     }
 
 
+def data_units(handlers: dict[str, Any], cases: list[str]) -> dict[str, Any]:
+    """Request units and stream data of one request, summed over the cases it invokes: priced
+    where AWS bills per unit, and any call this table has no price for, listed."""
+    summed: dict[str, float] = {}
+    for case in cases:
+        for unit, amount in handlers[case]["aws_units_per_invocation"].items():
+            summed[unit] = summed.get(unit, 0.0) + amount
+    priced = {
+        unit: {"per_request": amount, "usd": amount * UNIT_PRICES_PER_MILLION_USD[unit]}
+        for unit, amount in summed.items()
+        if unit in UNIT_PRICES_PER_MILLION_USD
+    }
+    unpriced = {unit: amount for unit, amount in summed.items() if unit not in priced}
+    return {"priced": priced, "unpriced": unpriced}
+
+
 def rows(cost: dict[str, Any]) -> list[Row]:
     return [
         at_most(
             "Platform cost per million requests (inference excluded)",
-            f"${cost['total_usd']:.2f} (fixed ${cost['fixed_usd']:.2f} + durations "
-            f"${cost['variable_usd']:.2f})",
+            f"${cost['total_usd']:.2f} (requests ${cost['fixed_usd']:.2f} + durations "
+            f"${cost['variable_usd'] - cost['data_usd']:.2f} + table and stream units "
+            f"${cost['data_usd']:.2f})" + _unpriced(cost),
             cost["total_usd"],
             BUDGET_USD,
             f"≤ ${BUDGET_USD:.2f}",
         )
     ]
+
+
+def _unpriced(cost: dict[str, Any]) -> str:
+    unpriced = cost["data"]["unpriced"]
+    if not unpriced:
+        return ""
+    return "; not priced: " + ", ".join(f"{n:g} {call}" for call, n in unpriced.items())
+
+
+UNIT_NAMES = {
+    "dynamodb_write_units": "DynamoDB write request units",
+    "dynamodb_read_units": "DynamoDB read request units",
+    "kinesis_kb": f"Kinesis KB in (1 KB steps) and out to {KINESIS_CONSUMERS} consumers",
+    "firehose_kb": "Firehose KB (5 KB steps)",
+}
 
 
 def notes(cost: dict[str, Any]) -> list[str]:
@@ -134,6 +194,9 @@ def notes(cost: dict[str, Any]) -> list[str]:
             f"{lam['billed_mean_ms']:.1f} ms | "
             f"{lam['requests_usd']:.2f} + {lam['duration_usd']:.3f} |"
         )
+    for unit, entry in cost["data"]["priced"].items():
+        amount = f"{entry['per_request']:.2f} a request"
+        lines.append(f"| {UNIT_NAMES[unit]} | - | {amount} | {entry['usd']:.3f} |")
     lines.append(f"| **total** | | | **{cost['total_usd']:.2f}** |")
     return [
         "\n".join(lines),

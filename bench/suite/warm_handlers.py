@@ -3,6 +3,7 @@ its AWS calls."""
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import hashlib
@@ -20,6 +21,7 @@ from typing import Any
 
 from mecroute.adapters.aws import reset_clients
 from mecroute.agents import monitor
+from mecroute.domain.messages import MonitorRecord
 from mecroute.domain.registry import Heartbeat
 from mecroute.domain.tasks import SucceededTask
 from mecroute.lambda_support.manifest import AGENTS
@@ -27,11 +29,14 @@ from mecroute.local.fleet import DEFAULT_SITES, NodeProcess, start_nodes, write_
 from mecroute.local.lambdas import FakeLambdaContext, Handler, load_handler
 from mecroute.local.names import NOT_FOR_MOCKED_HANDLERS, Names
 from mecroute.local.runtime import REGION, ZOO_DIR
+from suite import aws_units
 from suite.paths import LAMBDAS_DIR, event
 from suite.table import Row
 from suite.timing import Plan, summary
 
 PROMPT = "What is the capital of France?"
+# The pipeline's agents and the stream consumer every answered request feeds.
+MEASURED = (*AGENTS, "aggregator")
 # Lambda bills duration in steps of this many milliseconds.
 LAMBDA_DURATION_INCREMENT_MS = 1
 
@@ -93,6 +98,10 @@ def varied(base: dict[str, Any], index: int) -> dict[str, Any]:
         copy["request_id"] = request_id
     if "record" in copy:  # a stored record is idempotent on its request id: a new one each call
         copy["record"]["request_id"] = request_id
+    for record in copy.get("Records", []):  # the aggregator drops an event id it has seen
+        data = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        data |= {"request_id": request_id, "event_id": f"{request_id}:0"}
+        record["kinesis"]["data"] = base64.b64encode(json.dumps(data).encode()).decode()
     if "context" in copy:
         prompt = f"{PROMPT} (variant {index})"
         copy["context"]["request"]["prompt"] = prompt
@@ -101,11 +110,38 @@ def varied(base: dict[str, Any], index: int) -> dict[str, Any]:
     return copy
 
 
-def answered_record() -> dict[str, Any]:
+def answer() -> MonitorRecord:
     """The answer ComposeAnswer builds for the sample RecordOutcome task: what the asynchronous
     RecordOutcome event hands the monitor to store."""
     task = SucceededTask.model_validate(event("record_outcome"))
-    return monitor.build_record(task, time.time()).model_dump(mode="json")
+    return monitor.build_record(task, time.time())
+
+
+def outcome_batch() -> dict[str, Any]:
+    """The aggregator's Kinesis event holding the sample answer's one outcome event."""
+    record = answer()
+    (outcome,) = monitor.events_for(record)
+    data = base64.b64encode(outcome.model_dump_json().encode()).decode()
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:kinesis",
+                "eventID": "shardId-000000000000:1",
+                "eventName": "aws:kinesis:record",
+                "eventVersion": "1.0",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/metrics",
+                "awsRegion": REGION,
+                "invokeIdentitySourceArn": "arn:aws:iam::000000000000:role/aggregator",
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": record.request_id,
+                    "sequenceNumber": "1",
+                    "data": data,
+                    "approximateArrivalTimestamp": time.time(),
+                },
+            }
+        ]
+    }
 
 
 def handler_events(nodes: dict[str, NodeProcess]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -141,8 +177,9 @@ def handler_events(nodes: dict[str, NodeProcess]) -> dict[str, tuple[str, dict[s
             {"context": device["context"], "target": cloud_target, "plan": cloud_plan},
         ),
         "monitor (answer)": ("monitor", event("record_outcome")),
-        "monitor (store)": ("monitor", {"action": "store", "record": answered_record()}),
+        "monitor (store)": ("monitor", {"action": "store", "record": answer().model_dump()}),
         "monitor (attempt failure)": ("monitor", event("record_attempt_failure")),
+        "aggregator (one outcome event)": ("aggregator", outcome_batch()),
     }
 
 
@@ -163,12 +200,18 @@ def environment(values: dict[str, str], removed: tuple[str, ...] = ()) -> Iterat
 
 
 class SdkCalls:
-    """Time spent inside AWS SDK calls (moto's emulation here), and which calls were made."""
+    """Time spent inside AWS SDK calls (moto's emulation here), which calls were made, and
+    what they are billed in (request units, kilobytes: `aws_units`)."""
 
     def __init__(self) -> None:
         self.ms = 0.0
         self.calls: collections.Counter[str] = collections.Counter()
+        self.units: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        self.calls.clear()
+        self.units.clear()
 
     @contextlib.contextmanager
     def counting(self) -> Iterator[SdkCalls]:
@@ -178,13 +221,18 @@ class SdkCalls:
 
         def timed(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
             started = time.perf_counter()
+            response: Any = {}  # a refused call (a failed condition) still bills its request
             try:
-                return original(client, operation, params)
+                response = original(client, operation, params)
+                return response
             finally:
                 elapsed_ms = (time.perf_counter() - started) * 1000
+                service = client.meta.service_model.service_name
+                billed = aws_units.units(service, operation, params, response)
                 with self._lock:
                     self.ms += elapsed_ms
-                    self.calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+                    self.calls[f"{service}:{operation}"] += 1
+                    self.units.update(billed)
 
         setattr(BaseClient, "_make_api_call", timed)  # noqa: B010 - patched for this run only
         try:
@@ -203,7 +251,7 @@ def time_handler(handler: Handler, agent: str, base: dict[str, Any], plan: Plan)
         for index in range(plan.handler_warmup + plan.handler_calls):
             payload = varied(base, index)
             if index == plan.handler_warmup:
-                sdk.calls.clear()
+                sdk.clear()
             sdk_before = sdk.ms
             started = time.perf_counter()
             output = handler(payload, context)
@@ -223,6 +271,9 @@ def time_handler(handler: Handler, agent: str, base: dict[str, Any], plan: Plan)
         "own_ms": summary(own),
         "aws_calls_per_invocation": {
             call: count / plan.handler_calls for call, count in sorted(sdk.calls.items())
+        },
+        "aws_units_per_invocation": {
+            unit: amount / plan.handler_calls for unit, amount in sorted(sdk.units.items())
         },
         "output_bytes": output_bytes,
     }
@@ -254,7 +305,7 @@ def run(plan: Plan) -> dict[str, Any]:
             reset_clients()
             seed.create_resources(names, ZOO_DIR)
             by_id = register(nodes, names)
-            handlers = {agent: load_handler(LAMBDAS_DIR, agent) for agent in AGENTS}
+            handlers = {agent: load_handler(LAMBDAS_DIR, agent) for agent in MEASURED}
             quiet_observability(DISCARD)
             for case, (agent, base) in handler_events(by_id).items():
                 results[case] = time_handler(handlers[agent], agent, base, plan)
