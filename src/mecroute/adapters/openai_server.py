@@ -55,7 +55,9 @@ def server_url(endpoint: str) -> str:
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Built when a node speaking OpenAI is first called, not at every agent's cold start:
+    # most deployments have none.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class _Card(_Lenient):

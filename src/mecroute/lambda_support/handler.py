@@ -5,13 +5,16 @@ function has it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import TypeAdapter
 
-from mecroute.lambda_support.idempotency import Once
 from mecroute.lambda_support.observability import logger, metrics, tracer
 from mecroute.lambda_support.parsing import parse_task
+
+if TYPE_CHECKING:
+    # Only the handlers with idempotency (execute, feedback) load powertools' layer for it.
+    from mecroute.lambda_support.idempotency import Once
 
 Task = TypeVar("Task")
 Result = TypeVar("Result")

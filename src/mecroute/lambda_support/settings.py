@@ -21,7 +21,8 @@ class MissingConfiguration(RuntimeError):
 
 
 class AgentSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built by `from_env`: a handler builds its own settings class at cold start, not all 14.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def from_env(cls) -> Self:
