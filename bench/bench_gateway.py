@@ -8,7 +8,8 @@ on Fargate); the region (moto: tables, stream, bucket) and the regional API live
 the MEC nodes in theirs (time scale 0: the inference itself takes no emulated time), the load
 client in another. Routing overhead is the caller's wall time minus the inference's own time,
 which the gateway reports per answer (`Server-Timing: execute;dur=...`), with the gateway pinned
-to one core; throughput lets it use both. Asserts nothing.
+to one core (every thread of it and of its record shipper process); throughput lets it use both.
+CPU per request counts the shipper process too. Asserts nothing.
 """
 
 from __future__ import annotations

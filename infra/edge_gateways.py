@@ -25,6 +25,7 @@ from infra.fargate import arm64_task, health_check, private_service
 from infra.grants import grant_table
 from infra.mec_fleet import ALL_INTERFACES, MecFleet
 from mecroute.gateway.metrics import INTERVAL_S, NAMESPACE
+from mecroute.gateway.shipper import FLUSH_TIMEOUT_S
 from mecroute.mec.zoo import CATALOGUE, artifact_key
 
 GATEWAY_PORT = 8090
@@ -135,8 +136,9 @@ class EdgeGateways(Construct):
                 stream_prefix=f"gateway-{site}", log_group=fleet.node_logs
             ),
             health_check=health_check(GATEWAY_PORT),
-            # SIGTERM: stop accepting, answer what was accepted, ship the queued records.
-            stop_timeout=Duration.seconds(60),
+            # SIGTERM: stop accepting, answer what was accepted, let the shipper process ship
+            # the queued records (FLUSH_TIMEOUT_S), then exit; ECS kills it only after this.
+            stop_timeout=Duration.seconds(FLUSH_TIMEOUT_S + 10),
         )
         service = private_service(
             self,

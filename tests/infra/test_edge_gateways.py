@@ -11,6 +11,7 @@ from infra.edge_gateways import REQUESTS_PER_TASK_PER_S
 from infra_synthesis import Synthesis
 
 from mecroute.gateway.metrics import INTERVAL_S
+from mecroute.gateway.shipper import FLUSH_TIMEOUT_S
 
 CONFIG = AppConfig.model_validate(cdk_json_context())
 SITES = {site.site for site in CONFIG.mec_sites}
@@ -40,7 +41,10 @@ def test_each_gateway_runs_the_gateway_command_for_its_site(synthesis: Synthesis
     for task in tasks:
         (container,) = task["Properties"]["ContainerDefinitions"]
         environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        # One command, two processes: the HTTP service and the record shipper it starts.
         assert container["Command"] == ["mecroute", "gateway"]
+        # ECS waits for the shipper's flush before it kills the container.
+        assert container["StopTimeout"] > FLUSH_TIMEOUT_S
         assert environment["GATEWAY_METRICS"] == "cloudwatch"
         assert {"MODELS_TABLE", "NODES_TABLE", "STATS_TABLE", "DECISIONS_TABLE"} <= set(environment)
         seen.add(environment["MEC_SITE"])

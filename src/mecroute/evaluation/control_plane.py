@@ -13,14 +13,15 @@ Z95 = 1.645
 PathName = Literal["regional", "edge"]
 Z99 = 2.326
 # The edge gateway's routing overhead (everything but the inference): `bench/bench_gateway.py`
-# on main after 0ada41e (TCP_NODELAY), 400 sequential requests through one offline gateway on
-# this shared 2-core machine under load (other sessions running): p50 10.6 ms, p99 105.4 ms.
+# on main at 7af1291 (httptools on uvloop, the shipper in its own process), 400 sequential
+# requests, the gateway pinned to one core of this shared 2-core machine under load (load
+# average 5-11, other sessions running); medians of five runs: p50 3.3 ms, p99 18.2 ms.
 # Issue 13's budget is p50 <= 2 ms, p99 <= 10 ms on one idle core: `--gateway-overhead-ms 2`.
-GATEWAY_P50_MS = 10.6
-GATEWAY_P99_MS = 105.4
+GATEWAY_P50_MS = 3.3
+GATEWAY_P99_MS = 18.2
 GATEWAY_SOURCE = (
-    "bench/bench_gateway.py (main after 0ada41e), 400 sequential requests, shared 2-core machine "
-    "under load: p50 10.6 / p99 105.4 ms"
+    "bench/bench_gateway.py (main at 7af1291), 400 sequential requests on one core of a shared "
+    "2-core machine under load: p50 3.3 / p99 18.2 ms (medians of five runs)"
 )
 
 

@@ -38,6 +38,9 @@ PUT_RECORDS_LIMIT = 500
 # (the queue is on disk and bounded; records wait, answers do not).
 NICENESS = 5
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# How long a stopping gateway gives its shipper process to ship what is queued (the container's
+# stop timeout must exceed it; what is left waits on disk for the next start).
+FLUSH_TIMEOUT_S = 50.0
 log = logging.getLogger(__name__)
 
 
@@ -145,7 +148,7 @@ class ShipperProcess:
         self.process = subprocess.Popen(command)  # noqa: S603 - our own module  # nosec B603
         return self
 
-    def stop(self, timeout_s: float = 50.0) -> None:
+    def stop(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         if self.process is None:
             return
         self.process.terminate()
