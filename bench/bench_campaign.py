@@ -39,13 +39,14 @@ from typing import Any
 
 import urllib3
 from bench_gateway import drained
-from suite.hostile import CHAT, Case, campaign
+from suite.hostile import CAMPAIGN_KEY, CHAT, Case, campaign
 from suite.timing import say
 
 from mecroute.adapters.aws import client
 from mecroute.adapters.dynamodb import DynamoDecisionLog
 from mecroute.adapters.queues import SqsQueue
 from mecroute.adapters.streams import KinesisMetricsStream
+from mecroute.gateway.auth import FileApiKeys, key_hash
 from mecroute.local.api import serve
 from mecroute.local.fleet import NodeProcess
 from mecroute.local.gateways import GatewayProcess, sites_of
@@ -68,7 +69,7 @@ CLIENT = r"""
 import json, sys, threading, time, urllib3
 url, seconds = sys.argv[1], float(sys.argv[2])
 concurrency, pause = int(sys.argv[3]), float(sys.argv[4])
-prompts = json.loads(sys.argv[5])
+prompts, key = json.loads(sys.argv[5]), sys.argv[6]
 pool = urllib3.PoolManager(maxsize=concurrency, retries=False)
 lock = threading.Lock(); counter = [0]; results = []
 stop = time.monotonic() + seconds
@@ -79,7 +80,8 @@ def work():
         prompt = f"{prompts[i % len(prompts)]} (request {i})"
         try:
             body = {"prompt": prompt, "sla": {"max_latency_ms": 10000}}
-            r = pool.request("POST", url + "/v1/inference", json=body, timeout=60)
+            r = pool.request("POST", url + "/v1/inference", json=body,
+                             headers={"x-api-key": key}, timeout=60)
             try:
                 rid = r.json().get("request_id")
             except ValueError:
@@ -173,7 +175,7 @@ def hostile(targets: dict[str, str], cases: list[Case]) -> dict[str, Any]:
 def start_load(url: str, seconds: float, concurrency: int, pause_s: float) -> subprocess.Popen[str]:
     return subprocess.Popen(  # noqa: S603 - our own script  # nosec B603
         [sys.executable, "-c", CLIENT, url, str(seconds), str(concurrency), str(pause_s),
-         json.dumps(PROMPTS)],
+         json.dumps(PROMPTS), CAMPAIGN_KEY],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -331,10 +333,17 @@ def main() -> int:
     args = parser.parse_args()
     cases = campaign(args.hostile, args.seed)
     started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="bench-campaign-"))
+    keys = work / "api-keys.json"
+    caller = {"key_sha256": key_hash(CAMPAIGN_KEY), "user_id": "campaign"}
+    keys.write_text(json.dumps({"keys": [caller]}))
     with OfflineRuntime(time_scale=0.1) as runtime:
         site = sites_of(runtime)[0]
-        gateway = GatewayProcess(site, Path(tempfile.mkdtemp(prefix="bench-campaign-"))).start()
-        api = serve(runtime, 0, {site: gateway.url}).start()
+        # The campaign's caller is one key: its per-caller limit is not what is measured here.
+        limits = {"CALLER_RATE_PER_S": "100000", "CALLER_BURST": "100000"}
+        gateway = GatewayProcess(site, work, extra_env={"API_KEYS_FILE": str(keys), **limits})
+        gateway.start()
+        api = serve(runtime, 0, {site: gateway.url}, FileApiKeys(keys)).start()
         try:
             say(f"hostile: {len(cases)} requests to each of the regional API and the gateway")
             found = hostile({"regional API": api.url, "gateway": gateway.url}, cases)
