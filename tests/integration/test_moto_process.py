@@ -30,15 +30,21 @@ def dynamodb(served: MotoProcess):
     )  # fmt: skip
 
 
-def test_it_serves_dynamodb_with_conditional_writes_checked(served):
-    # Given a table in the child's moto
+def dynamodb_with_table(served: MotoProcess, name: str):
+    """A client of the child's DynamoDB, with a table keyed by the string `k` created."""
     client = dynamodb(served)
     client.create_table(
-        TableName="t",
+        TableName=name,
         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return client
+
+
+def test_it_serves_dynamodb_with_conditional_writes_checked(served):
+    # Given a table in the child's moto
+    client = dynamodb_with_table(served, "t")
     new_only = {"ConditionExpression": "attribute_not_exists(k)"}
     # When one key is put twice on condition that it is new
     client.put_item(TableName="t", Item={"k": {"S": "a"}}, **new_only)
@@ -69,13 +75,7 @@ def test_stop_ends_it_and_can_be_repeated(served):
 
 def test_a_cancelled_transaction_leaves_every_item_as_it_was(served):
     # Given a table with items, one of which a transaction will update
-    client = dynamodb(served)
-    client.create_table(
-        TableName="usage",
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client = dynamodb_with_table(served, "usage")
     for key in ("held", "spent", "other"):
         client.put_item(TableName="usage", Item={"k": {"S": key}, "n": {"N": "1"}})
     before = client.scan(TableName="usage")["Items"]
