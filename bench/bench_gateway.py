@@ -9,7 +9,9 @@ the MEC nodes in theirs (time scale 0: the inference itself takes no emulated ti
 client in another. Routing overhead is the caller's wall time minus the inference's own time,
 which the gateway reports per answer (`Server-Timing: execute;dur=...`), with the gateway pinned
 to one core (every thread of it and of its record shipper process); throughput lets it use both.
-CPU per request counts the shipper process too. Asserts nothing.
+CPU per request counts the shipper process too. Every prompt is sent once (a phase and a number
+are appended), so every request is routed and run on a node rather than answered by the site's
+response cache. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def work():
             return
         try:
             r = pool.request("POST", url + "/v1/inference",
-                             json={"prompt": prompts[i % len(prompts)]}, timeout=60)
+                             json={"prompt": f"{prompts[i % len(prompts)]} (load {i})"},
+                             timeout=60)
             ok = r.status == 200
             results.append((ok, r.json().get("request_id") if ok else r.status))
         except Exception as error:
@@ -92,14 +95,20 @@ def overheads(url: str, count: int) -> tuple[list[float], list[float]]:
     as its own routing overhead (`timing.routing_overhead_ms`)."""
     seen, recorded = [], []
     for i in range(count):
-        wall_ms, execute_ms, body = post(url, PROMPTS[i % len(PROMPTS)])
+        wall_ms, execute_ms, body = post(url, unique(i, "overhead"))
         seen.append(wall_ms - execute_ms)
         recorded.append(body["timing"]["routing_overhead_ms"])
     return seen, recorded
 
 
-def median_ms(url: str, count: int) -> float:
-    return statistics.median(post(url, PROMPTS[i % len(PROMPTS)])[0] for i in range(count))
+def unique(i: int, phase: str) -> str:
+    """The i-th prompt of a phase, never sent before: each request is routed and run on a
+    node, not answered from the site's response cache (which would measure a lookup)."""
+    return f"{PROMPTS[i % len(PROMPTS)]} ({phase} {i})"
+
+
+def median_ms(url: str, count: int, phase: str) -> float:
+    return statistics.median(post(url, unique(i, phase))[0] for i in range(count))
 
 
 def load(url: str, requests: int) -> dict[str, Any]:
@@ -166,16 +175,16 @@ def main() -> int:
         assert gateway.process is not None
         api = serve(runtime, 0, {site: gateway.url}).start()
         try:
-            median_ms(gateway.url, 30)  # warm: models loaded, connections open
+            median_ms(gateway.url, 30, "warm")  # warm: models loaded, connections open
             pid = gateway.process.pid
             pin(pid, {max(every_core)} if every_core else set())
             before = cpu_s(pid)
             seen, recorded = overheads(gateway.url, args.overhead)
             cpu_sequential_ms = (cpu_s(pid) - before) * 1000 / args.overhead
             pin(pid, every_core)
-            edge_median = median_ms(gateway.url, args.regional)
-            median_ms(api.url, 3)
-            regional_median = median_ms(api.url, args.regional)
+            edge_median = median_ms(gateway.url, args.regional, "edge")
+            median_ms(api.url, 3, "warm")
+            regional_median = median_ms(api.url, args.regional, "regional")
             before, before_own = cpu_s(pid), cpu_s(pid, with_children=False)
             run = load(gateway.url, args.requests)
             answered = [rid for ok, rid in run["results"] if ok]
