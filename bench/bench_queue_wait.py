@@ -22,10 +22,11 @@ import time
 from dataclasses import dataclass
 
 import urllib3
-from bench_node import start_node
+from bench_node import NODE_ID, infer_key, start_node
 from suite.timing import percentile
 
 from mecroute.domain.estimates import compute_time_ms, estimate_tokens, queue_wait_ms
+from mecroute.domain.node_auth import signed_headers
 from mecroute.mec.profiles import PROFILES
 from mecroute.mec.zoo import build_zoo, default_zoo_dir
 
@@ -57,6 +58,14 @@ def main() -> None:
     node = start_node(zoo_dir, [MODEL], time_scale=1.0)
     pool = urllib3.PoolManager(maxsize=64)
     base = f"http://127.0.0.1:{node.port}"
+    key = infer_key()
+
+    def signed(method: str, path: str, body: bytes = b"") -> urllib3.BaseHTTPResponse:
+        """A call signed with the site's infer key, as the resource and execute agents sign."""
+        headers = signed_headers(key, NODE_ID, "infer", method, path, body, time.time())
+        if body:
+            headers["Content-Type"] = "application/json"
+        return pool.request(method, base + path, body=body or None, headers=headers, timeout=120)
 
     def own_compute_ms(prompt: str) -> float:
         tokens = estimate_tokens(prompt) + OUTPUT_TOKENS
@@ -76,7 +85,7 @@ def main() -> None:
 
     def one(prompt: str) -> None:
         nonlocal refused
-        health = json.loads(pool.request("GET", f"{base}/health").data)
+        health = json.loads(signed("GET", "/health").data)
         own = own_compute_ms(prompt)
         free, queued, slots = health["free_slots"], health["queue_depth"], health["slots"]
         measured = queue_wait_ms(free, queued, slots, health.get("service_ms"), own)
@@ -87,7 +96,7 @@ def main() -> None:
             "output_tokens": OUTPUT_TOKENS,
             "emulate_network": False,
         }
-        answer = pool.request("POST", f"{base}/infer", json=body, timeout=120)
+        answer = signed("POST", "/infer", json.dumps(body).encode())
         with lock:
             if answer.status != 200:
                 refused += 1

@@ -89,3 +89,17 @@ def test_a_retried_reservation_and_settlement_count_once(ledger: DynamoSpendLedg
     usage = spend.usage("alice")
     assert (usage.day.spent_usd, usage.day.answers) == (pytest.approx(0.001), 1)
     assert (usage.month.spent_usd, usage.month.answers) == (pytest.approx(0.001), 1)
+
+
+def test_a_cost_too_small_for_plain_notation_is_still_counted(ledger: DynamoSpendLedger) -> None:
+    # Given a caller without a budget and an answer costing a tenth of a micro-dollar (Python
+    # writes it 1e-07, a form moto's DynamoDB refused: the whole transaction was cancelled)
+    spend = Spend(ledger, Tenants(), lambda: NOW)
+    target = candidate("cloud", CLOUD_MODEL, placement="cold")
+    ctx = context({"user_id": "bob"})
+    # When its cost is settled
+    spend.settle(ctx, target, None, 1e-7)
+    # Then the day and the month count it
+    usage = spend.usage("bob")
+    assert (usage.day.spent_usd, usage.day.answers) == (pytest.approx(1e-7), 1)
+    assert (usage.month.spent_usd, usage.month.answers) == (pytest.approx(1e-7), 1)

@@ -17,7 +17,12 @@ UNSETTLED_HOLD = "attribute_exists(usage_key) AND attribute_not_exists(settled)"
 
 
 def _money(amount: float) -> Decimal:
-    return Decimal(str(round(amount, 10)))
+    """Dollars to ten decimal places. A tiny amount is sent in exponent form, which DynamoDB
+    accepts, but moto's DynamoDB (the offline runtime) reads a number without a decimal point
+    as an integer and cancels the transaction on '1E-7' or '0E-10'. Two spare digits keep a
+    point in every form ('1.00E-7'), and zero is sent as '0'."""
+    rounded = round(amount, 10)
+    return Decimal(f"{rounded:.12f}") if rounded else Decimal(0)
 
 
 class DynamoSpendLedger:
