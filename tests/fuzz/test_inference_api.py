@@ -135,18 +135,34 @@ def test_schema_valid_requests_are_accepted_and_analysed(context_step: ContextSt
 
         raw, reply, _ = sent_and_checked(generated, context_step)
 
-        if conforms(raw):
-            # The pydantic model is stricter than its JSON schema in places: a weight vector
-            # summing to zero, and `60000.0` for an integer (valid in JSON Schema 2020-12, not
-            # in draft 4, which API Gateway validates with). Whatever it accepts must run.
-            assert reply.status == 200, reply.body
-            assert reply.body["request"]["prompt"] == json.loads(raw)["prompt"]
-            accepted.append(reply.body["request_id"])
+        try:
+            InferenceRequest.model_validate_json(raw)
+        except ValidationError as error:
+            # The pydantic model is stricter than its JSON schema in known places only.
+            assert {stricter_rule(problem) for problem in error.errors()} <= STRICTER_RULES
+            return
+        # Whatever the model accepts must run.
+        assert reply.status == 200, reply.body
+        assert reply.body["request"]["prompt"] == json.loads(raw)["prompt"]
+        accepted.append(reply.body["request_id"])
 
     case()
     assert GENERATED["schema-valid"] >= POSITIVE_CASES
-    # The generator must mostly produce requests the API accepts, or this proves little.
-    assert len(accepted) >= 0.6 * POSITIVE_CASES
+    # The generator must mostly produce requests the API accepts, or this proves little
+    # (about 63% are; the rest are `60000.0` for an integer and the like).
+    assert len(accepted) >= 0.5 * POSITIVE_CASES
+
+
+# Where the pydantic model is stricter than the JSON schema it publishes: `60000.0` for an
+# integer (valid in JSON Schema 2020-12, not in draft 4, which API Gateway validates with), a
+# weight vector summing to zero, and a prompt over the byte bound (the schema bounds
+# characters).
+STRICTER_RULES = {("int_type", "any"), ("value_error", "weights"), ("value_error", "prompt")}
+
+
+def stricter_rule(problem: Any) -> tuple[str, str]:
+    kind, where = problem["type"], str(problem["loc"][0])
+    return (kind, "any") if kind == "int_type" else (kind, where)
 
 
 NEGATIVE_CASES = 1000
