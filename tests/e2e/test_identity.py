@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mecroute.domain.openapi import document
 from mecroute.gateway.auth import FileApiKeys, key_hash
 from mecroute.local.api import serve
 from mecroute.local.gateways import start_gateways
@@ -30,10 +31,12 @@ KEYS = {"alice": "sk-alice-0123456789", "bob": "sk-bob-9876543210",
 CALLER_BURST = 4
 CALLER_RATE_PER_S = 0.01
 PROMPT = "What is the capital of France?"
+# Callers send their key where the published API document says.
+API_KEY_HEADER = document()["components"]["securitySchemes"]["apiKey"]["name"]
 
 
 def as_user(user: str) -> dict[str, str]:
-    return {"x-api-key": KEYS[user]}
+    return {API_KEY_HEADER: KEYS[user]}
 
 
 @pytest.fixture(scope="module")

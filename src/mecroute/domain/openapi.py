@@ -142,7 +142,7 @@ def document() -> dict[str, Any]:
         "servers": [
             {
                 "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
-                "description": "The deployed API (every call SigV4-signed)",
+                "description": "The deployed API (SigV4-signed, or an API key with api_auth=api_key)",
                 "variables": {
                     "api_id": {"default": "api-id"},
                     "region": {"default": "eu-west-1"},
@@ -151,8 +151,9 @@ def document() -> dict[str, Any]:
             },
             {"url": "http://127.0.0.1:8080", "description": "`mecroute serve` (loopback only)"},
         ],
-        # API Gateway's IAM authorisation: every method requires a SigV4-signed request.
-        "security": [{"sigv4": []}],
+        # Either scheme: API Gateway's IAM authorisation (SigV4, the default) or an API key
+        # (`api_auth=api_key` in CDK context, the edge gateways, `mecroute serve --api-keys`).
+        "security": [{"sigv4": []}, {"apiKey": []}],
         "paths": {
             "/v1/inference": {
                 "post": {
@@ -309,7 +310,17 @@ def document() -> dict[str, Any]:
                     "in": "header",
                     "description": "AWS Signature Version 4 (API Gateway IAM authorisation).",
                     "x-amazon-apigateway-authtype": "awsSigv4",
-                }
+                },
+                "apiKey": {
+                    "type": "apiKey",
+                    "name": "x-api-key",
+                    "in": "header",
+                    "description": (
+                        "An API key: the deployed API with `api_auth=api_key` (its usage plan "
+                        "limits each key), an edge gateway, or `mecroute serve --api-keys FILE`. "
+                        "The gateways also take it as `Authorization: Bearer <key>`."
+                    ),
+                },
             },
         },
     }
