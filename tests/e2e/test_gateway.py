@@ -233,6 +233,55 @@ def test_a_queued_record_survives_a_restart_and_is_shipped(offline, tmp_path: Pa
     assert DynamoDecisionLog(runtime.names.decisions_table).get(moved.request_id) == moved
 
 
+def test_a_paid_answer_at_the_edge_is_counted_in_the_callers_usage_once(offline, tmp_path):
+    from mecroute.adapters.ports import Charge
+    from mecroute.domain.spend import PERIODS, period_key
+    from mecroute.gateway.queue import RecordQueue
+    from mecroute.gateway.settlements import EdgeShipment, Settlement
+    from mecroute.gateway.shipper import Shipper, usage_ledger
+
+    runtime: OfflineRuntime = offline["runtime"]
+    payer = f"payer-{uuid.uuid4().hex[:8]}"
+
+    def today() -> dict[str, Any]:
+        usage = offline["regional"].get("/v1/usage", params={"user_id": payer})
+        assert usage.status_code == 200, usage.text
+        day: dict[str, Any] = usage.json()["day"]
+        return day
+
+    # Given: an answer the gateway paid a tier for (counted by its shipper, off the request path)
+    answer = (
+        offline["edge"]
+        .post("/v1/inference", json={"prompt": "Name a colour.", "user_id": payer})
+        .json()
+    )
+    cost = answer["result"]["cost_usd"]
+    assert cost > 0
+    wait_until(lambda: today()["answers"] == 1, "the answer counted in the caller's usage")
+    assert today()["spent_usd"] == pytest.approx(cost, rel=1e-6)
+
+    # When: a shipment is sent twice (its shipper died before acknowledging it)
+    now = time.time()
+    charges = [Charge(period_key(payer, p, now), 0.25, now + 86_400, None, 1) for p in PERIODS]
+    settlement = Settlement(
+        hold_key=f"paid#again-{payer}#mec", charges=charges, expires_at=now + 3600, reserved=False
+    )
+    queue = RecordQueue(tmp_path / "again.sqlite", limit=10)
+    shipment = EdgeShipment(
+        request_id=f"again-{payer}", record=None, reason="t", settlements=[settlement]
+    ).model_dump_json()
+    ledger = usage_ledger(runtime.names.usage_table)
+    for _ in range(2):
+        queue.put(shipment)
+        Shipper(
+            queue, runtime.names.decisions_table, runtime.names.metrics_stream, ledger
+        ).drain_once()
+
+    # Then: it is counted once
+    assert today()["answers"] == 2
+    assert today()["spent_usd"] == pytest.approx(cost + 0.25, rel=1e-6)
+
+
 def test_the_openai_client_gets_chat_completions_from_the_gateway_streaming_included(offline):
     site = sorted(offline["urls"])[0]
     client = openai.OpenAI(base_url=f"{offline['urls'][site]}/v1", api_key="sk-edge", max_retries=0)

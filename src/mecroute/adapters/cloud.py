@@ -80,9 +80,10 @@ def converse(client: Any, model_id: str, call: CloudCall) -> CloudAnswer:
 class BedrockCloud:
     """Calls Converse on the configured Bedrock model id (the registry's cloud model maps to it),
     each call waiting at most the time it is given: one cached client (`aws.BEDROCK_CONFIG`,
-    connections kept alive), its read timeout set per call."""
+    connections kept alive), its read timeout set per call. `bedrock_model_id` None: the
+    registry's own id (the offline simulator's service, mecroute.local.cloud_service)."""
 
-    def __init__(self, client: Any, bedrock_model_id: str) -> None:
+    def __init__(self, client: Any, bedrock_model_id: str | None) -> None:
         self.client = client
         self.bedrock_model_id = bedrock_model_id
         client.meta.events.register(
@@ -92,7 +93,7 @@ class BedrockCloud:
         )
 
     def converse(self, call: CloudCall) -> CloudAnswer:
-        return converse(self.client, self.bedrock_model_id, call)
+        return converse(self.client, self.bedrock_model_id or call.model_id, call)
 
 
 @dataclass

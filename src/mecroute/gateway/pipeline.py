@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,10 +30,10 @@ from mecroute.domain.messages import (
     ContextAnalysis,
     MonitorRecord,
     RoutingDecision,
-    UnstoredRecord,
 )
 from mecroute.domain.request import CriterionWeights
-from mecroute.gateway.queue import RecordQueue
+from mecroute.gateway.queue import QueueFull, RecordQueue
+from mecroute.gateway.settlements import DeferredSettlements, EdgeShipment
 from mecroute.gateway.snapshot import Snapshot, SnapshotKeeper
 
 RECENT_DECISIONS = 10_000
@@ -110,7 +110,12 @@ class GatewayPipeline:
         # The site's own breakers, in memory: the request path never waits on the region.
         self.breakers = breakers or Breakers(MemoryBreakerStore())
         # Callers' budgets are shared with the region (its usage table): a budgeted caller's
-        # request reads it, a paid answer writes it. None: budgets are not kept here.
+        # request reads it and reserves in it; a paid answer's cost is counted in it by the
+        # shipper, from the request's shipment. None: budgets are not kept here.
+        self.settlements: DeferredSettlements | None = None
+        if spend is not None:
+            self.settlements = DeferredSettlements(spend.ledger)
+            spend = replace(spend, ledger=self.settlements)
         self.spend = spend
         self.guards = Guards(breakers=self.breakers, spend=spend)
         self.tiers = tiers
@@ -239,10 +244,20 @@ class GatewayPipeline:
         record = monitor.build_record(task, time.time())
         events = [_on_edge(event) for event in monitor.events_for(record)]
         shipped = for_region(record, analysis)
-        message = UnstoredRecord(
-            request_id=record.request_id, record=shipped, events=events, reason="edge gateway"
+        message = EdgeShipment(
+            request_id=record.request_id,
+            record=shipped,
+            events=events,
+            reason="edge gateway",
+            settlements=self.settlements.taken() if self.settlements else [],
         )
-        self.queue.put(message.model_dump_json())  # raises QueueFull before the caller is answered
+        try:
+            self.queue.put(message.model_dump_json())
+        except QueueFull:  # the caller is refused; what the tier was paid is still counted
+            if self.settlements:
+                for settlement in message.settlements:
+                    settlement.apply(self.settlements.ledger)
+            raise
         self.recent.put(record)
         self.history.put(record)
         if record.timing is not None and not record.failures:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 from starlette.applications import Starlette
 
 from mecroute.adapters.aws import BEDROCK_CONFIG, client
@@ -16,7 +17,6 @@ from mecroute.adapters.mec_http import HttpMecNodes
 from mecroute.adapters.memory import MemoryResponseCache
 from mecroute.adapters.onnx_engine import TIER_THREADS
 from mecroute.adapters.ports import CloudModel
-from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.adapters.streams import S3ArtifactStore
 from mecroute.adapters.verified_models import VerifiedModels
 from mecroute.agents.execute import Tiers
@@ -31,7 +31,7 @@ from mecroute.gateway.limits import CallerLimits, Limit
 from mecroute.gateway.pipeline import GatewayPipeline
 from mecroute.gateway.queue import RecordQueue
 from mecroute.gateway.settings import GatewaySettings
-from mecroute.gateway.shipper import Shipper, ShipperProcess
+from mecroute.gateway.shipper import Shipper, ShipperProcess, usage_ledger
 from mecroute.gateway.snapshot import Region, SnapshotKeeper, SnapshotRegistry
 
 
@@ -91,13 +91,8 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
     )
     registry = SnapshotRegistry(keeper)
     artifacts = S3ArtifactStore(settings.artifacts_bucket)
-    cloud: CloudModel = (
-        BedrockCloud(client("bedrock-runtime", BEDROCK_CONFIG), settings.bedrock_model_id)
-        if settings.cloud_provider == "bedrock"
-        else CloudSimulator(
-            LocalBedrockRuntime(registry, VerifiedModels(artifacts, threads=TIER_THREADS["cloud"]))
-        )
-    )
+    cloud = _cloud(settings, registry, artifacts)
+    usage = usage_ledger(settings.usage_table)
     queue = RecordQueue(
         Path(settings.queue_dir) / f"mecroute-gateway-{site}.sqlite", settings.queue_limit
     )
@@ -115,13 +110,9 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
         queue,
         _weights(settings),
         shipped(),
-        spend=(
-            Spend(DynamoSpendLedger(settings.usage_table), load_tenants())
-            if settings.usage_table
-            else None
-        ),
+        spend=Spend(usage, load_tenants()) if usage else None,
     )
-    shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream)
+    shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream, usage)
     # The pipeline blocks (node calls, the queue's commit) and is mostly Python under one GIL:
     # a few threads keep the cores busy; more only queue for the GIL and stretch every answer.
     executor = ThreadPoolExecutor(settings.pipeline_threads, thread_name_prefix="pipeline")
@@ -139,6 +130,22 @@ def build_gateway(site: str, settings: GatewaySettings | None = None) -> Gateway
         queue,
         executor,
     )
+
+
+def _cloud(
+    settings: GatewaySettings, registry: SnapshotRegistry, artifacts: S3ArtifactStore
+) -> CloudModel:
+    """Bedrock; offline its simulator, as a service of its own when one is given (as Bedrock,
+    its inference is not this process's CPU), else in this process."""
+    if settings.cloud_provider == "bedrock":
+        return BedrockCloud(client("bedrock-runtime", BEDROCK_CONFIG), settings.bedrock_model_id)
+    if settings.cloud_simulator_url:
+        simulator = boto3.client(
+            "bedrock-runtime", endpoint_url=settings.cloud_simulator_url, config=BEDROCK_CONFIG
+        )
+        return BedrockCloud(simulator, None)
+    models = VerifiedModels(artifacts, threads=TIER_THREADS["cloud"])
+    return CloudSimulator(LocalBedrockRuntime(registry, models))
 
 
 def _weights(settings: GatewaySettings) -> CriterionWeights:

@@ -23,6 +23,9 @@ class GatewaySettings(AgentSettings):
     cloud_provider: Literal["bedrock", "simulator"] = "simulator"
     cloud_region: str = Field(default_factory=lambda: os.environ.get("AWS_REGION", "us-east-1"))
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    # Offline: where the cloud simulator's Converse service listens (mecroute.local.cloud_service),
+    # reached through a real bedrock-runtime client; unset: the simulator runs in this process.
+    cloud_simulator_url: str | None = None
     cloud_backhaul_ms: float = Field(default=60.0, ge=0)
     response_ttl_s: float = Field(default=600.0, ge=0)
     heartbeat_timeout_s: float = Field(default=30.0, gt=0)

@@ -26,8 +26,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mecroute.adapters.aws import QUICK_CONFIG, client, table
 from mecroute.adapters.dynamodb import DynamoDecisionLog
-from mecroute.domain.messages import UnstoredRecord
+from mecroute.adapters.ports import SpendLedger
+from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.gateway.queue import RecordQueue
+from mecroute.gateway.settlements import EdgeShipment
 
 BATCH = 200  # messages per drain: about 8 BatchWriteItem calls and one or two PutRecords
 # A part-full batch waits this long for more: fewer, fuller calls to the region (each costs the
@@ -50,9 +52,12 @@ class Shipper:
         queue: RecordQueue,
         decisions_table: str,
         metrics_stream: str,
+        ledger: SpendLedger | None = None,
         linger_s: float = LINGER_S,
     ) -> None:
+        """`ledger`: the region's usage table, where queued spend settlements are written."""
         self.queue = queue
+        self.ledger = ledger
         self.decisions = DynamoDecisionLog(decisions_table)
         self.metrics_stream = metrics_stream
         self.linger_s = linger_s
@@ -76,10 +81,11 @@ class Shipper:
         batch = self.queue.peek(BATCH)
         if not batch:
             return 0
-        parked = [(i, UnstoredRecord.model_validate_json(m)) for i, m in batch]
+        parked = [(i, EdgeShipment.model_validate_json(m)) for i, m in batch]
         try:
             self._write_records([p for _, p in parked])
             done = self._publish_events(parked)
+            self._settle([p for i, p in parked if i in set(done)])
         except (ClientError, BotoCoreError) as error:
             self.last_error = str(error)
             log.warning("records not shipped, will retry: %s", error)
@@ -98,7 +104,14 @@ class Shipper:
             backoff = min(5.0, backoff * 2) if self.last_error else self.linger_s
             self._stop.wait(backoff)
 
-    def _write_records(self, parked: list[UnstoredRecord]) -> None:
+    def _settle(self, shipments: list[EdgeShipment]) -> None:
+        """Each settlement once per hold key (the ledger's marker), however often it is sent."""
+        for settlement in (s for shipment in shipments for s in shipment.settlements):
+            if self.ledger is None:
+                raise RuntimeError("a queued spend settlement, and no usage table (USAGE_TABLE)")
+            settlement.apply(self.ledger)
+
+    def _write_records(self, parked: list[EdgeShipment]) -> None:
         records = [p.record for p in parked if p.record is not None]
         if not records:
             return
@@ -109,7 +122,7 @@ class Shipper:
             for record in records:
                 batch.put_item(Item=self.decisions.item(record))
 
-    def _publish_events(self, parked: list[tuple[int, UnstoredRecord]]) -> list[int]:
+    def _publish_events(self, parked: list[tuple[int, EdgeShipment]]) -> list[int]:
         entries = [
             (message_id, p.request_id, event.model_dump(mode="json"))
             for message_id, p in parked
@@ -171,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         die_with(args.parent)
     os.nice(NICENESS)
     queue = RecordQueue(args.queue, settings.queue_limit)
-    shipper = Shipper(queue, settings.decisions_table, settings.metrics_stream).start()
+    shipper = Shipper(
+        queue, settings.decisions_table, settings.metrics_stream, usage_ledger(settings.usage_table)
+    ).start()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -179,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     shipper.stop()
     queue.close()
     return 0
+
+
+def usage_ledger(usage_table: str | None) -> DynamoSpendLedger | None:
+    return DynamoSpendLedger(usage_table) if usage_table else None
 
 
 def die_with(parent: int) -> None:

@@ -14,8 +14,11 @@ from pathlib import Path
 from mecroute.adapters.web import Served
 from mecroute.gateway.service import Gateway, build_gateway
 from mecroute.gateway.settings import GatewaySettings
+from mecroute.local.cloud_service import CloudSimulatorProcess
 from mecroute.local.fleet import end_process, free_port, wait_listening
 from mecroute.local.runtime import OfflineRuntime
+
+CLOUD_URL_ENV = "CLOUD_SIMULATOR_URL"
 
 
 def start_gateways(runtime: OfflineRuntime, queue_dir: Path) -> dict[str, tuple[Gateway, Served]]:
@@ -40,7 +43,9 @@ def sites_of(runtime: OfflineRuntime) -> list[str]:
 @dataclass
 class GatewayProcess:
     """`mecroute gateway --site SITE` as a child process, on the runtime's environment (moto's
-    endpoint, the table and stream names) with its record queue in `queue_dir`."""
+    endpoint, the table and stream names) with its record queue in `queue_dir`. Its cloud tier
+    is the simulator's Converse service in a process of its own (not the gateway's child), as
+    Bedrock is remote from a deployed gateway; CLOUD_SIMULATOR_URL in `extra_env` names another."""
 
     site: str
     queue_dir: Path
@@ -48,6 +53,7 @@ class GatewayProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
     url: str = ""
+    cloud: CloudSimulatorProcess | None = None
 
     def start(self) -> GatewayProcess:
         self.port = self.port or free_port()
@@ -55,10 +61,15 @@ class GatewayProcess:
                    "--site", self.site, "--port", str(self.port)]  # fmt: skip
         env = {**os.environ, "QUEUE_DIR": str(self.queue_dir), "PYTHONUNBUFFERED": "1",
                **self.extra_env}  # fmt: skip
-        self.process = subprocess.Popen(  # noqa: S603 - our own module  # nosec B603
-            command, env=env, stdout=subprocess.PIPE, text=True
-        )
         try:
+            if CLOUD_URL_ENV not in env:
+                # On the runtime's environment: `extra_env` is the gateway's (another checkout's
+                # PYTHONPATH in an A/B bench).
+                self.cloud = CloudSimulatorProcess(dict(os.environ)).start()
+                env[CLOUD_URL_ENV] = self.cloud.url
+            self.process = subprocess.Popen(  # noqa: S603 - our own module  # nosec B603
+                command, env=env, stdout=subprocess.PIPE, text=True
+            )
             self.url = wait_listening(self.process, f"gateway {self.site}")
         except BaseException:
             self.kill()
@@ -74,5 +85,7 @@ class GatewayProcess:
         return self._end(signal.SIGKILL, 30.0)
 
     def _end(self, signum: int, timeout_s: float) -> int:
-        assert self.process is not None
-        return end_process(self.process, signum, timeout_s)
+        code = end_process(self.process, signum, timeout_s) if self.process is not None else -1
+        if self.cloud is not None:  # nothing the gateway started outlives it
+            self.cloud.stop()
+        return code
