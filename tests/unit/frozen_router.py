@@ -2,7 +2,8 @@
 that tests/unit/test_router_speedup.py can hold the faster router to the same decisions. Never
 edit, except to port a deliberate decision change: it now includes issue 15's escalation credit
 and its ranking at a standard answer length (`estimates.RANKING_ANSWER_TOKENS`), and issue 18's
-circuit breakers (ported as they landed in the router).
+circuit breakers (ported as they landed in the router), and the caller's spend budget (the
+`caller_budget` constraint and the decision's `error`, ported in the third session).
 
 Router agent: hard constraints first, then a weighted score over the feasible candidates.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
@@ -207,6 +208,14 @@ def route(
         chosen = _probe_first(chosen, feasible, snapshot)
     ordered = [scored.candidate() for scored in chosen]
     primary = ordered[0] if ordered else None
+    reason = _explain(primary, rejected, drifting, _path_too_slow(context, snapshot))
+    error: Literal["NoFeasibleRoute", "BudgetExceeded"] | None = None
+    if primary is None:
+        error = "NoFeasibleRoute"
+        # BudgetExceeded when the caller's budget removed a candidate nothing else did
+        if snapshot.caller_budget and any(r.constraint == "caller_budget" for r in rejected):
+            error = "BudgetExceeded"
+            reason += f"; {snapshot.caller_budget.detail}"
     return RoutingDecision(
         request_id=context.request_id,
         primary=primary,
@@ -215,7 +224,8 @@ def route(
         rejected=rejected,
         weights=weights,
         confidence=_confidence(ordered),
-        reason=_explain(primary, rejected, drifting, _path_too_slow(context, snapshot)),
+        reason=reason,
+        error=error,
     )
 
 
@@ -372,6 +382,12 @@ def _violation(
         return "sla", _sla_detail(estimate, request.sla.max_latency_ms, snapshot)
     if estimate.cost_usd > request.sla.max_cost_usd:
         return "budget", f"cost ${estimate.cost_usd:.5f} > ${request.sla.max_cost_usd:.5f}"
+    budget = snapshot.caller_budget
+    if budget is not None and estimate.cost_usd > budget.remaining_usd:
+        return (
+            "caller_budget",
+            f"cost ${estimate.cost_usd:.6f} > ${budget.remaining_usd:.6f} left: {budget.detail}",
+        )
     return None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -163,14 +164,26 @@ class PlannedOption(NamedTuple):
     timed: TierStat | None  # learned latency, when there are enough samples
     sigma: float  # the tier's latency spread
     quality: TierStat | None  # learned caller verdicts, when there are enough
+    fields: dict[str, str | None]  # the Candidate fields that name it (tier, node, model...)
+
+
+# What keeps an option out before anything is estimated: privacy, then health and breakers.
+Refusals = list[tuple[ConstraintName, str] | None]
+# Refusals kept per (privacy, device region); the region is the caller's, so the kept ones
+# are bounded.
+MAX_KEPT_REFUSALS = 16
 
 
 class SnapshotPlan(NamedTuple):
-    """A snapshot's options in enumeration order, and its models' capability ranks."""
+    """A snapshot's options in enumeration order, its models' capability ranks and, per
+    model, the escalation credit at complexity 1; the options' refusals, kept per privacy."""
 
     snapshot: ResourceSnapshot
     options: list[PlannedOption]
     ranks: Capability
+    credits: list[float]
+    ceiling: float  # the largest credit (Capability.ceiling)
+    refusals: dict[tuple[str, str | None], Refusals]
 
 
 _last_plan: SnapshotPlan | None = None
@@ -184,9 +197,30 @@ def plan(snapshot: ResourceSnapshot) -> SnapshotPlan:
     last = _last_plan
     if last is not None and last.snapshot is snapshot:
         return last
-    built = SnapshotPlan(snapshot, _planned_options(snapshot), capability(snapshot.models))
+    ranks = capability(snapshot.models)
+    built = SnapshotPlan(
+        snapshot,
+        _planned_options(snapshot),
+        ranks,
+        [ranks.credit[model.model_id] for model in snapshot.models],
+        ranks.ceiling,
+        {},
+    )
     _last_plan = built
     return built
+
+
+def _refusals(snapshot_plan: SnapshotPlan, privacy: str, device_region: str | None) -> Refusals:
+    """Each option's first refusal that depends on the request's privacy alone (and the
+    device's region), else its health or breaker refusal: the same for every request of
+    that privacy on one snapshot."""
+    key = (privacy, device_region)
+    known = snapshot_plan.refusals.get(key)
+    if known is None:
+        known = [_refusal(place, privacy, device_region) for place in snapshot_plan.options]
+        if len(snapshot_plan.refusals) < MAX_KEPT_REFUSALS:
+            snapshot_plan.refusals[key] = known
+    return known
 
 
 def _planned_options(snapshot: ResourceSnapshot) -> list[PlannedOption]:
@@ -239,9 +273,26 @@ def _planned_options(snapshot: ResourceSnapshot) -> list[PlannedOption]:
                 timed,
                 sigma,
                 quality,
+                {
+                    "tier": option.tier,
+                    "node_id": node.node_id if node else None,
+                    "endpoint": node.endpoint if node else None,
+                    "model_id": model.model_id,
+                    "placement": option.placement,
+                },
             )
         )
     return places
+
+
+def _refusal(
+    place: PlannedOption, privacy: str, device_region: str | None
+) -> tuple[ConstraintName, str] | None:
+    if privacy != "none" and place.option.tier != "device":
+        refused = _privacy(privacy, place.option.tier, place.region, device_region)
+        if refused is not None:
+            return refused
+    return place.health
 
 
 def _breaker_refusal(option: Option, snapshot: ResourceSnapshot) -> str | None:
@@ -288,13 +339,17 @@ def _model_facts(
     ranked_answer = answer if ranking_answer_tokens is None else ranking_answer_tokens
     tokens = context.input_tokens + answer
     ranked_tokens = context.input_tokens + ranked_answer
+    complexity, prompt = context.complexity, context.input_tokens
     return [
-        ModelFacts(
-            predicted_accuracy(model, context.complexity),
-            cost_usd(model, context.input_tokens, answer),
-            reference_time_ms(model.latency_ms, tokens),
-            cost_usd(model, context.input_tokens, ranked_answer),
-            reference_time_ms(model.latency_ms, ranked_tokens),
+        _new_tuple(
+            ModelFacts,
+            (
+                predicted_accuracy(model, complexity),
+                cost_usd(model, prompt, answer),
+                reference_time_ms(model.latency_ms, tokens),
+                cost_usd(model, prompt, ranked_answer),
+                reference_time_ms(model.latency_ms, ranked_tokens),
+            ),
         )
         for model in models
     ]
@@ -329,12 +384,21 @@ class Assessed(NamedTuple):
     violation: tuple[ConstraintName, str] | None
 
 
+class RequestAssessment(NamedTuple):
+    """Every option assessed for one request (`_assess`)."""
+
+    assessed: list[Assessed]  # every option, in enumeration order
+    bounded: list[tuple[float, Assessed]]  # the feasible ones, with an upper bound of their score
+    refused: list[Assessed]  # the ones a hard constraint keeps out
+    drifting: list[str]  # the labels of the places slower than predicted
+
+
 def _assess(
     context: ContextAnalysis,
     snapshot_plan: SnapshotPlan,
     facts: list[ModelFacts],
     bound: ScoreBound | None = None,
-) -> tuple[list[Assessed], list[tuple[float, Assessed]]]:
+) -> RequestAssessment:
     """Every option's estimate at the request's answer length and its first broken constraint;
     with `bound`, also the feasible ones with an upper bound of their score.
 
@@ -353,31 +417,33 @@ def _assess(
         sla.min_accuracy,
         sla.max_cost_usd,
     )
-    privacy = context.effective_privacy
-    device_region = device.region
+    refusals = _refusals(snapshot_plan, context.effective_privacy, device.region)
     caller_room = snapshot.caller_budget.remaining_usd if snapshot.caller_budget else math.inf
     if bound is not None:
         bound_sla, bound_latency, bound_headroom, bound_accuracy = bound[:4]
         bound_availability, bound_scale, bound_model = bound[4:]
     assessed = []
     bounded: list[tuple[float, Assessed]] = []
-    for place in snapshot_plan.options:
+    refused = []
+    drifting_labels = []
+    for place, violation in zip(snapshot_plan.options, refusals, strict=True):
         # Unpacked at once: a decision reads nearly every field of every place.
         (
             option,
-            _,
+            label,
             _,
             m,
-            region,
+            _,
             site_ms,
             speed,
             full,
             load_ms,
             kept_or_drifting,
-            health,
+            _,
             learned,
             _,
             quality,
+            _,
         ) = place
         accuracy, cost, reference_ms, _, ranking_reference_ms = facts[m]
         tier = option.tier
@@ -402,6 +468,7 @@ def _assess(
             ewma = learned.latency_ewma_ms
             drifting = is_drifting(learned, ranked)
             if drifting:
+                drifting_labels.append(label)
                 # Slower than it should be: trust the observation (and prefer other places,
                 # `_availability`). It is scaled to this request's answer by the predicted ratio.
                 latency = ewma * (latency / ranked)
@@ -420,13 +487,8 @@ def _assess(
             accuracy = 0.7 * accuracy + 0.3 * quality.quality
         # The caller also waits for the routing path before any tier runs (end_to_end).
         end_ms = latency + routing_ms
-        # Hard constraints, in order: privacy, health and breaker, the device, accuracy, SLA,
-        # budget.
-        violation: tuple[ConstraintName, str] | None = None
-        if privacy != "none" and tier != "device":
-            violation = _privacy(privacy, tier, region, device_region)
-        if violation is None:
-            violation = health
+        # Hard constraints, in order: privacy, health and breaker (`_refusals`), the device,
+        # accuracy, SLA, budget, the caller's budget.
         if violation is None:
             if tier == "device":
                 violation = _device(option.model, device)
@@ -456,13 +518,15 @@ def _assess(
             ),
         )
         assessed.append(item)
-        if violation is None and bound is not None:
+        if violation is not None:
+            refused.append(item)
+        elif bound is not None:
             headroom = 1 - (ranked + routing_ms) / bound_sla
             ceiling = bound_latency + (bound_headroom * headroom if headroom > 0.0 else 0.0)
             ceiling += bound_model[m]
             accuracy_part = bound_accuracy * accuracy + bound_availability * availability_score
             bounded.append((bound_scale * (ceiling + accuracy_part) + _SLACK, item))
-    return assessed, bounded
+    return RequestAssessment(assessed, bounded, refused, drifting_labels)
 
 
 _new_tuple = tuple.__new__
@@ -539,7 +603,7 @@ def assess_options(
     facts = _model_facts(context, snapshot.models, ranking_answer_tokens)
     overhead = snapshot.routing_overhead
     assessments = []
-    for item in _assess(context, snapshot_plan, facts)[0]:
+    for item in _assess(context, snapshot_plan, facts).assessed:
         place = item.place
         latency, sigma = end_to_end(item.tier_ms, place.sigma, overhead)
         ranked, ranked_sigma = end_to_end(item.ranking_tier_ms, place.sigma, overhead)
@@ -566,20 +630,17 @@ def route(
     defaults: CriterionWeights,
     scoring: Scoring = Scoring(),
 ) -> RoutingDecision:
-    weights = _normalised(context.request.weights or defaults)
+    request = context.request
+    weights = _normalised(request.weights or defaults)
     snapshot_plan = plan(snapshot)
     facts = _model_facts(context, snapshot.models, scoring.ranking_answer_tokens)
-    scorer = _Scorer(context, snapshot, weights, scoring, snapshot_plan.ranks, facts)
-    assessed, feasible = _assess(context, snapshot_plan, facts, scorer.bound)
+    scorer = _Scorer(context, snapshot_plan, weights, scoring, facts)
+    _, feasible, refused, drifting = _assess(context, snapshot_plan, facts, scorer.bound)
     rejected = [
-        Rejection(
-            candidate=item.place.label, constraint=item.violation[0], detail=item.violation[1]
-        )
-        for item in assessed
-        if item.violation
+        Rejection(candidate=item.place.label, constraint=violation[0], detail=violation[1])
+        for item in refused
+        if (violation := item.violation)
     ]
-    drifting = sorted({item.place.label for item in assessed if item.drifting})
-    request = context.request
     feasible, preference_rejections = _apply_preference(
         feasible, request.model_preference, pinned=request.pin_model
     )
@@ -600,7 +661,7 @@ def route(
         rejected=rejected,
         weights=weights,
         confidence=_confidence(ordered),
-        reason=_explain(primary, rejected, drifting, _path_too_slow(context, snapshot))
+        reason=_explain(primary, rejected, sorted(drifting), _path_too_slow(context, snapshot))
         + budget_words,
         error=error,
     )
@@ -639,10 +700,11 @@ def _probe_first(
         for seen in snapshot.breakers
         if seen.state == "half_open" and seen.admits
     }
-    at_probing = [entry for entry in feasible if _place_key(entry[1]) in probing]
+    at_probing = [item for _, item in feasible if _place_key(item) in probing]
     if not at_probing:
         return chosen
-    probe = scorer.score(max(at_probing, key=_first)[1])
+    # The best by score (of equals, the first enumerated), not by its bound.
+    probe = max((scorer.score(item) for item in at_probing), key=_exact)
     rest = (scored for scored in chosen if scored.label != probe.label)
     return [probe, *rest][: MAX_FALLBACKS + 1]
 
@@ -681,8 +743,8 @@ _ROUNDING = 5e-5
 _SLACK = 1e-9
 
 
-def _first(entry: tuple[float, Assessed]) -> float:
-    return entry[0]
+_first = operator.itemgetter(0)  # an entry's score bound
+_exact = operator.attrgetter("exact")
 
 
 class Scored(NamedTuple):
@@ -706,17 +768,12 @@ class Scored(NamedTuple):
 
     def candidate(self) -> Candidate:
         item = self.item
-        option, node = item.place.option, item.place.option.node
         accuracy = round(item.accuracy, 4)
         # Validated as a dict in one call: the same checks as Candidate(...) with a nested
         # CriterionScores(...), at about two thirds of the cost (the router's hot path).
         return _CANDIDATE.validate_python(
             {
-                "tier": option.tier,
-                "node_id": node.node_id if node else None,
-                "endpoint": node.endpoint if node else None,
-                "model_id": option.model.model_id,
-                "placement": option.placement,
+                **item.place.fields,
                 "predicted_latency_ms": round(item.latency_ms, 2),
                 "routing_overhead_ms": round(self.routing_ms, 2),
                 "network_ms": round(item.network_ms, 2),
@@ -743,31 +800,31 @@ class _Scorer:
     def __init__(
         self,
         context: ContextAnalysis,
-        snapshot: ResourceSnapshot,
+        snapshot_plan: SnapshotPlan,
         weights: CriterionWeights,
         scoring: Scoring,
-        ranks: Capability,
         facts: list[ModelFacts],
     ):
         complexity = context.complexity if scoring.escalate else 0.0
         task = context.task_type if scoring.escalate else None
         # Keeps scores in [0, 1]; the same for every option, so it changes no ranking.
-        ceiling = ranks.ceiling + USE_CASE_BONUS
+        ceiling = snapshot_plan.ceiling + USE_CASE_BONUS
         self.scale = 1 / (1 + weights.accuracy * ceiling) if scoring.escalate else 1.0
         self.sla = context.request.sla.max_latency_ms
         self.log_sla = math.log(self.sla)
         self.sla_probability = scoring.sla_probability
-        self.overhead = snapshot.routing_overhead
+        self.overhead = snapshot_plan.snapshot.routing_overhead
+        self.routing_ms = self.overhead.p50_ms
         self.weights = (weights.latency, weights.accuracy, weights.cost, weights.availability)
-        # Per model: the cost score (at the ranking answer length) and the escalation and
-        # use-case credits under the accuracy weight.
-        self.cost_scores = [
-            round(1 / (1 + f.ranking_cost_usd / scoring.cost_reference_usd), 4) for f in facts
-        ]
+        # Per model: the cost score (at the ranking answer length) and the escalation
+        # (Capability.bonus) and use-case credits under the accuracy weight.
+        cost_reference = scoring.cost_reference_usd
+        self.cost_scores = [round(1 / (1 + f.ranking_cost_usd / cost_reference), 4) for f in facts]
         self.credits = [
-            weights.accuracy
-            * (ranks.bonus(model.model_id, complexity) + use_case_bonus(model, task))
-            for model in snapshot.models
+            weights.accuracy * (complexity * credit + use_case_bonus(model, task))
+            for model, credit in zip(
+                snapshot_plan.snapshot.models, snapshot_plan.credits, strict=True
+            )
         ]
         # The latency score is at most 0.8 (on time for sure) plus its headroom part, and a
         # rounded score at most _ROUNDING above the unrounded one.
@@ -826,8 +883,8 @@ class _Scorer:
             + w_availability * availability
             + self.credits[m]
         )
-        return Scored(
-            item, self.overhead.p50_ms, latency, cost, availability, round(total, 4), total
+        return _new_tuple(
+            Scored, (item, self.routing_ms, latency, cost, availability, round(total, 4), total)
         )
 
 
