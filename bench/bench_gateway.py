@@ -11,7 +11,11 @@ which the gateway reports per answer (`Server-Timing: execute;dur=...`), with th
 to one core (every thread of it and of its record shipper process); throughput lets it use both.
 CPU per request counts the shipper process too. Every prompt is sent once (a phase and a number
 are appended), so every request is routed and run on a node rather than answered by the site's
-response cache. Asserts nothing.
+response cache. The cloud tier is Bedrock's stand-in, the simulator's Converse service in a
+process of its own (mecroute.local.cloud_service), neither pinned nor counted as the gateway's:
+Bedrock answers from AWS. The gateway is charged its side of each call (the bedrock-runtime
+client: serialising, signing, parsing); the simulator's own CPU is printed beside it.
+Asserts nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +95,16 @@ def post(url: str, prompt: str) -> tuple[float, float, dict[str, Any]]:
     return wall_ms, float(executed.group(1)) if executed else 0.0, answer.json()
 
 
-def overheads(url: str, count: int) -> tuple[list[float], list[float]]:
+def overheads(url: str, count: int) -> tuple[list[float], list[float], Counter[str]]:
     """Per request: the caller's wall time minus the inference's, and what the gateway recorded
-    as its own routing overhead (`timing.routing_overhead_ms`)."""
-    seen, recorded = [], []
+    as its own routing overhead (`timing.routing_overhead_ms`); and the tiers that answered."""
+    seen, recorded, tiers = [], [], Counter[str]()
     for i in range(count):
         wall_ms, execute_ms, body = post(url, unique(i, "overhead"))
         seen.append(wall_ms - execute_ms)
         recorded.append(body["timing"]["routing_overhead_ms"])
-    return seen, recorded
+        tiers[body["result"]["tier"]] += 1
+    return seen, recorded, tiers
 
 
 def unique(i: int, phase: str) -> str:
@@ -178,9 +184,11 @@ def main() -> int:
             median_ms(gateway.url, 30, "warm")  # warm: models loaded, connections open
             pid = gateway.process.pid
             pin(pid, {max(every_core)} if every_core else set())
-            before = cpu_s(pid)
-            seen, recorded = overheads(gateway.url, args.overhead)
+            cloud_pid = gateway.cloud.process.pid if gateway.cloud and gateway.cloud.process else 0
+            before, cloud_before = cpu_s(pid), cpu_s(cloud_pid)
+            seen, recorded, tiers = overheads(gateway.url, args.overhead)
             cpu_sequential_ms = (cpu_s(pid) - before) * 1000 / args.overhead
+            cloud_ms = (cpu_s(cloud_pid) - cloud_before) * 1000 / max(1, tiers["cloud"])
             pin(pid, every_core)
             edge_median = median_ms(gateway.url, args.regional, "edge")
             median_ms(api.url, 3, "warm")
@@ -201,6 +209,11 @@ def main() -> int:
     say(f"gateway CPU per request: {cpu_sequential_ms:.2f} ms one at a time, {cpu_load_ms:.2f} ms "
         f"at concurrency {CONCURRENCY} (shipping included; the request process's own "
         f"{own_load_ms:.2f} ms)")  # fmt: skip
+    answered_by = ", ".join(f"{tier} {n}" for tier, n in sorted(tiers.items()))
+    say(
+        f"tiers that answered the {args.overhead} timed requests: {answered_by}; the cloud "
+        f"simulator's own process (not the gateway's): {cloud_ms:.2f} ms CPU a cloud answer"
+    )
     return 0
 
 

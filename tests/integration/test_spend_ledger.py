@@ -17,6 +17,7 @@ from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.agents.spend import Spend
 from mecroute.domain.errors import BudgetExceeded
 from mecroute.domain.spend import Budget, Tenants
+from mecroute.gateway.settlements import DeferredSettlements
 from mecroute.local.names import Names
 
 from .conftest import one_table
@@ -103,3 +104,27 @@ def test_a_cost_too_small_for_plain_notation_is_still_counted(ledger: DynamoSpen
     usage = spend.usage("bob")
     assert (usage.day.spent_usd, usage.day.answers) == (pytest.approx(1e-7), 1)
     assert (usage.month.spent_usd, usage.month.answers) == (pytest.approx(1e-7), 1)
+
+
+def test_a_batch_of_settlements_counts_each_once_even_sent_again(ledger: DynamoSpendLedger) -> None:
+    # Given: the edge gateway's shipper with 150 answers' settlements (two transactions' worth)
+    # for two callers, one of them against a reservation
+    deferred = DeferredSettlements(ledger)
+    spend = Spend(deferred, TENANTS, lambda: NOW)
+    target = candidate("cloud", CLOUD_MODEL, placement="cold").model_copy(
+        update={"predicted_cost_usd": COST}
+    )
+    alice = context({"user_id": "alice"}, request_id="held")
+    hold = spend.reserve(alice, target)
+    spend.settle(alice, target, hold, 0.001)
+    for index in range(149):
+        spend.settle(context({"user_id": "bob"}, request_id=f"req-{index}"), target, None, 1e-4)
+    calls = [s.call for s in deferred.taken()]
+    # When: it settles them, then the same batch again (it died before acknowledging it)
+    ledger.settle_many(calls)
+    ledger.settle_many(calls[:75])
+    # Then: each answer is counted once, in both periods
+    bob, alice_usage = spend.usage("bob"), spend.usage("alice")
+    assert (bob.day.spent_usd, bob.day.answers) == (pytest.approx(149 * 1e-4), 149)
+    assert (bob.month.spent_usd, bob.month.answers) == (pytest.approx(149 * 1e-4), 149)
+    assert (alice_usage.day.spent_usd, alice_usage.day.answers) == (pytest.approx(0.001), 1)

@@ -672,6 +672,23 @@ def test_timing_splits_the_pipeline_wall_time_and_judges_the_sla_end_to_end() ->
     assert event.routing_overhead_ms == 860.0
 
 
+def test_the_gateways_own_measured_time_is_overhead_when_the_compute_was_not_waited_for() -> None:
+    # Given: a gateway's request of 30 ms wall time, 12 ms of it in the tier, whose node
+    # reports 40 ms of modelled compute it did not wait for (time scale 0)
+    task = succeeded_task(150.0).model_copy(
+        update={
+            "started_at": "2026-11-29T10:00:00.000Z",
+            "finished_at": "2026-11-29T10:00:00.030Z",
+            "tiers_wall_ms": 12.0,
+        }
+    )
+    # When the monitor records it
+    timing = monitor.outcome_record(task, NOW).timing
+    # Then the gateway's own 18 ms are its routing overhead, not 0
+    assert timing is not None
+    assert timing.routing_overhead_ms == 18.0
+
+
 def test_without_the_states_timestamps_there_is_no_timing() -> None:
     record = monitor.outcome_record(succeeded_task(150.0), NOW)
 

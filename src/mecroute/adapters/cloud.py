@@ -155,6 +155,12 @@ class LocalBedrockRuntime:
         self.time_scale = time_scale
         self._rng = rng or random.Random()
 
+    def preload(self) -> None:
+        """Load every cloud model now (a service's start), not on its first call."""
+        for spec in self.registry.list_models():
+            if "cloud" in spec.tiers:
+                self.models.get(spec)
+
     def converse(
         self, *, modelId: str, messages: list[dict[str, Any]], inferenceConfig: dict[str, Any]
     ) -> dict[str, Any]:

@@ -5,6 +5,7 @@ same semantics in memory for tests and the edge gateway's fallback."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,9 @@ from mecroute.adapters.aws import table
 from mecroute.adapters.ports import Charge
 
 UNSETTLED_HOLD = "attribute_exists(usage_key) AND attribute_not_exists(settled)"
+TRANSACTION_ITEMS = 100  # DynamoDB's most in one TransactWriteItems
+# One `settle` call's arguments: hold key, charges, when its marker expires, whether reserved.
+SettleCall = tuple[str, list[Charge], float, bool]
 
 
 def _money(amount: float) -> Decimal:
@@ -54,6 +58,34 @@ class DynamoSpendLedger:
     def settle(
         self, hold_key: str, charges: list[Charge], expires_at: float, reserved: bool
     ) -> bool:
+        adds = [self._add(c) for c in charges]
+        return self._transact([self._marker(hold_key, expires_at, reserved), *adds]) is None
+
+    def settle_many(self, calls: list[SettleCall]) -> None:
+        """`settle` for each call, in as few transactions as DynamoDB allows (a marker each,
+        each usage item added to once, by the calls' sum): the edge gateway's shipper settles
+        a batch of answers so. If one was settled before (a shipment sent again), the whole
+        transaction is refused and each call is settled alone instead: none counts twice."""
+        for chunk in _chunks(calls):
+            if len(chunk) == 1 or not self._settle_together(chunk):
+                for hold_key, charges, expires_at, reserved in chunk:
+                    self.settle(hold_key, charges, expires_at, reserved)
+
+    def _settle_together(self, calls: list[SettleCall]) -> bool:
+        summed: dict[str, Charge] = {}
+        for charge in (c for _, charges, _, _ in calls for c in charges):
+            was = summed.get(charge.key)
+            summed[charge.key] = charge if was is None else Charge(
+                charge.key, was.amount + charge.amount, max(was.kept_until, charge.kept_until),
+                None, was.answers + charge.answers,
+            )  # fmt: skip
+        markers = [
+            self._marker(key, expires_at, reserved) for key, _, expires_at, reserved in calls
+        ]
+        return self._transact([*markers, *(self._add(c) for c in summed.values())]) is None
+
+    def _marker(self, hold_key: str, expires_at: float, reserved: bool) -> dict[str, Any]:
+        """The settlement's once-only mark: on its hold (reserved), or an item of its own."""
         marker: dict[str, Any] = {"TableName": self.table_name}
         if reserved:
             marker |= {
@@ -62,15 +94,12 @@ class DynamoSpendLedger:
                 "ConditionExpression": UNSETTLED_HOLD,
                 "ExpressionAttributeValues": {":yes": True},
             }
-            first = {"Update": marker}
-        else:
-            marker |= {
-                "Item": {"usage_key": hold_key, "settled": True, "expires_at": int(expires_at)},
-                "ConditionExpression": "attribute_not_exists(usage_key)",
-            }
-            first = {"Put": marker}
-        adds = [self._add(c) for c in charges]
-        return self._transact([first, *adds]) is None
+            return {"Update": marker}
+        marker |= {
+            "Item": {"usage_key": hold_key, "settled": True, "expires_at": int(expires_at)},
+            "ConditionExpression": "attribute_not_exists(usage_key)",
+        }
+        return {"Put": marker}
 
     def _add(self, charge: Charge) -> dict[str, Any]:
         update: dict[str, Any] = {
@@ -100,6 +129,25 @@ class DynamoSpendLedger:
                     return index
             raise
         return None
+
+
+def _chunks(calls: list[SettleCall]) -> Iterator[list[SettleCall]]:
+    """Calls grouped so each group's markers and usage items fit one transaction; a call with
+    a limited charge (a condition on its own amount) alone."""
+    chunk: list[SettleCall] = []
+    keys: set[str] = set()
+    for call in calls:
+        if any(c.limit is not None for c in call[1]):
+            yield [call]
+            continue
+        with_call = keys | {c.key for c in call[1]}
+        if chunk and len(chunk) + 1 + len(with_call) > TRANSACTION_ITEMS:
+            yield chunk
+            chunk, with_call = [], {c.key for c in call[1]}
+        chunk.append(call)
+        keys = with_call
+    if chunk:
+        yield chunk
 
 
 class MemorySpendLedger:

@@ -85,6 +85,8 @@ def timing(task: SucceededTask) -> Timing | None:
     result = task.result
     lost_ms = sum(f.elapsed_ms or 0.0 for f in task.failures)
     overhead_ms = max(0.0, pipeline_ms - lost_ms - result.compute_ms)
+    if task.tiers_wall_ms is not None:
+        overhead_ms = max(overhead_ms, pipeline_ms - task.tiers_wall_ms)
     return Timing(
         end_to_end_ms=round(overhead_ms + lost_ms + result.latency_ms, 3),
         routing_overhead_ms=round(overhead_ms, 3),

@@ -128,6 +128,10 @@ class SucceededTask(SummarisedTask):
     # API Gateway's `$context.requestTimeEpoch` (the local API's own arrival stamp): when set,
     # the time counts from here, API Gateway's share included.
     arrived_at_ms: int | None = Field(default=None, ge=0)
+    # The edge gateway's measured wall time in the tiers (every attempt): the rest of the
+    # pipeline's time is its own, a floor under the routing overhead where a tier's compute
+    # is modelled rather than waited for (the offline nodes at time scale 0).
+    tiers_wall_ms: float | None = Field(default=None, ge=0)
 
 
 class FailedTask(SummarisedTask):

@@ -204,6 +204,7 @@ class GatewayPipeline:
                 failures=attempts.failures,
                 started_at=arrived,
                 finished_at=_stamp(),
+                tiers_wall_ms=executing_s * 1000,
             )
             record = self._record(task, analysis)
             return Outcome(record, stale=snapshot.stale, execute_ms=executing_s * 1000)

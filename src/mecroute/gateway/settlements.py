@@ -14,6 +14,7 @@ import threading
 from pydantic import BaseModel, ConfigDict, Field
 
 from mecroute.adapters.ports import Charge, SpendLedger
+from mecroute.adapters.spend_ledger import SettleCall
 from mecroute.domain.messages import UnstoredRecord
 
 
@@ -28,7 +29,11 @@ class Settlement(BaseModel):
     reserved: bool
 
     def apply(self, ledger: SpendLedger) -> None:
-        ledger.settle(self.hold_key, self.charges, self.expires_at, self.reserved)
+        ledger.settle(*self.call)
+
+    @property
+    def call(self) -> SettleCall:
+        return self.hold_key, self.charges, self.expires_at, self.reserved
 
 
 class EdgeShipment(UnstoredRecord):

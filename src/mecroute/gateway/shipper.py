@@ -26,7 +26,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mecroute.adapters.aws import QUICK_CONFIG, client, table
 from mecroute.adapters.dynamodb import DynamoDecisionLog
-from mecroute.adapters.ports import SpendLedger
 from mecroute.adapters.spend_ledger import DynamoSpendLedger
 from mecroute.gateway.queue import RecordQueue
 from mecroute.gateway.settlements import EdgeShipment
@@ -52,7 +51,7 @@ class Shipper:
         queue: RecordQueue,
         decisions_table: str,
         metrics_stream: str,
-        ledger: SpendLedger | None = None,
+        ledger: DynamoSpendLedger | None = None,
         linger_s: float = LINGER_S,
     ) -> None:
         """`ledger`: the region's usage table, where queued spend settlements are written."""
@@ -105,11 +104,13 @@ class Shipper:
             self._stop.wait(backoff)
 
     def _settle(self, shipments: list[EdgeShipment]) -> None:
-        """Each settlement once per hold key (the ledger's marker), however often it is sent."""
-        for settlement in (s for shipment in shipments for s in shipment.settlements):
-            if self.ledger is None:
-                raise RuntimeError("a queued spend settlement, and no usage table (USAGE_TABLE)")
-            settlement.apply(self.ledger)
+        """Each settlement once per hold key (the ledger's marker), however often it is sent;
+        the batch's together, in a transaction or a few."""
+        calls = [s.call for shipment in shipments for s in shipment.settlements]
+        if calls and self.ledger is None:
+            raise RuntimeError("a queued spend settlement, and no usage table (USAGE_TABLE)")
+        if calls and self.ledger is not None:
+            self.ledger.settle_many(calls)
 
     def _write_records(self, parked: list[EdgeShipment]) -> None:
         records = [p.record for p in parked if p.record is not None]

@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mecroute cloud-simulator", description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("CLOUD_SIM_PORT", "8070")))
     args = parser.parse_args(argv)
-    served = Served(cloud_app(runtime_from_env()), "127.0.0.1", args.port).start()
+    runtime = runtime_from_env()
+    runtime.preload()  # listening means ready: no caller's deadline pays for a model's load
+    served = Served(cloud_app(runtime), "127.0.0.1", args.port).start()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
