@@ -67,3 +67,24 @@ def test_many_requests_on_one_snapshot_decide_as_each_would_alone(
     # What the router keeps per snapshot object must not carry one request's terms into the next
     for ctx in ctxs:
         assert_same_decisions(ctx, snap)
+
+
+@st.composite
+def near_ties(draw: st.DrawFn) -> tuple[float, int]:
+    """A figure at, or a hair from, a half of the last kept digit."""
+    digits = draw(st.sampled_from([2, 4, 8]))
+    units = draw(st.integers(0, 10**7))
+    nudge = draw(st.sampled_from([0.0, 1e-15, -1e-15, 1e-12, -1e-12, 1e-9]))
+    return (units + 0.5) / 10**digits + nudge, digits
+
+
+@given(
+    case=near_ties()
+    | st.tuples(
+        st.floats(-1e9, 1e12, allow_nan=False, allow_infinity=False),
+        st.sampled_from([2, 4, 8]),
+    )
+)
+def test_the_routers_rounding_is_the_builtin_round(case: tuple[float, int]) -> None:
+    value, digits = case
+    assert repr(router._round(value, digits)) == repr(round(value, digits))
