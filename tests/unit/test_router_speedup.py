@@ -8,7 +8,7 @@ must give the same decision, field for field, `error` included.
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mecroute.agents import router
@@ -85,6 +85,10 @@ def near_ties(draw: st.DrawFn) -> tuple[float, int]:
         st.sampled_from([2, 4, 8]),
     )
 )
+@example(case=(-0.0, 4))
+@example(case=(0.0, 2))
+@example(case=(5e-324, 8))
+@example(case=(0.00125, 4))
 def test_the_routers_rounding_is_the_builtin_round(case: tuple[float, int]) -> None:
     value, digits = case
     assert repr(router._round(value, digits)) == repr(round(value, digits))

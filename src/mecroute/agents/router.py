@@ -745,11 +745,11 @@ def _round(value: float, digits: int) -> float:
     The built-in rounds the exact binary value through a decimal string. Scaled by 10**digits,
     the integer nearest the product is the same unless the product sits within its own rounding
     error of a half (or is too large for a fraction to show); n / 10**digits is then the double
-    nearest the decimal, as the built-in returns. Those cases, and negatives (-0.0), go to it.
+    nearest the decimal, as the built-in returns. Those cases, zero and negatives (-0.0) go to it.
     """
     scaled = value * _SCALES[digits]
     nearest = round(scaled)
-    if 0.0 <= scaled < _EXACT_BELOW and -_NOT_NEAR_HALF < scaled - nearest < _NOT_NEAR_HALF:
+    if 0.0 < scaled < _EXACT_BELOW and -_NOT_NEAR_HALF < scaled - nearest < _NOT_NEAR_HALF:
         return nearest / _SCALES[digits]
     return round(value, digits)
 
