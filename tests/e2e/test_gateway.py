@@ -235,7 +235,7 @@ def test_a_queued_record_survives_a_restart_and_is_shipped(offline, tmp_path: Pa
 
 def test_a_paid_answer_at_the_edge_is_counted_in_the_callers_usage_once(offline, tmp_path):
     from mecroute.adapters.ports import Charge
-    from mecroute.domain.spend import PERIODS, period_key
+    from mecroute.domain.spend import period_key, period_label
     from mecroute.gateway.queue import RecordQueue
     from mecroute.gateway.settlements import EdgeShipment, Settlement
     from mecroute.gateway.shipper import Shipper, usage_ledger
@@ -260,17 +260,19 @@ def test_a_paid_answer_at_the_edge_is_counted_in_the_callers_usage_once(offline,
     wait_until(lambda: today()["answers"] == 1, "the answer counted in the caller's usage")
     assert today()["spent_usd"] == pytest.approx(cost, rel=1e-6)
 
-    # When: a shipment is sent twice (its shipper died before acknowledging it)
+    # When: a shipment closing an open hold is sent twice (its shipper died before
+    # acknowledging it)
     now = time.time()
-    charges = [Charge(period_key(payer, p, now), 0.25, now + 86_400, None, 1) for p in PERIODS]
-    settlement = Settlement(
-        hold_key=f"paid#again-{payer}#mec", charges=charges, expires_at=now + 3600, reserved=False
-    )
+    account, day = period_key(payer, "month", now), period_label("day", now)
+    hold = f"paid#again-{payer}#mec"
+    ledger = usage_ledger(runtime.names.usage_table)
+    assert ledger is not None
+    ledger.open(hold, Charge(account, day, 0.0, now + 86_400))
+    settlement = Settlement(hold=hold, charge=Charge(account, day, 0.25, now + 86_400, answers=1))
     queue = RecordQueue(tmp_path / "again.sqlite", limit=10)
     shipment = EdgeShipment(
         request_id=f"again-{payer}", record=None, reason="t", settlements=[settlement]
     ).model_dump_json()
-    ledger = usage_ledger(runtime.names.usage_table)
     for _ in range(2):
         queue.put(shipment)
         Shipper(

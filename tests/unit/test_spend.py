@@ -89,16 +89,50 @@ def test_a_reservation_past_the_budget_is_refused_naming_the_budget_and_its_rese
     assert spend.usage("alice").day.spent_usd == 0.008  # nothing reserved
 
 
-def test_callers_without_a_budget_reserve_nothing_but_their_answers_are_counted() -> None:
+def test_callers_without_a_budget_are_never_refused_and_their_answers_count_once() -> None:
     ledger = MemorySpendLedger()
     spend = Spend(ledger, TENANTS, lambda: NOW)
     bob = context({"user_id": "bob"})
-    assert spend.reserve(bob, paid(5.0)) is None
+    hold = spend.reserve(bob, paid(5.0))  # no limit: a hold only to count the answer once
+    assert spend.reserve(bob, paid(5.0)) == hold  # the Lambda retried: the same hold
     assert spend.caller_budget("bob") is None
-    spend.settle(bob, paid(5.0), None, 5.0)
-    spend.settle(bob, paid(5.0), None, 5.0)  # the same attempt again: once
+    spend.settle(bob, paid(5.0), hold, 5.0)
+    spend.settle(bob, paid(5.0), hold, 5.0)  # the same attempt again: once
     usage = spend.usage("bob")
     assert (usage.month.spent_usd, usage.month.answers, usage.month.remaining_usd) == (5.0, 1, None)
+
+
+def test_an_answer_predicted_free_that_cost_something_is_counted() -> None:
+    spend = Spend(MemorySpendLedger(), TENANTS, lambda: NOW)
+    bob = context({"user_id": "bob"})
+    assert spend.reserve(bob, paid(0.0)) is None
+    spend.settle(bob, paid(0.0), None, 0.25)
+    usage = spend.usage("bob")
+    assert (usage.day.spent_usd, usage.day.answers) == (0.25, 1)
+
+
+def test_a_new_day_starts_the_days_spend_again_and_keeps_the_months() -> None:
+    clock = [NOW]
+    spend = Spend(MemorySpendLedger(), TENANTS, lambda: clock[0])
+    spend.settle(alice("req-0"), paid(0.008), spend.reserve(alice("req-0"), paid(0.008)), 0.008)
+    clock[0] = resets_at("day", NOW) + 60  # the next day, same month
+    hold = spend.reserve(alice("req-1"), paid(0.008))  # would not fit yesterday's room
+    spend.settle(alice("req-1"), paid(0.008), hold, 0.008)
+    usage = spend.usage("alice")
+    assert (usage.day.spent_usd, usage.day.answers) == (0.008, 1)
+    assert (usage.month.spent_usd, usage.month.answers) == (0.016, 2)
+
+
+def test_a_hold_opened_before_midnight_settles_against_its_month_only() -> None:
+    clock = [resets_at("day", NOW) - 1]
+    spend = Spend(MemorySpendLedger(), TENANTS, lambda: clock[0])
+    late = spend.reserve(alice("req-late"), paid(0.004))
+    clock[0] += 2  # midnight passes; another request opens the new day
+    spend.settle(alice("req-new"), paid(0.001), spend.reserve(alice("req-new"), paid(0.001)), 0.001)
+    spend.settle(alice("req-late"), paid(0.004), late, 0.003)
+    usage = spend.usage("alice")
+    assert (usage.day.spent_usd, usage.day.answers) == (0.001, 1)
+    assert (usage.month.spent_usd, usage.month.answers) == pytest.approx((0.004, 2))
 
 
 def test_the_router_routes_to_a_cheaper_tier_when_the_budget_allows_no_more() -> None:

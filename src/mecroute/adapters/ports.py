@@ -9,6 +9,7 @@ from mecroute.domain.breaker import Breaker
 from mecroute.domain.estimates import RoutingOverhead, RoutingPath
 from mecroute.domain.messages import ExecutionResult, MonitorRecord, TierStat
 from mecroute.domain.registry import Heartbeat, ModelSpec, NodeRecord
+from mecroute.domain.spend import Period
 
 
 class ModelRegistry(Protocol):
@@ -59,34 +60,46 @@ class BreakerStore(Protocol):
 
 @dataclass(frozen=True)
 class Charge:
-    """An amount added to one usage item (a caller's day or month); `limit`: the most the
-    item may reach through this charge (None: no limit); `answers`: answers it counts;
-    `kept_until`: when the item may expire (epoch seconds, the table's TTL)."""
+    """An amount added to a caller's usage item for one month (`account`) and to the day
+    `day` within it; `day_limit`/`month_limit`: the most each may reach through this charge
+    (None: no limit); `answers`: answers it counts; `kept_until`: when the item may expire
+    (epoch seconds, the table's TTL)."""
 
-    key: str
+    account: str
+    day: str
     amount: float
     kept_until: float
-    limit: float | None = None
+    day_limit: float | None = None
+    month_limit: float | None = None
     answers: int = 0
 
 
+@dataclass(frozen=True)
+class Spent:
+    """A caller's spend and paid answers on one day and in its month."""
+
+    day_usd: float = 0.0
+    day_answers: int = 0
+    month_usd: float = 0.0
+    month_answers: int = 0
+
+
 class SpendLedger(Protocol):
-    """Callers' spend per period, changed only atomically (see agents/spend.py)."""
+    """Callers' spend per month and day, one item per caller and month, each change one
+    conditional write that carries the attempt's hold (see agents/spend.py)."""
 
-    def read(self, key: str) -> tuple[float, int]:
-        """(spent, answers) of one usage item; (0, 0) when it does not exist."""
+    def read(self, account: str, day: str) -> Spent:
+        """The account's month, and `day` within it (zero when the item has moved past it)."""
         ...
 
-    def reserve(self, hold_key: str, charges: list[Charge], expires_at: float) -> str | None:
-        """Add every charge, all or none, unless one would pass its limit: then the key of
-        that charge. A hold already made under `hold_key` (a retried call) is left as it is;
-        the hold item itself expires at `expires_at`."""
+    def open(self, hold: str, charge: Charge) -> Period | None:
+        """Add the charge and open `hold` on the account, unless a limit would be passed: then
+        the period refused. A hold already open (a retried call) is left as it is."""
         ...
 
-    def settle(
-        self, hold_key: str, charges: list[Charge], expires_at: float, reserved: bool
-    ) -> bool:
-        """Add every charge once per `hold_key` (all or none); False if it was settled before."""
+    def close(self, hold: str, charge: Charge) -> bool:
+        """Add the charge and close `hold`, once: False if the hold is not open (closed before,
+        or never opened)."""
         ...
 
 

@@ -1,12 +1,17 @@
 """The execute guard's spend half, and what the resource agent and GET /v1/usage read of it.
 
-Before a paid call, a caller with a budget reserves the candidate's predicted cost against its
-day and month in one conditional transaction (`SpendLedger.reserve`): of concurrent requests
-racing the same budget only those that fit get through, the others are refused with
-BudgetExceeded (a failed attempt: the next, cheaper candidate may still fit). After the call
-the reservation is settled to the answer's actual cost, or released if the call failed; both
-are written once per attempt, whatever retries happen. A caller without a budget reserves
-nothing: its answers' costs are only added up.
+Before a paid call, the attempt opens a hold on the caller's usage item for the month: one
+conditional write adds the candidate's predicted cost to the day and the month, under the
+caller's limits when it has a budget. Of concurrent requests racing the same budget only
+those that fit get through (DynamoDB applies one item's conditional update atomically); the
+others are refused with BudgetExceeded (a failed attempt: the next, cheaper candidate may
+still fit). After the call one write closes the hold, adding the difference to the actual cost
+and the answer, or taking the reservation back if the call failed. The hold is what makes
+each write count once: a retried open finds it open and adds nothing, a retried close finds
+it closed and adds nothing. A caller without a budget opens a hold too, with no limit: its
+answers' costs are counted once, the same way. A call the Lambda runs again after its close
+(a retried Execute after its answer was counted) is a new paid call: it is reserved and
+counted as one.
 """
 
 from __future__ import annotations
@@ -19,19 +24,18 @@ from mecroute.adapters.ports import Charge, SpendLedger
 from mecroute.domain.errors import BudgetExceeded
 from mecroute.domain.messages import Candidate, ContextAnalysis
 from mecroute.domain.spend import (
-    PERIODS,
+    Budget,
     CallerBudget,
-    Period,
     Tenants,
     Usage,
     period_key,
+    period_label,
     resets_at,
     standing,
 )
 
-# Usage items outlive their month by about a year (the caller's history); holds by a day.
+# Usage items outlive their month by about a year (the caller's history).
 USAGE_KEPT_S = 400 * 86_400
-HOLD_KEPT_S = 86_400
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,12 @@ class Spend:
     def usage(self, user_id: str) -> Usage:
         now = self.clock()
         budget = self.tenants.budget_for(user_id)
-        day, month = (
-            standing(period, *self.ledger.read(period_key(user_id, period, now)), budget, now)
-            for period in PERIODS
+        spent = self.ledger.read(period_key(user_id, "month", now), period_label("day", now))
+        return Usage(
+            user_id=user_id,
+            day=standing("day", spent.day_usd, spent.day_answers, budget, now),
+            month=standing("month", spent.month_usd, spent.month_answers, budget, now),
         )
-        return Usage(user_id=user_id, day=day, month=month)
 
     def caller_budget(self, user_id: str) -> CallerBudget | None:
         """What is left of the caller's tightest budget; None (and no read) without a limit."""
@@ -69,43 +74,47 @@ class Spend:
         return CallerBudget(remaining_usd=tightest.remaining_usd, detail=tightest.describe(user_id))
 
     def reserve(self, context: ContextAnalysis, target: Candidate) -> Hold | None:
-        """Reserve the target's predicted cost, or raise BudgetExceeded naming the budget."""
+        """Reserve the target's predicted cost, or raise BudgetExceeded naming the budget.
+        A call predicted to cost nothing holds nothing."""
         user_id, amount = context.request.user_id, target.predicted_cost_usd
-        budget = self.tenants.budget_for(user_id)
-        if budget.unlimited or amount <= 0:
+        if amount <= 0:
             return None
-        now = self.clock()
-        hold = Hold(f"hold#{context.request_id}#{target.label}", amount, user_id, now)
-        kept = resets_at("month", now) + USAGE_KEPT_S
-        charges = [
-            Charge(period_key(user_id, period, now), amount, kept, budget.limit(period))
-            for period in PERIODS
-        ]
-        refused = self.ledger.reserve(hold.key, charges, now + HOLD_KEPT_S)
+        budget = self.tenants.budget_for(user_id)
+        hold = Hold(f"hold#{context.request_id}#{target.label}", amount, user_id, self.clock())
+        refused = self.ledger.open(hold.key, self._charge(hold, amount, 0, budget))
         if refused is None:
             return hold
-        period: Period = "day" if refused == charges[0].key else "month"
-        words = getattr(self.usage(user_id), period).describe(user_id)
+        words = getattr(self.usage(user_id), refused).describe(user_id)
         raise BudgetExceeded(f"{target.label} would cost about ${amount:.6f}; {words}")
 
     def settle(self, context: ContextAnalysis, target: Candidate, hold: Hold | None,
                cost_usd: float) -> None:  # fmt: skip
-        """Count the answer's actual cost (and the answer) in the caller's day and month."""
-        if hold is None and cost_usd <= 0:
-            return
-        user_id = context.request.user_id
-        at = hold.at if hold else self.clock()
-        key = hold.key if hold else f"paid#{context.request_id}#{target.label}"
-        delta = cost_usd - (hold.amount if hold else 0.0)
-        self._post(key, user_id, at, delta, 1, reserved=hold is not None)
+        """Count the answer's actual cost (and the answer) in the caller's day and month, once.
+        An answer that cost something although nothing was held (predicted free) opens a hold
+        at no cost first, so that a retried write within its count adds nothing either."""
+        if hold is None:
+            if cost_usd <= 0:
+                return
+            key = f"paid#{context.request_id}#{target.label}"
+            hold = Hold(key, 0.0, context.request.user_id, self.clock())
+            self.ledger.open(hold.key, self._charge(hold, 0.0, 0))
+        self.ledger.close(hold.key, self._charge(hold, cost_usd - hold.amount, 1))
 
     def release(self, hold: Hold | None) -> None:
         """Give a failed attempt's reservation back."""
         if hold is not None:
-            self._post(hold.key, hold.user_id, hold.at, -hold.amount, 0, reserved=True)
+            self.ledger.close(hold.key, self._charge(hold, -hold.amount, 0))
 
-    def _post(self, key: str, user_id: str, at: float, amount: float, answers: int,
-              reserved: bool) -> None:  # fmt: skip
-        kept = resets_at("month", at) + USAGE_KEPT_S
-        charges = [Charge(period_key(user_id, p, at), amount, kept, None, answers) for p in PERIODS]
-        self.ledger.settle(key, charges, at + HOLD_KEPT_S, reserved)
+    @staticmethod
+    def _charge(hold: Hold, amount: float, answers: int, budget: Budget | None = None) -> Charge:
+        """A charge to the caller's month and day in which the hold was opened, under the
+        budget's limits when one is given (an opening; closing needs none)."""
+        return Charge(
+            account=period_key(hold.user_id, "month", hold.at),
+            day=period_label("day", hold.at),
+            amount=amount,
+            kept_until=resets_at("month", hold.at) + USAGE_KEPT_S,
+            day_limit=budget.limit("day") if budget else None,
+            month_limit=budget.limit("month") if budget else None,
+            answers=answers,
+        )

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mecroute.adapters.aws import QUICK_CONFIG, client, table
 from mecroute.adapters.dynamodb import DynamoDecisionLog
-from mecroute.adapters.spend_ledger import DynamoSpendLedger
+from mecroute.adapters.spend_ledger import DynamoSpendLedger, Shipped
 from mecroute.gateway.queue import RecordQueue
 from mecroute.gateway.settlements import EdgeShipment
 
@@ -84,7 +84,7 @@ class Shipper:
         try:
             self._write_records([p for _, p in parked])
             done = self._publish_events(parked)
-            self._settle([p for i, p in parked if i in set(done)])
+            settled = self._settle([p for i, p in parked if i in set(done)])
         except (ClientError, BotoCoreError) as error:
             self.last_error = str(error)
             log.warning("records not shipped, will retry: %s", error)
@@ -92,7 +92,17 @@ class Shipper:
             return 0
         self.last_error = None if len(done) == len(batch) else "some events were refused"
         self.queue.ack(done, self.last_error)
+        self._forget(settled)
         return len(done)
+
+    def _forget(self, settled: list[Shipped]) -> None:
+        """Acked, the batch is never sent again: its marks can go (a failure leaves them, small
+        and harmless, on the caller's month item)."""
+        if settled and self.ledger is not None:
+            try:
+                self.ledger.forget(settled)
+            except (ClientError, BotoCoreError) as error:
+                log.warning("spend marks not removed: %s", error)
 
     def _run(self) -> None:
         backoff = self.linger_s
@@ -103,14 +113,15 @@ class Shipper:
             backoff = min(5.0, backoff * 2) if self.last_error else self.linger_s
             self._stop.wait(backoff)
 
-    def _settle(self, shipments: list[EdgeShipment]) -> None:
-        """Each settlement once per hold key (the ledger's marker), however often it is sent;
-        the batch's together, in a transaction or a few."""
-        calls = [s.call for shipment in shipments for s in shipment.settlements]
-        if calls and self.ledger is None:
+    def _settle(self, shipments: list[EdgeShipment]) -> list[Shipped]:
+        """Each settlement once per hold, however often it is sent; the batch's together, an
+        update per caller and day. What it returns is forgotten once the batch is acked."""
+        entries = [s.entry for shipment in shipments for s in shipment.settlements]
+        if entries and self.ledger is None:
             raise RuntimeError("a queued spend settlement, and no usage table (USAGE_TABLE)")
-        if calls and self.ledger is not None:
-            self.ledger.settle_many(calls)
+        if entries and self.ledger is not None:
+            self.ledger.settle_shipped(entries)
+        return entries
 
     def _write_records(self, parked: list[EdgeShipment]) -> None:
         records = [p.record for p in parked if p.record is not None]

@@ -160,14 +160,9 @@ FUNCTIONS: tuple[Function, ...] = (
             _on("idempotency_table", *IDEMPOTENCY),
             # The execute guard: read a place's breaker, write its transitions conditionally.
             _on("breakers_table", "dynamodb:GetItem", "dynamodb:PutItem"),
-            # Spend reserved and settled in transactions (agents/spend.py).
-            _on(
-                "usage_table",
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:ConditionCheckItem",
-            ),
+            # Spend reserved and settled by conditional updates of one item per caller and
+            # month, read back only when a condition refused one (agents/spend.py).
+            _on("usage_table", "dynamodb:GetItem", "dynamodb:UpdateItem"),
         ),
         memory_mb=1024,
         onnx=True,
