@@ -61,9 +61,11 @@ class ModelSpec(Record):
 
 
 class FileSection(BaseModel):
-    """A part of the registry file a person edits: an unknown (mistyped) field is an error."""
+    """A part of the registry file a person edits: an unknown (mistyped) field is an error.
+    Only the tools that read the file (seeding, the zoo build) use these: built on first use,
+    so no Lambda pays for them at cold start."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class LatencyProfile(FileSection):
