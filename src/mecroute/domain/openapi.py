@@ -142,7 +142,7 @@ def document() -> dict[str, Any]:
         "servers": [
             {
                 "url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
-                "description": "The deployed API (SigV4-signed, or an API key with api_auth=api_key)",
+                "description": "The deployed API (SigV4, or an API key with api_auth=api_key)",
                 "variables": {
                     "api_id": {"default": "api-id"},
                     "region": {"default": "eu-west-1"},
