@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     verifier = _verifier(site)
     artifacts, registry = _model_source(args)
     service = NodeService(profile, artifacts, registry, time_scale=args.time_scale)
-    served = Served(node_app(service, verifier), args.host, args.port)
+    served = Served(node_app(service, verifier), args.host, args.port, fast=True)
     port = served.port
     endpoint = args.endpoint or _endpoint(args.host, port, ecs)
     failures = service.preload(profile.preload)
