@@ -25,6 +25,7 @@ from typing import Literal, NamedTuple
 
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
+    DEFAULT_LATENCY_SIGMA,
     LEARNED_MIN_SAMPLES,
     RANKING_ANSWER_TOKENS,
     USE_CASE_BONUS,
@@ -34,6 +35,7 @@ from mecroute.domain.estimates import (
     device_fetch_ms,
     device_speed,
     end_to_end,
+    latency_sigma,
     predicted_accuracy,
     queue_wait_ms,
     reference_time_ms,
@@ -57,8 +59,6 @@ from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.domain.request import CriterionWeights
 
 MAX_FALLBACKS = 3
-# Latency spread when nothing has been learned yet: a lognormal whose p95 is 1.8x its median.
-DEFAULT_LATENCY_SIGMA = 0.36
 AVAILABILITY = {"device": 0.999, "mec": 0.9995, "cloud": 0.9999}  # the design's targets
 
 
@@ -305,8 +305,7 @@ def _estimate(
     sigma = DEFAULT_LATENCY_SIGMA
     drifting = False
     if learned and learned.samples >= LEARNED_MIN_SAMPLES:
-        if learned.latency_p95_ms > learned.latency_ewma_ms > 0:
-            sigma = max(0.05, math.log(learned.latency_p95_ms / learned.latency_ewma_ms) / 1.645)
+        sigma = latency_sigma(learned.latency_ewma_ms, learned.latency_p95_ms)
         # Judged at the ranking answer length, so the guess of this one's length cannot turn
         # drift (and the availability it halves) on or off.
         drifting = is_drifting(learned, ranked)

@@ -82,6 +82,19 @@ def test_end_to_end_adds_medians_and_widens_with_the_path() -> None:
     assert median * math.exp(estimates.Z95 * sigma) == pytest.approx(tier_p95 + 270.0)
 
 
+@pytest.mark.parametrize(("ewma_ms", "p95_ms"), [(100.0, 100.0), (100.0, 90.0), (0.0, 50.0)])
+def test_a_place_that_shows_no_spread_keeps_the_prior_spread(ewma_ms: float, p95_ms: float) -> None:
+    assert estimates.latency_sigma(ewma_ms, p95_ms) == estimates.DEFAULT_LATENCY_SIGMA
+
+
+def test_a_learned_spread_adds_to_the_predictions_own_in_log_variance() -> None:
+    place = math.log(3.0) / estimates.Z95  # p95 three times the mean
+    sigma = estimates.latency_sigma(100.0, 300.0)
+    assert sigma**2 == pytest.approx(place**2 + estimates.DEFAULT_LATENCY_SIGMA**2)
+    narrow, wide = estimates.latency_sigma(100.0, 110.0), estimates.latency_sigma(100.0, 200.0)
+    assert estimates.DEFAULT_LATENCY_SIGMA < narrow < wide < sigma
+
+
 def test_recorded_overheads_move_the_learned_median_and_p95_towards_them() -> None:
     overhead = None
     for _ in range(400):

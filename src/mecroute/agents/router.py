@@ -27,10 +27,10 @@ from pydantic import TypeAdapter
 
 from mecroute.agents.learning import is_drifting
 from mecroute.domain.estimates import (
+    DEFAULT_LATENCY_SIGMA,
     LEARNED_MIN_SAMPLES,
     RANKING_ANSWER_TOKENS,
     USE_CASE_BONUS,
-    Z95,
     Capability,
     RoutingOverhead,
     capability,
@@ -38,6 +38,7 @@ from mecroute.domain.estimates import (
     device_fetch_ms,
     device_speed,
     end_to_end,
+    latency_sigma,
     predicted_accuracy,
     queue_wait_ms,
     reference_time_ms,
@@ -60,8 +61,6 @@ from mecroute.domain.registry import ModelSpec, Tier
 from mecroute.domain.request import CriterionWeights, DeviceTelemetry
 
 MAX_FALLBACKS = 3
-# Latency spread when nothing has been learned yet: a lognormal whose p95 is 1.8x its median.
-DEFAULT_LATENCY_SIGMA = 0.36
 AVAILABILITY = {"device": 0.999, "mec": 0.9995, "cloud": 0.9999}  # the design's targets
 
 
@@ -233,8 +232,8 @@ def _planned_options(snapshot: ResourceSnapshot) -> list[PlannedOption]:
         learned = stats.get((option.tier, node.node_id if node else "-", model.model_id))
         timed = learned if learned and learned.samples >= LEARNED_MIN_SAMPLES else None
         sigma = DEFAULT_LATENCY_SIGMA
-        if timed and timed.latency_p95_ms > timed.latency_ewma_ms > 0:
-            sigma = max(0.05, math.log(timed.latency_p95_ms / timed.latency_ewma_ms) / Z95)
+        if timed:
+            sigma = latency_sigma(timed.latency_ewma_ms, timed.latency_p95_ms)
         quality = learned if learned and learned.quality_samples >= LEARNED_MIN_SAMPLES else None
         health: tuple[ConstraintName, str] | None = None
         if node is not None:
