@@ -50,6 +50,19 @@ def outcomes(rows: Sequence[Labelled]) -> tuple[np.ndarray, np.ndarray]:
     return mec, cloud
 
 
+def subject_index(rows: Sequence[Labelled]) -> np.ndarray:
+    subjects = sorted({r.subject for r in rows})
+    return np.array([subjects.index(r.subject) for r in rows])
+
+
+def fold_splits(
+    subject: np.ndarray, gain: np.ndarray, folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds stratified by subject and gain, so every fold holds each subject's mix."""
+    strata = subject * 3 + gain + 1
+    return list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(strata, strata))
+
+
 def fit(
     rows: Sequence[Labelled],
     max_features: int,
@@ -59,17 +72,12 @@ def fit(
 ) -> Pipeline:
     """Heads out of fold (so the stack and combiner see honest inputs), then on all rows."""
     prompts = [r.prompt for r in rows]
-    subjects = sorted({r.subject for r in rows})
-    subject = np.array([subjects.index(r.subject) for r in rows])
+    subject = subject_index(rows)
     mec, cloud = outcomes(rows)
     gain = cloud - mec
     vec = vectoriser(max_features)
     x = vec.fit_transform(prompts)
-    splits = list(
-        StratifiedKFold(folds, shuffle=True, random_state=seed).split(
-            prompts, subject * 3 + gain + 1
-        )
-    )
+    splits = fold_splits(subject, gain, folds, seed)
     heads_out = np.zeros((len(rows), 6))
     for number, (fit_rows, held_out) in enumerate(splits, 1):
         heads = TextHeads(SUBJECT_ALPHA, RIDGE_ALPHA, seed)
