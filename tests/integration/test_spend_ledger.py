@@ -21,6 +21,7 @@ from mecroute.domain.errors import BudgetExceeded
 from mecroute.domain.messages import Candidate
 from mecroute.domain.spend import Budget, Tenants, resets_at
 from mecroute.gateway.settlements import DeferredSettlements
+from mecroute.local.moto_patches import keep_sums_readable
 from mecroute.local.names import Names
 
 from .conftest import one_table
@@ -183,3 +184,15 @@ def test_a_shipped_batch_counts_each_answer_once_even_sent_again(
     item = table(TABLE).get_item(Key={"usage_key": "bob#month#2023-11"})["Item"]
     assert not [name for name in item if name.startswith("hold_")]
     assert spend.usage("bob").month.answers == 149
+
+
+def test_a_released_reservation_leaves_the_item_usable(ledger: DynamoSpendLedger) -> None:
+    # moto sums to '0E-12', which it then failed to read back (the offline runtime's patch)
+    keep_sums_readable()
+    spend = Spend(ledger, TENANTS, lambda: NOW)
+    first = context({"user_id": "alice"}, request_id="failed")
+    spend.release(spend.reserve(first, priced()))
+    second = context({"user_id": "alice"}, request_id="answered")
+    spend.settle(second, priced(), spend.reserve(second, priced()), COST)
+    usage = spend.usage("alice")
+    assert (usage.day.spent_usd, usage.day.answers) == pytest.approx((COST, 1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import decimal
 import functools
 import threading
 import types
@@ -189,6 +190,31 @@ def make_conditional_writes_atomic() -> None:
             write = getattr(DynamoDBBackend, name)
             if not getattr(write, "atomic", False):
                 setattr(DynamoDBBackend, name, _holding(lock, write))
+
+
+def keep_sums_readable() -> None:
+    """moto writes an ADD's sum with `str(Decimal)`: a sum of exactly zero is '0E-12', which
+    moto itself then reads back as an integer (there is no decimal point) and fails on the
+    next ADD to that attribute (the spend ledger's release of a reservation makes such sums).
+    DynamoDB normalises numbers; here sums are written in positional notation instead."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        if getattr(DynamoType.__add__, "readable", False):
+            return
+        for name in ("__add__", "__sub__"):
+            setattr(DynamoType, name, _positional(getattr(DynamoType, name)))
+
+
+def _positional(arithmetic: Any) -> Any:
+    def readable(self: Any, other: Any) -> Any:
+        result = arithmetic(self, other)
+        if result.is_number() and "E" in result.value.upper():
+            result.value = format(decimal.Decimal(result.value), "f")
+        return result
+
+    readable.readable = True  # type: ignore[attr-defined]
+    return readable
 
 
 def make_stream_writes_atomic() -> None:

@@ -73,6 +73,7 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     from mecroute.local.moto_patches import (
+        keep_sums_readable,
         make_conditional_writes_atomic,
         make_stream_writes_atomic,
         route_once,
@@ -81,6 +82,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     route_once()
     make_conditional_writes_atomic()
+    keep_sums_readable()
     make_stream_writes_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

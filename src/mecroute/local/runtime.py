@@ -28,6 +28,7 @@ from mecroute.local.fleet import (
 from mecroute.local.lambdas import AsyncTarget, InProcessLambdas, function_arn
 from mecroute.local.moto_patches import (
     honour_invocation_type,
+    keep_sums_readable,
     make_conditional_writes_atomic,
     speed_up_moto,
     wait_until_finished,
@@ -84,6 +85,7 @@ class OfflineRuntime:
         self._quieten()
         speed_up_moto()
         make_conditional_writes_atomic()
+        keep_sums_readable()
         honour_invocation_type()
         try:
             self._start_moto()
