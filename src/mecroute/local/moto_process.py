@@ -15,6 +15,7 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 from mecroute.local.fleet import end_process, wait_listening
@@ -22,6 +23,9 @@ from mecroute.local.fleet import end_process, wait_listening
 # The services the handlers, the MEC nodes and the gateways call; Step Functions stays in the
 # runtime's own process, where its interpreter runs the handlers in-process.
 DATA_SERVICES = ("dynamodb", "s3", "kinesis", "sqs", "secretsmanager")
+# Calls served at once: a pipeline's handlers call one at a time, so one per concurrent request
+# the bench makes, beside nodes' heartbeats, the stream consumer and a queue's long polls.
+SERVER_THREADS = 24
 # botocore's per-service endpoint variables (AWS_ENDPOINT_URL_<service id>).
 _ENDPOINT_VARIABLES = {
     "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB",
@@ -70,7 +74,8 @@ class MotoProcess:
 
 
 def main() -> None:
-    from moto.server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from waitress.server import create_server
 
     from mecroute.local.moto_patches import (
         keep_sums_readable,
@@ -79,15 +84,22 @@ def main() -> None:
         route_once,
     )
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    logging.getLogger("waitress").setLevel(logging.ERROR)  # no banner, no queue-depth notes
     route_once()
     make_conditional_writes_atomic()
     keep_sums_readable()
     make_stream_writes_atomic()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    print(json.dumps({"listening": f"http://{host}:{port}"}), flush=True)
+    # moto's own server (werkzeug's) closes every connection after one answer, so each call
+    # paid a TCP connect and a new server thread; waitress keeps connections alive.
+    server = create_server(
+        DomainDispatcherApplication(create_backend_app),
+        host="127.0.0.1",
+        port=0,
+        threads=SERVER_THREADS,
+        ident="moto",
+    )
+    threading.Thread(target=server.run, name="moto-data", daemon=True).start()
+    print(json.dumps({"listening": f"http://127.0.0.1:{server.effective_port}"}), flush=True)
     # Serve until the parent closes our input (or dies), or SIGTERM's default action ends us.
     sys.stdin.read()
 
