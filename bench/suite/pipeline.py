@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mecroute.local.runtime import OfflineRuntime
+from mecroute.local.runtime import SERVE_HANDLER_PROCESSES, OfflineRuntime
 from suite.table import Row, at_least, at_most
 from suite.timing import Plan, summary
 from suite.warm_handlers import DISCARD, PROMPT, quiet_observability
@@ -38,7 +38,10 @@ def run(plan: Plan) -> dict[str, Any]:
 
     figures: dict[str, Any] = {}
     totals = dict(zip(LEVELS, (plan.pipeline_c1, plan.pipeline_c16), strict=True))
-    with contextlib.redirect_stdout(DISCARD), OfflineRuntime(time_scale=0.0) as runtime:
+    with (
+        contextlib.redirect_stdout(DISCARD),
+        OfflineRuntime(time_scale=0.0, handler_processes=SERVE_HANDLER_PROCESSES) as runtime,
+    ):
         quiet_observability(DISCARD)
         for _ in range(5):
             one(runtime)
@@ -53,7 +56,8 @@ def run(plan: Plan) -> dict[str, Any]:
                 "requests": total,
                 "ms": summary([ms for ms, _ in done]),
                 "per_s": total / elapsed_s,
-                # CPU ms per request: [this process, moto's data services] (None off Linux)
+                # CPU ms per request: [this process, moto's data services, the handlers'
+                # worker processes] (None off Linux)
                 "cpu_ms": [
                     None if after is None or before is None else (after - before) * 1000 / total
                     for before, after in zip(cpu_before, cpu_after, strict=True)
@@ -96,10 +100,10 @@ def rows(figures: dict[str, Any]) -> list[Row]:
 
 
 def _described(level: dict[str, Any]) -> str:
-    main_ms, data_ms = level.get("cpu_ms", [None, None])
-    cpu = "" if main_ms is None or data_ms is None else (
-        f"; CPU {main_ms + data_ms:.0f} ms a request: {main_ms:.0f} interpreter and handlers, "
-        f"{data_ms:.0f} data services"
+    main_ms, data_ms, handlers_ms = level.get("cpu_ms", [None, None, None])
+    cpu = "" if main_ms is None or data_ms is None or handlers_ms is None else (
+        f"; CPU {main_ms + data_ms + handlers_ms:.0f} ms a request: {main_ms:.0f} interpreter, "
+        f"{handlers_ms:.0f} handlers, {data_ms:.0f} data services"
     )  # fmt: skip
     return (
         f"p50 {level['ms']['p50']:.0f} ms, p95 {level['ms']['p95']:.0f} ms, "
@@ -110,10 +114,17 @@ def _described(level: dict[str, Any]) -> str:
     )
 
 
-def _cpu_s(runtime: OfflineRuntime) -> tuple[float | None, float | None]:
-    """CPU seconds used so far by this process and by moto's data-services process."""
+def _cpu_s(runtime: OfflineRuntime) -> tuple[float | None, float | None, float | None]:
+    """CPU seconds used so far by this process, by moto's data-services process and by the
+    handlers' worker processes."""
     services = runtime.data_services
-    return time.process_time(), None if services is None else _child_cpu_s(services.process.pid)
+    workers = runtime.lambdas.processes if runtime.lambdas else None
+    handlers = [_child_cpu_s(pid) for pid in workers.pids] if workers else []
+    return (
+        time.process_time(),
+        None if services is None else _child_cpu_s(services.process.pid),
+        None if None in handlers else sum(cpu for cpu in handlers if cpu is not None),
+    )
 
 
 def _child_cpu_s(pid: int) -> float | None:

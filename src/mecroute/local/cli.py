@@ -166,7 +166,7 @@ def _say(text: str) -> None:
 def _started(verbose: bool) -> Iterator[OfflineRuntime]:
     """The offline runtime, started with a word on what is starting and, on a terminal, a clock
     while it does; stopped on the way out."""
-    from mecroute.local.runtime import OfflineRuntime
+    from mecroute.local.runtime import SERVE_HANDLER_PROCESSES, OfflineRuntime
 
     _say(STARTING + " (about 20 s; longer on a busy machine) ...")
     started = time.monotonic()
@@ -183,7 +183,7 @@ def _started(verbose: bool) -> Iterator[OfflineRuntime]:
     if sys.stderr.isatty():
         clock.start()
     try:
-        runtime = OfflineRuntime(verbose=verbose).start()
+        runtime = OfflineRuntime(verbose=verbose, handler_processes=SERVE_HANDLER_PROCESSES).start()
     finally:
         done.set()
         if clock.is_alive():

@@ -5,6 +5,10 @@ moto would run Lambda code in Docker; instead a botocore `before-call` hook answ
 `FunctionError: Unhandled` with the exception's class name as `errorType` so the ASL's
 Retry and Catch match the same error names they match in AWS.
 
+With `HandlerProcesses`, the handlers run in worker processes instead (`mecroute serve`
+and the bench: the interpreter then has this process's GIL to itself); in-process they can be
+wrapped, which is how the reliability tests inject faults.
+
 An `InvocationType: Event` call is answered 202 at once and its handler runs on a worker
 thread, as Lambda's asynchronous invocation does: retried on error as the function's
 event-invoke config says, then delivered to its on-failure queue in Lambda's destination
@@ -13,22 +17,16 @@ record shape (or dropped, logged, when it has none, as Lambda drops it).
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
-import sys
 import threading
 import time
-import traceback
 import urllib.parse
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -37,8 +35,17 @@ from botocore.response import StreamingBody
 
 from mecroute.adapters.queues import SqsQueue
 from mecroute.lambda_support.manifest import AGENTS, BY_NAME, EventInvoke
+from mecroute.local.handler_processes import (
+    FUNCTION_PREFIX,
+    FakeLambdaContext,
+    Handler,
+    HandlerProcesses,
+    Invoked,
+    error_payload,
+    load_handler,
+    run_handler,
+)
 
-FUNCTION_PREFIX = "mecroute-"
 # Lambda waits about one, then two minutes between an event's attempts; offline, this much
 # (doubling), so a test sees the retries and the dead letter within a second.
 EVENT_RETRY_PAUSE_S = 0.05
@@ -46,41 +53,13 @@ EVENT_WORKERS = 4
 log = logging.getLogger(__name__)
 __all__ = [
     "AGENTS",
+    "FUNCTION_PREFIX",
     "FakeLambdaContext",
     "Handler",
     "InProcessLambdas",
     "function_arn",
     "load_handler",
 ]
-
-Handler = Callable[[dict[str, Any], Any], Any]
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invoked_function_arn: str = ""
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-    function_version: str = "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-def load_handler(lambdas_dir: Path, agent: str) -> Handler:
-    """Import lambdas/<agent>/handler.py under a unique module name (the dirs share a file name)."""
-    path = lambdas_dir / agent / "handler.py"
-    spec = importlib.util.spec_from_file_location(f"mecroute_lambda_{agent}", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(path)
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    handler: Handler = module.handler
-    return handler
 
 
 def function_arn(agent: str, region: str, account: str) -> str:
@@ -97,10 +76,14 @@ class AsyncTarget:
 
 
 class InProcessLambdas:
-    """Dispatches Lambda Invoke calls made through boto3's default session to real handlers."""
+    """Dispatches Lambda Invoke calls made through boto3's default session to real handlers:
+    `handlers` in this process, or, when `processes` is given, the same functions in workers."""
 
-    def __init__(self, handlers: dict[str, Handler]) -> None:
+    def __init__(
+        self, handlers: dict[str, Handler], processes: HandlerProcesses | None = None
+    ) -> None:
         self.handlers = handlers
+        self.processes = processes
         self.invocations: list[tuple[str, bool]] = []
         self.async_targets: dict[str, AsyncTarget] = {}
         self._events = ThreadPoolExecutor(EVENT_WORKERS, thread_name_prefix="lambda-event")
@@ -112,27 +95,31 @@ class InProcessLambdas:
         """The handlers the agent manifest names (the six pipeline agents by default)."""
         return cls({name: load_handler(BY_NAME[name].source.parent, name) for name in functions})
 
+    @classmethod
+    def in_workers(
+        cls, count: int, functions: tuple[str, ...] = AGENTS, verbose: bool = False
+    ) -> InProcessLambdas:
+        """The same handlers, run by `count` worker processes (started with this environment)."""
+        return cls({}, HandlerProcesses(functions, count, verbose))
+
     def install(self) -> None:
         boto3.setup_default_session()
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", self._on_invoke)
 
-    def invoke(self, name: str, event: dict[str, Any]) -> tuple[dict[str, Any] | Any, bool]:
-        """Returns (payload, failed) exactly as Lambda would report them."""
+    def invoke(self, name: str, event: bytes) -> Invoked:
+        """Run function `name` on the JSON `event`, reporting what Lambda would report."""
         agent = name.removeprefix(FUNCTION_PREFIX)
-        handler = self.handlers.get(agent)
-        if handler is None:
-            return {"errorType": "ResourceNotFoundException", "errorMessage": name}, True
-        try:
-            payload = handler(event, FakeLambdaContext(function_name=name))
-        except Exception as error:
-            log.debug("handler %s raised: %s", name, traceback.format_exc())
-            self.invocations.append((agent, False))
-            return {"errorType": type(error).__name__, "errorMessage": str(error)}, True
-        self.invocations.append((agent, True))
-        return payload, False
+        if self.processes is not None and agent in self.processes.functions:
+            invoked = self.processes.invoke(agent, event)
+        elif (handler := self.handlers.get(agent)) is not None:
+            invoked = run_handler(handler, name, event)
+        else:
+            return Invoked(error_payload("ResourceNotFoundException", name), True)
+        self.invocations.append((agent, not invoked.failed))
+        return invoked
 
-    def invoke_event(self, function: str, event: dict[str, Any]) -> None:
+    def invoke_event(self, function: str, event: bytes) -> None:
         """Accept an asynchronous event: it runs on a worker thread, off the caller's path."""
         with self._settled:
             self._events_pending += 1
@@ -147,8 +134,10 @@ class InProcessLambdas:
 
     def close(self) -> None:
         self._events.shutdown(wait=True, cancel_futures=False)
+        if self.processes is not None:
+            self.processes.close()
 
-    def _run_event(self, function: str, event: dict[str, Any], accepted: float) -> None:
+    def _run_event(self, function: str, event: bytes, accepted: float) -> None:
         try:
             self._deliver(function, event, accepted)
         except Exception:  # a worker must not die silently: Lambda would log it too
@@ -158,15 +147,15 @@ class InProcessLambdas:
                 self._events_pending -= 1
                 self._settled.notify_all()
 
-    def _deliver(self, function: str, event: dict[str, Any], accepted: float) -> None:
+    def _deliver(self, function: str, event: bytes, accepted: float) -> None:
         name = function.rsplit(":function:", 1)[-1]
         target = self.async_targets.get(name.removeprefix(FUNCTION_PREFIX))
         retries = target.config.retry_attempts if target else 2
         attempts, condition = 0, "RetriesExhausted"
         while True:
-            payload, failed = self.invoke(name, event)
+            invoked = self.invoke(name, event)
             attempts += 1
-            if not failed:
+            if not invoked.failed:
                 return
             if attempts > retries:
                 break
@@ -178,19 +167,22 @@ class InProcessLambdas:
             log.error("asynchronous event for %s dropped after %d attempts", name, attempts)
             return
         SqsQueue(target.on_failure_url).send(
-            destination_record(function, event, payload, condition, attempts)
+            destination_record(
+                function, json.loads(event), json.loads(invoked.payload), condition, attempts
+            )
         )
 
     def _on_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         path = urllib.parse.unquote(params["url_path"])
         function = path.split("/functions/")[1].split("/")[0]
         name = function.rsplit(":function:", 1)[-1]
-        event = json.loads(params.get("body") or b"{}")
+        body = params.get("body") or b"{}"
+        event = body.encode() if isinstance(body, str) else bytes(body)
         if params.get("headers", {}).get("X-Amz-Invocation-Type") == "Event":
             self.invoke_event(function, event)
             return _response(params, 202, b"", failed=False)
-        payload, failed = self.invoke(name, event)
-        return _response(params, 200, json.dumps(payload).encode(), failed=failed)
+        invoked = self.invoke(name, event)
+        return _response(params, 200, invoked.payload, failed=invoked.failed)
 
 
 def _response(

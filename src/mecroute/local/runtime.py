@@ -5,12 +5,10 @@ nodes as local processes. The deployed ASL file runs unchanged."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 import urllib.request
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from mecroute.local.fleet import (
     free_port,
     start_nodes,
 )
+from mecroute.local.handler_processes import quieten
 from mecroute.local.lambdas import AsyncTarget, InProcessLambdas, function_arn
 from mecroute.local.moto_patches import (
     honour_invocation_type,
@@ -45,6 +44,9 @@ ZOO_DIR = REPO_ROOT / "build" / "zoo"
 MAX_POLL_PAUSE_S = 0.2
 # A wait polls at this share of the time it has already waited (5 % adds at most that much).
 POLL_PAUSE_SHARE = 0.05
+# Worker processes for the handlers in `mecroute serve` and the bench: with the interpreter in
+# this process, two cores' worth of work can run at once.
+SERVE_HANDLER_PROCESSES = 2
 # moto accepts any credentials; this is the dummy its documentation uses, not a secret.
 MOTO_CREDENTIAL = "testing"
 
@@ -72,6 +74,8 @@ class OfflineRuntime:
     heartbeat_s: float = 1.0
     verbose: bool = False
     moto_port: int = 0
+    # 0: the handlers run in this process, where tests can wrap them to inject faults.
+    handler_processes: int = 0
     nodes: list[NodeProcess] = field(default_factory=list)
     lambdas: InProcessLambdas | None = None
     state_machine_arn: str = ""
@@ -82,7 +86,7 @@ class OfflineRuntime:
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> OfflineRuntime:
-        self._quieten()
+        quieten(self.verbose)
         speed_up_moto()
         make_conditional_writes_atomic()
         keep_sums_readable()
@@ -92,12 +96,17 @@ class OfflineRuntime:
             create_resources(self.names, ZOO_DIR)
             # One runtime plays every role offline: callers and nodes read the same key list.
             self._set_env(create_site_keys([site.node_id for site in self.sites]))
+            # Workers start now (with the environment complete) and load while the nodes do.
+            self.lambdas = (
+                InProcessLambdas.in_workers(self.handler_processes, verbose=self.verbose)
+                if self.handler_processes
+                else InProcessLambdas.from_manifest()
+            )
             # Each node registers itself, loads its site's models from S3 (sha256-checked)
             # and heartbeats into the nodes table, exactly as it does on Fargate.
             self.nodes = start_nodes(
                 self.sites, self._node_env(), self.time_scale, self.heartbeat_s
             )
-            self.lambdas = InProcessLambdas.from_manifest()
             # As infra/pipeline.py configures them: the on-failure queue is the record one.
             self.lambdas.async_targets = {
                 name: AsyncTarget(config, self.record_dead_letters_url)
@@ -324,10 +333,3 @@ class OfflineRuntime:
             type="EXPRESS",
         )["stateMachineArn"]
         return arn
-
-    def _quieten(self) -> None:
-        # One Metrics object serves every in-process handler; in Lambda each has its own.
-        warnings.filterwarnings("ignore", message="Dimension .* has already been added")
-        level = logging.DEBUG if self.verbose else logging.CRITICAL
-        for name in ("moto", "werkzeug", "botocore", "mecroute.local.lambdas"):
-            logging.getLogger(name).setLevel(level)
