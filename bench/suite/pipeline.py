@@ -119,7 +119,7 @@ def _cpu_s(runtime: OfflineRuntime) -> tuple[float | None, float | None, float |
     handlers' worker processes."""
     services = runtime.data_services
     workers = runtime.lambdas.processes if runtime.lambdas else None
-    handlers = [_child_cpu_s(pid) for pid in workers.pids] if workers else []
+    handlers = [_child_cpu_s(pid) for pid in workers.pids] if workers else [None]
     return (
         time.process_time(),
         None if services is None else _child_cpu_s(services.process.pid),
