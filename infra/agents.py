@@ -10,15 +10,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import AppConfig
 from infra.function import PythonFunction
-from infra.grants import Objects, Target
+from infra.grants import Objects, Target, converse_on
 from infra.layers import Layers
 from infra.node_keys import NodeKeys
 from infra.storage import Storage
@@ -100,19 +99,8 @@ class Agents(Construct):
                     built.function.add_environment(name, value)
                 network.node_keys.grant_read(built.role, spec.node_key)
         if config.cloud_provider == "bedrock":
-            # Converse is authorised as InvokeModel on the one configured foundation model.
             self.functions["execute"].role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["bedrock:InvokeModel"],
-                    resources=[
-                        Stack.of(self).format_arn(
-                            service="bedrock",
-                            account="",
-                            resource="foundation-model",
-                            resource_name=config.bedrock_model_id,
-                        )
-                    ],
-                )
+                converse_on(self, config.bedrock_model_id)
             )
 
     @staticmethod

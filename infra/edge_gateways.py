@@ -22,7 +22,7 @@ from constructs import Construct
 from infra.common import callers_and_service
 from infra.config import MEC_NODE_PORT, AppConfig
 from infra.fargate import arm64_task, health_check, private_service
-from infra.grants import grant_table
+from infra.grants import converse_on, grant_table
 from infra.mec_fleet import ALL_INTERFACES, MecFleet
 from mecroute.gateway.metrics import INTERVAL_S, NAMESPACE
 from mecroute.gateway.shipper import FLUSH_TIMEOUT_S
@@ -66,7 +66,9 @@ class EdgeGateways(Construct):
         self.task_definitions: dict[str, ecs.FargateTaskDefinition] = {}
         self.alarms: list[cloudwatch.Alarm] = []
         for site in sorted({s.site for s in config.mec_sites}):
-            self.services[site] = self._site_gateway(site, fleet, artifacts, tables, metrics_stream)
+            self.services[site] = self._site_gateway(
+                site, config, fleet, artifacts, tables, metrics_stream
+            )
 
     def endpoint(self, fleet: MecFleet, site: str) -> str:
         return f"http://gateway-{site}.{fleet.namespace.namespace_name}:{GATEWAY_PORT}"
@@ -74,6 +76,7 @@ class EdgeGateways(Construct):
     def _site_gateway(
         self,
         site: str,
+        config: AppConfig,
         fleet: MecFleet,
         artifacts: s3.IBucket,
         tables: dict[str, dynamodb.ITableV2],
@@ -98,6 +101,8 @@ class EdgeGateways(Construct):
                 resources=[artifacts.arn_for_objects(artifact_key(e)) for e in CATALOGUE],
             )
         )
+        if config.cloud_provider == "bedrock":  # the cloud tier, called from the site
+            task.add_to_task_role_policy(converse_on(self, config.bedrock_model_id))
         task.add_to_task_role_policy(
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
@@ -119,6 +124,8 @@ class EdgeGateways(Construct):
                 "QUEUE_DIR": QUEUE_DIR,
                 "ARTIFACTS_BUCKET": artifacts.bucket_name,
                 "METRICS_STREAM": metrics_stream.stream_name,
+                "CLOUD_PROVIDER": config.cloud_provider,
+                "BEDROCK_MODEL_ID": config.bedrock_model_id,
                 **{
                     name.upper(): tables[name].table_name
                     for name in (

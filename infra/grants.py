@@ -11,12 +11,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 from mecroute.lambda_support.manifest import Access, Function
+
+
+def converse_on(scope: Construct, model_id: str) -> iam.PolicyStatement:
+    """Bedrock's Converse, authorised as InvokeModel, on the one configured foundation model."""
+    model = Stack.of(scope).format_arn(
+        service="bedrock", account="", resource="foundation-model", resource_name=model_id
+    )
+    return iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])
 
 
 def grant_table(table: dynamodb.ITableV2, grantee: iam.IGrantable, *actions: str) -> None:

@@ -91,6 +91,25 @@ def test_each_gateway_verifies_callers_against_the_api_keys_table(synthesis: Syn
     assert on_table == {"dynamodb:Scan"}
 
 
+def test_each_gateway_calls_the_configured_cloud_tier_and_may_invoke_its_model_only(
+    synthesis: Synthesis,
+):
+    for task in gateways(synthesis.of_type("AWS::ECS::TaskDefinition")).values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert environment["CLOUD_PROVIDER"] == CONFIG.cloud_provider == "bedrock"
+        assert environment["BEDROCK_MODEL_ID"] == CONFIG.bedrock_model_id
+    invoked = [
+        statement["Resource"]
+        for name, policy in gateways(synthesis.of_type("AWS::IAM::Policy")).items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "TaskRole" in name and statement["Action"] == "bedrock:InvokeModel"
+    ]
+    assert len(invoked) == len(SITES)
+    for resource in invoked:
+        assert f"foundation-model/{CONFIG.bedrock_model_id}" in json.dumps(resource)
+
+
 def test_alarms_on_queue_depth_and_snapshot_age_page_the_topic(synthesis: Synthesis):
     alarms = gateways(synthesis.of_type("AWS::CloudWatch::Alarm")).values()
     watched = {(a["Properties"]["MetricName"], a["Properties"]["Namespace"]) for a in alarms}
