@@ -45,6 +45,7 @@ from mecroute.local.handler_processes import (
     load_handler,
     run_handler,
 )
+from mecroute.local.moto_patches import invoke_functions_directly, stop_invoking_directly
 
 # Lambda waits about one, then two minutes between an event's attempts; offline, this much
 # (doubling), so a test sees the retries and the dead letter within a second.
@@ -106,6 +107,16 @@ class InProcessLambdas:
         boto3.setup_default_session()
         assert boto3.DEFAULT_SESSION is not None
         boto3.DEFAULT_SESSION.events.register("before-call.lambda.Invoke", self._on_invoke)
+        invoke_functions_directly(self.answer)
+
+    def answer(self, function: str, event: bytes, asynchronous: bool) -> tuple[int, bytes, bool]:
+        """Lambda's answer to an Invoke of `function` (a name or ARN): (status, payload,
+        failed); an asynchronous one is accepted (202) and runs off the caller's path."""
+        if asynchronous:
+            self.invoke_event(function, event)
+            return 202, b"", False
+        invoked = self.invoke(function.rsplit(":function:", 1)[-1], event)
+        return 200, invoked.payload, invoked.failed
 
     def invoke(self, name: str, event: bytes) -> Invoked:
         """Run function `name` on the JSON `event`, reporting what Lambda would report."""
@@ -133,6 +144,7 @@ class InProcessLambdas:
                 raise TimeoutError(f"{pending} events still running after {timeout_s}s")
 
     def close(self) -> None:
+        stop_invoking_directly(self.answer)
         self._events.shutdown(wait=True, cancel_futures=False)
         if self.processes is not None:
             self.processes.close()
@@ -175,14 +187,11 @@ class InProcessLambdas:
     def _on_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         path = urllib.parse.unquote(params["url_path"])
         function = path.split("/functions/")[1].split("/")[0]
-        name = function.rsplit(":function:", 1)[-1]
         body = params.get("body") or b"{}"
         event = body.encode() if isinstance(body, str) else bytes(body)
-        if params.get("headers", {}).get("X-Amz-Invocation-Type") == "Event":
-            self.invoke_event(function, event)
-            return _response(params, 202, b"", failed=False)
-        invoked = self.invoke(name, event)
-        return _response(params, 200, invoked.payload, failed=invoked.failed)
+        asynchronous = params.get("headers", {}).get("X-Amz-Invocation-Type") == "Event"
+        status, payload, failed = self.answer(function, event, asynchronous)
+        return _response(params, status, payload, failed=failed)
 
 
 def _response(

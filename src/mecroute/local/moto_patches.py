@@ -1,7 +1,9 @@
 """Patches to moto: its Step Functions interpreter and server, changing nothing it answers, only
 what it costs per call (each skipped if moto's internals have moved); its DynamoDB, whose
 conditional writes are made atomic as they are in AWS; and its interpreter's lambda:invoke,
-which passes `InvocationType` on as Step Functions does (`honour_invocation_type`)."""
+which passes `InvocationType` on as Step Functions does (`honour_invocation_type`) and is
+answered by the runtime's in-process Lambda service without a client
+(`invoke_functions_directly`)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import contextlib
 import copy
 import decimal
 import functools
+import io
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 # Executions moto has finished, newest last, each with what DescribeExecution answers for it
@@ -388,6 +392,62 @@ def _assign_heap_keys(node: Any, seen: set[int]) -> None:
         return
     for child in children:
         _assign_heap_keys(child, seen)
+
+
+# What answers moto's interpreter's Lambda invocations directly (the runtime's in-process
+# Lambda service: function, payload, asynchronous -> status, answer, failed), if installed.
+LambdaService = Callable[[str, bytes, bool], tuple[int, bytes, bool]]
+_lambda_service: LambdaService | None = None
+
+
+def invoke_functions_directly(service: LambdaService) -> None:
+    """moto's interpreter invokes a task's function through a boto3 Lambda client, which the
+    runtime's before-call hook then answers: botocore validates, serialises and signs the
+    payload and parses the answer for nothing, six times a request. `service` answers the
+    interpreter directly instead, with what the hook would have answered (skipped, like the
+    speed-ups, if moto's internals have moved: the hook answers then)."""
+    global _lambda_service
+    _lambda_service = service
+    with contextlib.suppress(ImportError, AttributeError):
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+            lambda_eval_utils,
+        )
+
+        through_client = lambda_eval_utils._invoke_lambda_function
+        if getattr(through_client, "direct", False):
+            return
+
+        def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> Any:
+            answering = _lambda_service
+            if answering is None:
+                return through_client(parameters, region, state_credentials)
+            status, answer, failed = answering(
+                parameters["FunctionName"],
+                _as_bytes(parameters.get("Payload") or b"{}"),
+                parameters.get("InvocationType") == "Event",
+            )
+            response = {
+                "StatusCode": status,
+                "ExecutedVersion": "$LATEST",
+                "Payload": lambda_eval_utils._from_payload(io.BytesIO(answer)),
+            }
+            if failed:
+                response["FunctionError"] = "Unhandled"
+            return response
+
+        invoke.direct = True  # type: ignore[attr-defined]
+        lambda_eval_utils._invoke_lambda_function = invoke
+
+
+def stop_invoking_directly(service: LambdaService) -> None:
+    """Back to moto's client, unless another runtime's service has replaced `service`."""
+    global _lambda_service
+    if _lambda_service == service:
+        _lambda_service = None
+
+
+def _as_bytes(payload: bytes | str) -> bytes:
+    return payload.encode() if isinstance(payload, str) else payload
 
 
 def honour_invocation_type() -> None:
