@@ -91,6 +91,9 @@ class EdgeGateways(Construct):
             grant_table(tables[name], role, "dynamodb:Scan")
         # Records: batched decision records and their stream events.
         grant_table(tables["decisions_table"], role, "dynamodb:BatchWriteItem")
+        # Callers' budgets hold at the edge as in the region: read, reserve and settle (the
+        # spend ledger's conditional UpdateItems on the caller's usage item).
+        grant_table(tables["usage_table"], role, "dynamodb:GetItem", "dynamodb:UpdateItem")
         metrics_stream.grant_write(role)
         # Inference on its site's nodes (and the others' it falls back to): the infer keys only.
         fleet.keys.grant_read(role, "infer")
@@ -134,6 +137,7 @@ class EdgeGateways(Construct):
                         "stats_table",
                         "decisions_table",
                         "api_keys_table",  # its callers' keys (identity, per-caller limits)
+                        "usage_table",  # its callers' spend against their budgets
                     )
                 },
                 **fleet.keys.environment(fleet.node_networks, "infer"),

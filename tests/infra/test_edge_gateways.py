@@ -67,28 +67,63 @@ def test_the_task_role_reads_the_snapshot_and_writes_records_only(synthesis: Syn
     assert {"dynamodb:Scan", "dynamodb:BatchWriteItem", "kinesis:PutRecords"} <= actions
     assert "s3:GetObject" in actions
     assert "cloudwatch:PutMetricData" in actions
-    forbidden = {"dynamodb:DeleteItem", "dynamodb:UpdateItem", "s3:PutObject", "dynamodb:*"}
+    forbidden = {"dynamodb:DeleteItem", "s3:PutObject", "dynamodb:*"}
     assert not actions & forbidden
     assert not any(action.endswith("*") for action in actions)
+
+
+def table_id(synthesis: Synthesis, prefix: str) -> str:
+    (found,) = [name for name in synthesis.of_type("AWS::DynamoDB::GlobalTable")
+                if name.startswith(prefix)]  # fmt: skip
+    return found
+
+
+def gateway_actions_on(synthesis: Synthesis, table: str) -> dict[str, set[str]]:
+    """Each role policy's actions on `table`'s items, by policy name."""
+    found: dict[str, set[str]] = {}
+    for name, policy in synthesis.of_type("AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if table in json.dumps(statement["Resource"]):
+                action = statement["Action"]
+                found.setdefault(name, set()).update(
+                    action if isinstance(action, list) else [action]
+                )
+    return found
 
 
 def test_each_gateway_verifies_callers_against_the_api_keys_table(synthesis: Synthesis):
     """Deployed, a site's callers are who their key names (docs/security.md): the table is in
     every gateway's environment, and its role may only Scan it."""
-    (table_id,) = [name for name in synthesis.of_type("AWS::DynamoDB::GlobalTable")
-                   if name.startswith("StorageApiKeysTable")]  # fmt: skip
+    keys_table = table_id(synthesis, "StorageApiKeysTable")
     for task in gateways(synthesis.of_type("AWS::ECS::TaskDefinition")).values():
         (container,) = task["Properties"]["ContainerDefinitions"]
         environment = {e["Name"]: e["Value"] for e in container["Environment"]}
-        assert environment["API_KEYS_TABLE"] == {"Ref": table_id}
-    on_table = set()
+        assert environment["API_KEYS_TABLE"] == {"Ref": keys_table}
+    on_table = gateway_actions_on(synthesis, keys_table)
+    assert all(name.startswith("EdgeGateways") for name in on_table)  # nobody else reads keys
+    assert set().union(*on_table.values()) == {"dynamodb:Scan"}
+
+
+def test_each_gateway_holds_callers_to_their_budgets_and_may_update_the_usage_table_only(
+    synthesis: Synthesis,
+):
+    """A caller's budget holds at the edge as in the region: every gateway has the usage table
+    and may read and update its items; no other table's."""
+    usage_table = table_id(synthesis, "StorageUsageTable")
+    for task in gateways(synthesis.of_type("AWS::ECS::TaskDefinition")).values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert environment["USAGE_TABLE"] == {"Ref": usage_table}
+    on_usage = gateway_actions_on(synthesis, usage_table)
+    gateway_policies = {name for name in on_usage if name.startswith("EdgeGateways")}
+    assert len(gateway_policies) == len(SITES)
+    for name in gateway_policies:
+        assert on_usage[name] == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
     for name, policy in synthesis.of_type("AWS::IAM::Policy").items():
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if table_id in json.dumps(statement["Resource"]):
-                assert name.startswith("EdgeGateways"), name  # nobody else reads the keys
-                on_table |= set(statement["Action"] if isinstance(statement["Action"], list)
-                                else [statement["Action"]])  # fmt: skip
-    assert on_table == {"dynamodb:Scan"}
+        if name.startswith("EdgeGateways") and "TaskRole" in name:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                if "dynamodb:UpdateItem" in statement["Action"]:
+                    assert usage_table in json.dumps(statement["Resource"]), statement
 
 
 def test_each_gateway_calls_the_configured_cloud_tier_and_may_invoke_its_model_only(
