@@ -6,7 +6,7 @@ partial batch failure, so only it is retried (then bisected, then sent to the de
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -16,7 +16,6 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.dynamodb import DynamoStatsStore
 from mecroute.agents import aggregator as logic
@@ -24,6 +23,9 @@ from mecroute.domain.events import STREAM_EVENT
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.observability import metrics, tracer
 from mecroute.lambda_support.settings import AggregatorSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = AggregatorSettings.from_env()
 stats = DynamoStatsStore(settings.stats_table)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
 from mecroute.adapters.breaker_store import DynamoBreakerStore
@@ -33,6 +32,9 @@ from mecroute.domain.request import Identifier
 from mecroute.domain.spend import load_tenants
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.settings import ApiReadsSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = ApiReadsSettings.from_env()
 registry = DynamoModelRegistry(settings.models_table)

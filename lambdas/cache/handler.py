@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from mecroute.adapters.dynamodb import (
     DynamoModelRegistry,
@@ -20,6 +18,9 @@ from mecroute.domain.tasks import PrepareModelTask
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import CacheSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = CacheSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog
 from mecroute.adapters.resilience import BestEffortHistory
@@ -15,6 +13,9 @@ from mecroute.domain.tasks import AnalyzeContextTask
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.observability import logger
 from mecroute.lambda_support.settings import ContextSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = ContextSettings.from_env()
 history = BestEffortHistory(DynamoDecisionLog(settings.decisions_table))

@@ -9,13 +9,12 @@ until the stored result is there, or DeadlineExceeded once the repeat's own dead
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mecroute.adapters.aws import BEDROCK_CONFIG, client
 from mecroute.adapters.breaker_store import DynamoBreakerStore
@@ -41,6 +40,9 @@ from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.idempotency import Once
 from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import ExecuteSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = ExecuteSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import time
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog
@@ -22,6 +21,9 @@ from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.idempotency import Once
 from mecroute.lambda_support.observability import metrics
 from mecroute.lambda_support.settings import FeedbackSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = FeedbackSettings.from_env()
 decisions = DynamoDecisionLog(settings.decisions_table)

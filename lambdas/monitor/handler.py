@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter
 
 from mecroute.adapters.dynamodb import DynamoDecisionLog
@@ -29,6 +28,9 @@ from mecroute.domain.tasks import AttemptFailedTask, MonitorTask, StoreTask, Suc
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import MonitorSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = MonitorSettings.from_env()
 log = DynamoDecisionLog(settings.decisions_table)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from mecroute.adapters.breaker_store import DynamoBreakerStore
 from mecroute.adapters.dynamodb import DynamoModelRegistry, DynamoNodeDirectory, DynamoStatsStore
@@ -21,6 +19,9 @@ from mecroute.domain.tasks import AssessResourcesTask
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import ResourceSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = ResourceSettings.from_env()
 registry = RecentRegistry(DynamoModelRegistry(settings.models_table))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from mecroute.agents import router as agent
 from mecroute.domain.request import CriterionWeights
@@ -12,6 +10,9 @@ from mecroute.domain.tasks import RouteRequestTask
 from mecroute.lambda_support.handler import lambda_handler
 from mecroute.lambda_support.observability import logger, metrics
 from mecroute.lambda_support.settings import RouterSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 settings = RouterSettings.from_env()
 default_weights = CriterionWeights(

@@ -15,14 +15,16 @@ MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 ModelId = Annotated[str, Field(pattern=MODEL_ID_PATTERN)]
 
 
+# Each agent speaks a part of the protocol (resource: health; cache: load, evict; execute:
+# infer): each message is built on first use, not in every cold start.
 class _Request(BaseModel):
     # Strict: `"5"` is not a token count and `1` is not `true`; unknown fields are named.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class _Answer(BaseModel):
     # A newer node may add fields; an older client reads what it knows.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class InferRequest(_Request):

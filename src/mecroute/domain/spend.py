@@ -85,10 +85,12 @@ def resets_at(period: Period, now: float) -> float:
     return start.timestamp() + days * 86_400
 
 
+# Standing, Usage and CallerBudget are read only for callers with a budget and GET /v1/usage:
+# built on first use (defer_build), not in every agent's cold start.
 class Standing(BaseModel):
     """A caller's spend in one period, against its limit."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     period: Period
     label: str = Field(description="The period: 2026-11-30, or 2026-11.")
@@ -110,7 +112,7 @@ class Standing(BaseModel):
 class Usage(BaseModel):
     """GET /v1/usage: the caller's own spend today and this month."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     user_id: str
     day: Standing
@@ -125,7 +127,7 @@ class Usage(BaseModel):
 class CallerBudget(BaseModel):
     """What the router needs of the caller's budget: how much is left, and words for a refusal."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     remaining_usd: float = Field(ge=0)
     detail: str

@@ -182,7 +182,8 @@ class UnrecordedTask(Task):
 class InvocationContext(BaseModel):
     """The part of a Lambda destination record that says why the event was given up on."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Only a redrive reads these: built on first use, not in every agent's cold start.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     request_id: str = Field(alias="requestId")
     condition: str  # RetriesExhausted or EventAgeExceeded
@@ -194,7 +195,7 @@ class FailedInvocation(BaseModel):
     queue) once an asynchronous RecordOutcome event exhausted its retries or its age:
     `requestPayload` is the event itself, so a redrive records it."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     request_context: InvocationContext = Field(alias="requestContext")
     request_payload: StoreTask = Field(alias="requestPayload")
