@@ -22,6 +22,8 @@ from mecroute.domain.registry import ModelSpec, NodeRecord
 from mecroute.gateway.auth import ApiKeys
 
 JITTER = 0.2
+# Its own generator: the refresh thread never draws from (or reseeds) the global one.
+_JITTERS = random.Random()
 log = logging.getLogger(__name__)
 
 
@@ -162,7 +164,7 @@ class SnapshotKeeper:
         return self._learned
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s * random.uniform(1 - JITTER, 1 + JITTER)):
+        while not self._stop.wait(self.interval_s * _JITTERS.uniform(1 - JITTER, 1 + JITTER)):
             try:
                 self.refresh()
             except Exception:
