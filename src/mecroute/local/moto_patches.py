@@ -141,10 +141,20 @@ def _copy_json_quickly() -> None:
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.common.string import string_expression
     from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service,  # a service task's parameters: RecordOutcome's whole answer
+    )
     from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
     from moto.stepfunctions.parser.asl.eval import environment, states
 
-    modules: tuple[Any, ...] = (states, string_expression, result_path, execute_state, environment)
+    modules: tuple[Any, ...] = (
+        states,
+        string_expression,
+        result_path,
+        execute_state,
+        environment,
+        state_task_service,
+    )
     for module in modules:
         if module.copy is copy:  # each calls copy.deepcopy and nothing else of the module
             module.copy = _JSON_COPY
