@@ -22,7 +22,7 @@ from typing import Any, Literal, cast
 from botocore.exceptions import ClientError
 
 from mecroute.adapters.aws import table
-from mecroute.adapters.ports import Charge, Spent
+from mecroute.adapters.ports import Charge, SpendLedger, Spent
 from mecroute.domain.errors import StoreUnavailable
 from mecroute.domain.spend import Period
 
@@ -173,6 +173,16 @@ def shipped_together(entries: list[Shipped]) -> dict[str, Any]:
     }
 
 
+def settle_each(ledger: SpendLedger, entries: list[Shipped]) -> None:
+    """Each shipped settlement on its own: a hold opened on the request path is closed, an
+    attempt never opened is counted whole by an open."""
+    for hold, charge, opened in entries:
+        if opened:
+            ledger.close(hold, charge)
+        else:
+            ledger.open(hold, charge)
+
+
 class DynamoSpendLedger:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
@@ -220,13 +230,8 @@ class DynamoSpendLedger:
         for group in groups.values():
             for start in range(0, len(group), SHIPPED_PER_UPDATE):
                 chunk = group[start : start + SHIPPED_PER_UPDATE]
-                if len(chunk) > 1 and self._write(shipped_together(chunk)):
-                    continue
-                for hold, charge, opened in chunk:
-                    if opened:
-                        self.close(hold, charge)
-                    else:
-                        self.open(hold, charge)
+                if len(chunk) == 1 or not self._write(shipped_together(chunk)):
+                    settle_each(self, chunk)
 
     def forget(self, entries: list[Shipped]) -> None:
         """Remove the marks `settle_shipped` left for attempts counted whole, once their
@@ -293,11 +298,7 @@ class MemorySpendLedger:
             return True
 
     def settle_shipped(self, entries: list[Shipped]) -> None:
-        for hold, charge, opened in entries:
-            if opened:
-                self.close(hold, charge)
-            else:
-                self.open(hold, charge)
+        settle_each(self, entries)
 
     def forget(self, entries: list[Shipped]) -> None:
         with self._lock:
